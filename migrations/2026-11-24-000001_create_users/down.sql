@@ -1,0 +1,2 @@
+DROP TABLE display_pictures;
+DROP TABLE users;

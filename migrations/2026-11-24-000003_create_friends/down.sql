@@ -1,0 +1,2 @@
+DROP TABLE friends;
+DROP TABLE friend_requests;

@@ -1,0 +1,117 @@
+//! CSRF protection for every unsafe request: the browser must say the request comes from
+//! our own origin (Fetch Metadata, else Origin/Referer), and it must carry the session's
+//! token, as the `X-CSRF-Token` header (htmx), the `csrf_token` query parameter
+//! (multipart uploads, whose body is parsed later) or the `csrf_token` form field.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use futures_util::StreamExt;
+
+use super::current_user::TypedSession;
+use super::tokens::constant_time_eq;
+use crate::error::AppError;
+
+pub const FIELD: &str = "csrf_token";
+pub const HEADER: &str = "X-CSRF-Token";
+/// Form bodies are small (a message is at most 4000 characters); larger ones are refused.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+pub async fn protect(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.call(req).await;
+    }
+    if !same_origin(&req) {
+        tracing::info!("refused cross-origin {} {}", req.method(), req.path());
+        return Err(AppError::Forbidden("cross-origin request").into());
+    }
+    let expected = TypedSession::of(req.request()).csrf_token_if_any();
+    let submitted = match submitted_token(&mut req).await? {
+        Some(token) => token,
+        None => return Err(AppError::Forbidden("missing CSRF token").into()),
+    };
+    match expected {
+        Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => next.call(req).await,
+        _ => Err(AppError::Forbidden("wrong CSRF token").into()),
+    }
+}
+
+/// Where the browser tells us, the request must come from this site.
+fn same_origin(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("Sec-Fetch-Site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let host = req.connection_info().host().to_owned();
+    let source = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER));
+    match source.and_then(|v| v.to_str().ok()) {
+        // Non-browser clients send neither; the token check still applies to them.
+        None => true,
+        Some("null") => false,
+        Some(url) => authority_of(url) == Some(host.as_str()),
+    }
+}
+
+/// `http://host:port/path` -> `host:port`.
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, actix_web::Error> {
+    if let Some(v) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
+        return Ok(Some(v.to_owned()));
+    }
+    if let Some(token) = form_field(req.query_string().as_bytes(), FIELD) {
+        return Ok(Some(token));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(None);
+    }
+    // Read the (bounded) body, find the field, and put the body back for the handler.
+    let (_, slot) = req.parts_mut();
+    let mut payload = std::mem::replace(slot, actix_web::dev::Payload::None);
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > FORM_LIMIT {
+            return Err(actix_web::error::ErrorPayloadTooLarge("form too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let token = form_field(&body, FIELD);
+    req.set_payload(Bytes::from(body).into());
+    Ok(token)
+}
+
+fn form_field(encoded: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(encoded).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{authority_of, form_field};
+
+    #[test]
+    fn the_authority_is_the_host_and_port_of_a_url() {
+        assert_eq!(authority_of("http://127.0.0.1:8080/chats?x=1"), Some("127.0.0.1:8080"));
+        assert_eq!(authority_of("https://chaat.example"), Some("chaat.example"));
+        assert_eq!(authority_of("nonsense"), None);
+    }
+
+    #[test]
+    fn the_token_is_found_among_other_form_fields() {
+        assert_eq!(form_field(b"a=1&csrf_token=abc%20d&b=2", "csrf_token").as_deref(), Some("abc d"));
+        assert_eq!(form_field(b"a=1", "csrf_token"), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! `TypedSession` (the only code that knows session key names) and the `CurrentUser`
+//! extractor every authenticated handler takes.
+
+use std::future::{ready, Ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use uuid::Uuid;
+
+use super::tokens;
+use crate::error::AppError;
+
+pub mod keys {
+    pub const USER_ID: &str = "user_id";
+    pub const USERNAME: &str = "username";
+    /// The per-session CSRF token.
+    pub const CSRF: &str = "csrf";
+    /// A public id of the session (listing sessions, "log out the others").
+    pub const SID: &str = "sid";
+    pub const USER_AGENT: &str = "ua";
+}
+
+pub struct TypedSession(Session);
+
+impl TypedSession {
+    pub fn of(req: &HttpRequest) -> Self {
+        TypedSession(req.get_session())
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get::<String>(key).ok().flatten()
+    }
+
+    /// The CSRF token of this session, created on first use.
+    pub fn csrf_token(&self) -> String {
+        if let Some(token) = self.get(keys::CSRF) {
+            return token;
+        }
+        let token = tokens::random_hex(32);
+        let _ = self.0.insert(keys::CSRF, &token);
+        token
+    }
+
+    /// Logs `user_id` in: a new session key (against fixation), a new CSRF token, a new sid.
+    /// The CSRF token, without creating one (checking must not mint a token).
+    pub fn csrf_token_if_any(&self) -> Option<String> {
+        self.get(keys::CSRF)
+    }
+
+    pub fn log_in(&self, user_id: Uuid, username: &str, user_agent: Option<&str>) -> Result<(), AppError> {
+        self.0.renew();
+        let insert = |k: &str, v: String| self.0.insert(k, v).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
+        insert(keys::USER_ID, user_id.to_string())?;
+        insert(keys::USERNAME, username.to_string())?;
+        insert(keys::CSRF, tokens::random_hex(32))?;
+        insert(keys::SID, tokens::random_hex(16))?;
+        let ua: String = user_agent.unwrap_or("unknown browser").chars().take(200).collect();
+        insert(keys::USER_AGENT, ua)?;
+        Ok(())
+    }
+
+    pub fn log_out(&self) {
+        self.0.purge();
+    }
+
+    pub fn current_user(&self) -> Option<CurrentUser> {
+        let user_id = self.get(keys::USER_ID)?.parse().ok()?;
+        Some(CurrentUser {
+            user_id,
+            username: self.get(keys::USERNAME)?,
+            csrf_token: self.get(keys::CSRF)?,
+            sid: self.get(keys::SID)?,
+        })
+    }
+}
+
+/// The logged-in user. Extracting it from a request without a login answers with a
+/// redirect to `/login` (`AppError::LoginRequired`).
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user_id: Uuid,
+    pub username: String,
+    pub csrf_token: String,
+    pub sid: String,
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(TypedSession::of(req).current_user().ok_or(AppError::LoginRequired))
+    }
+}
+
+/// The CSRF token for pages shown to anonymous visitors (login, signup).
+pub struct CsrfToken(pub String);
+
+impl FromRequest for CsrfToken {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(CsrfToken(TypedSession::of(req).csrf_token())))
+    }
+}

@@ -1,0 +1,11 @@
+//! Authentication and request security: passwords, the PostgreSQL session store, the
+//! `CurrentUser` extractor, CSRF and throttling.
+
+pub mod csrf;
+pub mod current_user;
+pub mod password;
+pub mod session_store;
+pub mod throttle;
+pub mod tokens;
+
+pub use current_user::{CurrentUser, TypedSession};

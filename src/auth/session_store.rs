@@ -1,0 +1,137 @@
+//! `SessionStore` for actix-session over the `sessions` table. The cookie carries only a
+//! random key; the table stores its SHA-256, the state as JSON, the user id (so a user's
+//! sessions can be listed and ended) and the user agent.
+
+use std::collections::HashMap;
+use std::time::Duration as StdDuration;
+
+use actix_session::storage::{generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::current_user::keys;
+use super::tokens::sha256;
+use crate::db::{self, DbPool};
+use crate::models::sessions::{self, NewSession};
+
+/// Sessions nobody has logged into yet (they only hold a CSRF token) live this long.
+const ANONYMOUS_TTL: StdDuration = StdDuration::from_secs(2 * 3600);
+/// `last_seen_at` is written at most this often, so page views stay read-only.
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+#[derive(Clone)]
+pub struct PgSessionStore {
+    pool: DbPool,
+}
+
+impl PgSessionStore {
+    pub fn new(pool: DbPool) -> Self {
+        PgSessionStore { pool }
+    }
+}
+
+type State = HashMap<String, String>;
+
+/// actix-session keeps every value JSON-encoded; the table stores them decoded so that
+/// SQL can read fields such as `data->>'sid'`.
+fn to_json(state: &State) -> serde_json::Value {
+    let map = state
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()))))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+fn from_json(data: serde_json::Value) -> State {
+    match data {
+        serde_json::Value::Object(map) => map.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+        _ => State::new(),
+    }
+}
+
+fn user_id_of(state: &State) -> Option<Uuid> {
+    state.get(keys::USER_ID).and_then(|v| serde_json::from_str(v).ok())
+}
+
+fn user_agent_of(state: &State) -> Option<String> {
+    state.get(keys::USER_AGENT).and_then(|v| serde_json::from_str(v).ok())
+}
+
+fn expiry(state: &State, ttl: &Duration) -> chrono::DateTime<Utc> {
+    let ttl = StdDuration::from_secs(ttl.whole_seconds().max(0).unsigned_abs());
+    let ttl = if user_id_of(state).is_some() { ttl } else { ttl.min(ANONYMOUS_TTL) };
+    Utc::now() + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::hours(1))
+}
+
+impl PgSessionStore {
+    /// Inserts (`is_new`) or replaces a session's state. When an update finds the session
+    /// gone (it was ended elsewhere during this request), a fresh session without the
+    /// old state is created instead, so an ended login is never revived.
+    async fn write(&self, key: SessionKey, state: State, ttl: &Duration, is_new: bool) -> anyhow::Result<SessionKey> {
+        let expires_at = expiry(&state, ttl);
+        db::run(&self.pool, move |conn| {
+            let hash = sha256(key.as_ref().as_bytes());
+            let ua = user_agent_of(&state);
+            let mut row = NewSession {
+                key_hash: &hash,
+                user_id: user_id_of(&state),
+                data: to_json(&state),
+                user_agent: ua.as_deref(),
+                expires_at,
+            };
+            if is_new {
+                sessions::insert(conn, &row)?;
+                return Ok::<_, diesel::result::Error>(key);
+            }
+            if sessions::update(conn, &row)? {
+                return Ok(key);
+            }
+            let fresh = generate_session_key();
+            let fresh_hash = sha256(fresh.as_ref().as_bytes());
+            row = NewSession { key_hash: &fresh_hash, user_id: None, data: to_json(&State::new()), user_agent: None, expires_at };
+            sessions::insert(conn, &row)?;
+            Ok(fresh)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("session store: {e}"))
+    }
+}
+
+impl SessionStore for PgSessionStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let hash = sha256(key.as_ref().as_bytes());
+        db::run(&self.pool, move |conn| {
+            let Some(found) = sessions::find_live(conn, &hash)? else { return Ok(None) };
+            if Utc::now() - found.last_seen_at > TOUCH_EVERY {
+                sessions::touch(conn, &hash)?;
+            }
+            Ok::<_, diesel::result::Error>(Some(from_json(found.data)))
+        })
+        .await
+        .map_err(|e| LoadError::Other(anyhow::anyhow!("session store: {e}")))
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        self.write(generate_session_key(), state, ttl, true).await.map_err(SaveError::Other)
+    }
+
+    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        self.write(key, state, ttl, false).await.map_err(UpdateError::Other)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let hash = sha256(key.as_ref().as_bytes());
+        let expires_at = Utc::now() + chrono::TimeDelta::seconds(ttl.whole_seconds());
+        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at))
+            .await
+            .map_err(|e| anyhow::anyhow!("session store: {e}"))
+    }
+
+    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
+        let hash = sha256(key.as_ref().as_bytes());
+        db::run(&self.pool, move |conn| sessions::delete(conn, &hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("session store: {e}"))
+    }
+}

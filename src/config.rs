@@ -1,0 +1,154 @@
+//! Settings, read from the environment (with defaults) once at start.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// One throttle rule: at most `limit` hits per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub limit: i32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "CHAAT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Data directory of the private PostgreSQL cluster (used without DATABASE_URL).
+    #[arg(long, env = "CHAAT_DATA_DIR", default_value = "./var")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; without it Chaat runs its own cluster in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    #[arg(long, env = "CHAAT_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Log filter (tracing-subscriber EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+    /// Database connections in this instance's pool.
+    #[arg(long, env = "CHAAT_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(long, env = "CHAAT_DB_WAIT_MS", default_value_t = 1500)]
+    pub db_wait_ms: u64,
+    /// Session lifetime in hours (renewed while the session is used).
+    #[arg(long, env = "CHAAT_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: u32,
+    /// Failed logins allowed per username per window.
+    #[arg(long, env = "CHAAT_LOGIN_FAILURES_PER_USER", default_value_t = 5)]
+    pub login_failures_per_user: i32,
+    /// Login attempts allowed per client address per window.
+    #[arg(long, env = "CHAAT_LOGIN_ATTEMPTS_PER_ADDR", default_value_t = 30)]
+    pub login_attempts_per_addr: i32,
+    /// Signups allowed per client address per window.
+    #[arg(long, env = "CHAAT_SIGNUPS_PER_ADDR", default_value_t = 10)]
+    pub signups_per_addr: i32,
+    /// Length of the throttle window in seconds.
+    #[arg(long, env = "CHAAT_THROTTLE_WINDOW_SECS", default_value_t = 300)]
+    pub throttle_window_secs: u64,
+    /// HTTP worker threads (defaults to the number of cores).
+    #[arg(long, env = "CHAAT_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Defaults without reading the environment (tests start from these).
+    pub fn defaults() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./var"),
+            database_url: None,
+            cookie_secure: false,
+            log: "info".into(),
+            db_pool_size: 16,
+            db_wait_ms: 1500,
+            session_hours: 24 * 14,
+            login_failures_per_user: 5,
+            login_attempts_per_addr: 30,
+            signups_per_addr: 10,
+            throttle_window_secs: 300,
+            workers: None,
+        }
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_secs(self.throttle_window_secs)
+    }
+    pub fn login_per_user(&self) -> Limit {
+        Limit { limit: self.login_failures_per_user, window: self.window() }
+    }
+    pub fn login_per_addr(&self) -> Limit {
+        Limit { limit: self.login_attempts_per_addr, window: self.window() }
+    }
+    pub fn signup_per_addr(&self) -> Limit {
+        Limit { limit: self.signups_per_addr, window: self.window() }
+    }
+    /// Signup attempts for one username: a guard against hammering one name.
+    pub fn signup_per_user(&self) -> Limit {
+        Limit { limit: self.login_failures_per_user, window: self.window() }
+    }
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_hours) * 3600)
+    }
+}
+
+/// Printed at start; the database URL is shown without its password.
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let db = match &self.database_url {
+            Some(url) => redact_password(url),
+            None => format!("private cluster in {}", self.data_dir.display()),
+        };
+        write!(
+            f,
+            "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} \
+             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s",
+            self.bind,
+            db,
+            self.cookie_secure,
+            self.log,
+            self.db_pool_size,
+            self.db_wait_ms,
+            self.session_hours,
+            self.login_failures_per_user,
+            self.login_attempts_per_addr,
+            self.signups_per_addr,
+            self.throttle_window_secs
+        )
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:secret@host/db -> postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn a_password_in_the_database_url_is_hidden() {
+        assert_eq!(redact_password("postgres://app:hunter2@db/chaat"), "postgres://app:***@db/chaat");
+        assert_eq!(redact_password("postgresql://app@/x?host=/tmp"), "postgresql://app@/x?host=/tmp");
+    }
+}

@@ -1,0 +1,134 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    auth_throttle (bucket) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
+diesel::table! {
+    chat_participants (chat_id, user_id) {
+        chat_id -> Uuid,
+        user_id -> Uuid,
+        joined_at -> Timestamptz,
+        role -> Text,
+        last_read_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    chats (chat_id) {
+        chat_id -> Uuid,
+        name -> Nullable<Text>,
+        is_group -> Bool,
+        creation_time -> Timestamptz,
+        created_by -> Uuid,
+        last_seq -> Int8,
+        last_activity_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    direct_chats (user_low, user_high) {
+        user_low -> Uuid,
+        user_high -> Uuid,
+        chat_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    display_pictures (user_id) {
+        user_id -> Uuid,
+        content_type -> Text,
+        bytes -> Bytea,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    friend_requests (request_id) {
+        request_id -> Uuid,
+        sent_date -> Timestamptz,
+        greeting -> Text,
+        status -> Text,
+        from_user -> Uuid,
+        to_user -> Uuid,
+        responded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    friends (id) {
+        id -> Uuid,
+        user1 -> Uuid,
+        user2 -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (message_id) {
+        message_id -> Uuid,
+        chat_id -> Uuid,
+        seq -> Int8,
+        sender -> Uuid,
+        sent_time -> Timestamptz,
+        text -> Text,
+        client_id -> Nullable<Uuid>,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Bytea,
+        user_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (user_id) {
+        user_id -> Uuid,
+        username -> Text,
+        dynamic_salt -> Text,
+        pwd_hash -> Text,
+        join_date -> Timestamptz,
+        display_picture -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(chat_participants -> chats (chat_id));
+diesel::joinable!(chat_participants -> users (user_id));
+diesel::joinable!(chats -> users (created_by));
+diesel::joinable!(direct_chats -> chats (chat_id));
+diesel::joinable!(display_pictures -> users (user_id));
+diesel::joinable!(messages -> chats (chat_id));
+diesel::joinable!(messages -> users (sender));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    auth_throttle,
+    chat_participants,
+    chats,
+    direct_chats,
+    display_pictures,
+    friend_requests,
+    friends,
+    messages,
+    sessions,
+    users,
+);
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Bytea,
+    }
+}

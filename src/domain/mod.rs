@@ -1,0 +1,19 @@
+//! Domain newtypes: each can only hold a valid value (parse, don't validate). No diesel
+//! or actix here. Each `parse` error is the sentence shown next to the form field.
+
+mod greeting;
+mod group_name;
+mod message_text;
+mod password;
+mod username;
+
+pub use greeting::Greeting;
+pub use group_name::GroupName;
+pub use message_text::MessageText;
+pub use password::Password;
+pub use username::Username;
+
+/// Why an input was refused, worded for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub &'static str);

@@ -1,0 +1,135 @@
+//! `AppError`: the one error type of the HTTP layer, rendered as an error page in the
+//! site layout. Form validation is not an error: handlers re-render their form with 422.
+
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::views::errors::ErrorPage;
+use crate::views::Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    /// Answered with a redirect to the login page.
+    #[error("login required")]
+    LoginRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after: Duration },
+    /// The database is unreachable or the pool is exhausted: the client may retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// Seconds to wait, rounded up so that "try again in 0 seconds" never shows.
+pub fn retry_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => AppError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                AppError::Unavailable(info.message().to_string())
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::LoginRequired => StatusCode::SEE_OTHER,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AppError::LoginRequired = self {
+            // htmx follows HX-Redirect with a full page load; browsers follow Location.
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .insert_header(("HX-Redirect", "/login"))
+                .finish();
+        }
+        match self {
+            AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            AppError::Unavailable(why) => tracing::warn!(%why, "service unavailable"),
+            _ => {}
+        }
+        let message = match self {
+            AppError::Conflict(msg) => msg.clone(),
+            AppError::TooManyRequests { retry_after } => {
+                format!("Too many attempts. Please try again in {} seconds.", retry_secs(*retry_after))
+            }
+            _ => default_message(status).to_string(),
+        };
+        let mut resp = error_page(status, &message);
+        match self {
+            AppError::TooManyRequests { retry_after } => {
+                resp.headers_mut().insert(header::RETRY_AFTER, retry_secs(*retry_after).into());
+            }
+            AppError::Unavailable(_) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, 2u64.into());
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// The safe, user-facing explanation of a status.
+pub fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be understood.",
+        403 => "This action was refused. Reload the page and try again.",
+        404 => "There is nothing here, or you do not have access to it.",
+        405 => "That method is not allowed here.",
+        409 => "That is no longer possible: the page you acted on was out of date.",
+        413 => "That was too large.",
+        415 => "That kind of content is not accepted here.",
+        422 => "Some of what you sent was not valid.",
+        429 => "Too many requests. Please slow down and try again shortly.",
+        503 => "Chaat is briefly unavailable. Please try again in a moment.",
+        s if s >= 500 => "Something went wrong on our side. Please try again.",
+        _ => "The request could not be completed.",
+    }
+}
+
+/// Renders the error page; falls back to plain text if even that fails.
+pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        layout: Layout::anonymous(status.canonical_reason().unwrap_or("Error"), ""),
+        status: status.as_u16(),
+        heading: status.canonical_reason().unwrap_or("Error").to_string(),
+        message: message.to_string(),
+    };
+    match page.render() {
+        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+        Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message.to_string()),
+    }
+}

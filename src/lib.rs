@@ -1,0 +1,14 @@
+//! Chaat: a server-rendered chat app. See README.md for the map of this crate.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod pictures;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod views;

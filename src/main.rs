@@ -1,0 +1,55 @@
+use clap::{Parser, Subcommand};
+
+use chaat::config::Settings;
+use chaat::startup::{Application, Database};
+
+#[derive(Parser)]
+#[command(name = "chaat", about = "Chaat: a server-rendered chat app")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create the sample people of the design notes (and their friendships and chats).
+    Demo {
+        /// The password every sample person gets (8–128 characters).
+        #[arg(long)]
+        password: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    chaat::telemetry::init(&settings.log);
+    tracing::info!("settings: {settings}");
+    let database = Database::open(&settings)?;
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings, &database.url),
+        Command::Migrate => {
+            tracing::info!("migrations are up to date");
+            Ok(())
+        }
+        Command::Demo { password } => chaat::demo::create(&database.url, &password),
+    };
+    database.close();
+    result
+}
+
+fn serve(settings: Settings, database_url: &str) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, database_url)?;
+        tracing::info!("Chaat is listening on port {}", app.port());
+        app.run_until_stopped().await?;
+        tracing::info!("Chaat stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,57 @@
+//! The `auth_throttle` table: fixed-window hit counters per bucket.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Double, Int4, Text, Timestamptz};
+
+#[derive(Debug, QueryableByName)]
+pub struct Window {
+    #[diesel(sql_type = Int4)]
+    pub hits: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub window_start: DateTime<Utc>,
+}
+
+impl Window {
+    /// Time left in this window (at least one second, so a refusal never says "0 s").
+    pub fn remaining(&self, window_secs: f64) -> Duration {
+        let end = self.window_start + chrono::TimeDelta::milliseconds((window_secs * 1000.0) as i64);
+        (end - Utc::now()).to_std().unwrap_or_default().max(Duration::from_secs(1))
+    }
+}
+
+/// The live window of `bucket`, if any.
+pub fn current(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResult<Option<Window>> {
+    diesel::sql_query(
+        "SELECT hits, window_start FROM auth_throttle \
+         WHERE bucket = $1 AND window_start > now() - $2 * interval '1 second'",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Double, _>(window_secs)
+    .get_result(conn)
+    .optional()
+}
+
+/// Adds a hit, starting a new window when the old one is over; one atomic statement, so
+/// concurrent attempts on several instances are all counted.
+pub fn hit(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResult<Window> {
+    diesel::sql_query(
+        "INSERT INTO auth_throttle AS t (bucket, window_start, hits) VALUES ($1, now(), 1) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+           hits = CASE WHEN t.window_start <= now() - $2 * interval '1 second' THEN 1 ELSE t.hits + 1 END, \
+           window_start = CASE WHEN t.window_start <= now() - $2 * interval '1 second' THEN now() ELSE t.window_start END \
+         RETURNING hits, window_start",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Double, _>(window_secs)
+    .get_result(conn)
+}
+
+/// Drops windows that ended long ago.
+pub fn purge_older_than(conn: &mut PgConnection, secs: f64) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM auth_throttle WHERE window_start < now() - $1 * interval '1 second'")
+        .bind::<Double, _>(secs)
+        .execute(conn)
+}

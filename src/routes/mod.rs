@@ -1,0 +1,31 @@
+//! THE URL table. Handlers are HTTP only: extract, parse into domain types, one model
+//! call through `db::run`, then render or redirect. Routes that take a `CurrentUser`
+//! are authenticated (anonymous visitors are sent to /login); CSRF is checked for every
+//! unsafe method by `auth::csrf::protect`, which wraps the whole app.
+
+mod accounts;
+mod display_pictures;
+mod health;
+mod home;
+mod settings;
+mod static_files;
+mod users;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home::show))
+        .route("/healthz", web::get().to(health::check))
+        .route("/static/{file}", web::get().to(static_files::serve))
+        .route("/signup", web::get().to(accounts::signup_form))
+        .route("/signup", web::post().to(accounts::signup))
+        .route("/login", web::get().to(accounts::login_form))
+        .route("/login", web::post().to(accounts::login))
+        .route("/logout", web::post().to(accounts::logout))
+        .route("/settings", web::get().to(settings::show))
+        .route("/settings/display-picture", web::post().to(settings::update_display_picture))
+        .route("/settings/password", web::post().to(settings::update_password))
+        .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
+        .route("/display-pictures/{user_id}", web::get().to(display_pictures::show))
+        .route("/users/{username}", web::get().to(users::show));
+}

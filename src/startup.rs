@@ -1,0 +1,203 @@
+//! Building and running the app: database (private cluster or DATABASE_URL), migrations,
+//! pool, middleware, and the HTTP server on a listener whose real port is reported.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::SessionMiddleware;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::csrf;
+use crate::auth::session_store::PgSessionStore;
+use crate::config::Settings;
+use crate::db::cluster::Cluster;
+use crate::db::{self, migrate, DbPool};
+use crate::error::{default_message, error_page};
+use crate::models::{app_secrets, auth_throttle, sessions};
+use crate::routes;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+                   form-action 'self'";
+
+/// The database this instance uses, and the private cluster it started (if any), which
+/// it stops again on shutdown.
+pub struct Database {
+    pub url: String,
+    pub started_cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// DATABASE_URL, else the private cluster in the data directory (created on first
+    /// start, started unless another instance already runs it), then migrated.
+    pub fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let db = match &settings.database_url {
+            Some(url) => Database { url: url.clone(), started_cluster: None },
+            None => {
+                let cluster = Cluster::new(&settings.data_dir)?;
+                cluster.init()?;
+                let started = cluster.start(&[])?;
+                ensure_database(&cluster, "chaat")?;
+                let url = cluster.url("chaat");
+                Database { url, started_cluster: started.then_some(cluster) }
+            }
+        };
+        migrate::run_pending(&db.url).context("running migrations")?;
+        Ok(db)
+    }
+
+    pub fn close(self) {
+        if let Some(cluster) = self.started_cluster {
+            if let Err(e) = cluster.stop() {
+                tracing::error!(error = %e, "stopping PostgreSQL failed");
+            } else {
+                tracing::info!("PostgreSQL stopped");
+            }
+        }
+    }
+}
+
+fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let mut conn = PgConnection::establish(&cluster.url("postgres"))?;
+    let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+        "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
+    )))
+    .get_result(&mut conn)?;
+    if !exists {
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn)?;
+    }
+    Ok(())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `settings.bind` (port 0 picks a free port) against a migrated database.
+    pub fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
+        let pool = db::build_pool(database_url, settings.db_pool_size, Duration::from_millis(settings.db_wait_ms));
+        let key = session_key(&pool)?;
+        let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        spawn_cleanup(pool.clone());
+        let server = run(listener, pool, key, settings)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn server(self) -> Server {
+        self.server
+    }
+}
+
+/// The session cookie key, shared by every instance through the database.
+fn session_key(pool: &DbPool) -> anyhow::Result<Key> {
+    let mut conn = pool.get().context("connecting to the database")?;
+    let fresh = Key::generate();
+    let bytes = app_secrets::get_or_create(&mut conn, "session_cookie_key", fresh.master())?;
+    Key::try_from(bytes.as_slice()).context("stored session key is too short")
+}
+
+/// Purges expired sessions and old throttle windows every ten minutes.
+fn spawn_cleanup(pool: DbPool) {
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            let purged = db::run(&pool, |conn| {
+                Ok::<_, diesel::result::Error>((sessions::purge_expired(conn)?, auth_throttle::purge_older_than(conn, 86_400.0)?))
+            })
+            .await;
+            match purged {
+                Ok((s, t)) if s + t > 0 => tracing::info!(sessions = s, throttle_windows = t, "purged expired rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cleanup failed"),
+            }
+        }
+    });
+}
+
+fn run(listener: TcpListener, pool: DbPool, key: Key, settings: Settings) -> anyhow::Result<Server> {
+    let store_pool = pool.clone();
+    let pool = web::Data::new(pool);
+    let settings = web::Data::new(settings);
+    let workers = settings.workers;
+    let mut server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(PgSessionStore::new(store_pool.clone()), key.clone())
+            .cookie_name("chaat_session".into())
+            .cookie_secure(settings.cookie_secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Signed)
+            .session_lifecycle(PersistentSession::default().session_ttl(
+                actix_web::cookie::time::Duration::seconds(settings.session_ttl().as_secs() as i64),
+            ))
+            .build();
+        App::new()
+            .app_data(pool.clone())
+            .app_data(settings.clone())
+            .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
+            .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
+            .app_data(
+                actix_multipart::form::MultipartFormConfig::default()
+                    .total_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
+                    .memory_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024),
+            )
+            .configure(routes::configure)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(crate::error::AppError::NotFound) }))
+            .wrap(from_fn(csrf::protect))
+            .wrap(sessions)
+            .wrap(ErrorHandlers::new().default_handler(render_bare_error))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::CONTENT_SECURITY_POLICY, CSP))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()")),
+            )
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(5);
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}
+
+/// Errors produced outside our handlers (a malformed form, an oversized body, an
+/// unknown method) come as bare responses: give them the site's error page.
+fn render_bare_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    let status = res.status();
+    if is_html || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, _) = res.into_parts();
+    let page = error_page(status, default_message(status));
+    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, page).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

@@ -1,0 +1,120 @@
+//! Signup, login, settings and profile pages.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::format;
+use super::Layout;
+
+/// A form field's kept input and its error, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Field {
+    pub value: String,
+    pub error: Option<String>,
+}
+
+impl Field {
+    pub fn new(value: impl Into<String>) -> Self {
+        Field { value: value.into(), error: None }
+    }
+    pub fn err(value: impl Into<String>, error: impl Into<String>) -> Self {
+        Field { value: value.into(), error: Some(error.into()) }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+pub struct SignupPage {
+    pub layout: Layout,
+    pub username: Field,
+    /// Password fields are never echoed back; only their errors are.
+    pub password_error: Option<String>,
+    pub password_confirm_error: Option<String>,
+    /// An error about the whole form (throttled, ...).
+    pub form_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub username: Field,
+    pub form_error: Option<String>,
+}
+
+/// One row of the "active sessions" list in settings.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub user_agent: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub is_current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings/show.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub user_id: Uuid,
+    /// Cache-busting version of the picture URL (changes after an upload).
+    pub picture_version: String,
+    pub has_picture: bool,
+    pub picture_error: Option<String>,
+    pub current_password_error: Option<String>,
+    pub new_password_error: Option<String>,
+    pub new_password_confirm_error: Option<String>,
+    /// A confirmation shown at the top ("Password changed.", ...).
+    pub notice: Option<String>,
+    pub sessions: Vec<SessionRow>,
+}
+
+/// The friendship state between the viewer and a profile's owner, which picks the button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relation {
+    Myself,
+    Friends,
+    /// I sent a pending request (I can withdraw it).
+    RequestSent { request_id: Uuid },
+    /// They sent me a pending request (I can accept or reject it).
+    RequestReceived { request_id: Uuid, greeting: String },
+    None,
+}
+
+#[derive(Template)]
+#[template(path = "users/profile.html")]
+pub struct ProfilePage {
+    pub layout: Layout,
+    pub user_id: Uuid,
+    pub username: String,
+    pub join_date: DateTime<Utc>,
+    pub relation: Relation,
+}
+
+impl ProfilePage {
+    pub fn joined(&self) -> String {
+        format::date(&self.join_date)
+    }
+    pub fn joined_iso(&self) -> String {
+        format::iso(&self.join_date)
+    }
+}
+
+impl SessionRow {
+    pub fn created(&self) -> String {
+        format::date_time(&self.created_at)
+    }
+    pub fn last_seen(&self) -> String {
+        format::date_time(&self.last_seen_at)
+    }
+    pub fn last_seen_iso(&self) -> String {
+        format::iso(&self.last_seen_at)
+    }
+    pub fn created_iso(&self) -> String {
+        format::iso(&self.created_at)
+    }
+    /// "Firefox on Linux": a readable summary of the user agent for the sessions list.
+    pub fn device(&self) -> String {
+        format::device(&self.user_agent)
+    }
+}

@@ -1,0 +1,78 @@
+//! Askama view structs: the only place that knows template paths. One struct per page or
+//! fragment; every page carries a `Layout` for `base.html`.
+
+pub mod accounts;
+pub mod errors;
+pub mod format;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::models::users::NavCounts;
+
+/// What `base.html` needs: who is logged in (for the navigation) and the CSRF token that
+/// every form and htmx request carries.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub title: String,
+    pub csrf_token: String,
+    pub user: Option<NavUser>,
+    /// Which navigation entry is current ("chats", "friends", "settings", ...).
+    pub section: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub user_id: uuid::Uuid,
+    pub username: String,
+    pub pending_requests: i64,
+    pub unread_messages: i64,
+}
+
+impl Layout {
+    pub fn for_user(user: &CurrentUser, counts: NavCounts, title: impl Into<String>, section: &'static str) -> Self {
+        Layout {
+            title: title.into(),
+            csrf_token: user.csrf_token.clone(),
+            user: Some(NavUser {
+                user_id: user.user_id,
+                username: user.username.clone(),
+                pending_requests: counts.pending_requests,
+                unread_messages: counts.unread_messages,
+            }),
+            section,
+        }
+    }
+
+    pub fn anonymous(title: impl Into<String>, csrf_token: impl Into<String>) -> Self {
+        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "" }
+    }
+}
+
+/// Renders a template with a status of our choice (askama_web's Responder always says 200).
+pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, AppError> {
+    let body = template.render().map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+pub fn ok<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
+    render(StatusCode::OK, template)
+}
+
+/// A form that failed validation is shown again with its errors: 422.
+pub fn invalid<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
+    render(StatusCode::UNPROCESSABLE_ENTITY, template)
+}
+
+/// 303 after a successful plain POST (post/redirect/get).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// htmx sends `HX-Request: true`; such requests get fragments instead of whole pages.
+pub fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().get("HX-Request").is_some_and(|v| v.as_bytes() == b"true")
+}
