@@ -1,0 +1,176 @@
+//! CSRF, origin checks, throttling, security headers, body limits and error pages.
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_redirect, count, test_settings, TestApp, PASSWORD};
+
+#[actix_web::test]
+async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let new = "another password!";
+    let fields = [("current_password", PASSWORD), ("new_password", new), ("new_password_confirm", new)];
+
+    let missing = alice.post_raw("/settings/password", &fields, HeaderMap::new()).await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert!(missing.text().await.unwrap().contains("<main"), "the error page is in the site layout");
+
+    let mut wrong = fields.to_vec();
+    wrong.push(("csrf_token", "0000"));
+    assert_eq!(alice.post_raw("/settings/password", &wrong, HeaderMap::new()).await.status(), StatusCode::FORBIDDEN);
+
+    // A token of another session is no good either.
+    let bob = app.signup("bob").await;
+    let mut bobs = fields.to_vec();
+    let bob_token = bob.csrf_token().await;
+    bobs.push(("csrf_token", &bob_token));
+    assert_eq!(alice.post_raw("/settings/password", &bobs, HeaderMap::new()).await.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(alice.post_raw("/logout", &[], HeaderMap::new()).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(alice.get("/settings").await.status(), StatusCode::OK, "still logged in: logout was refused");
+    let fresh = app.client();
+    assert_eq!(fresh.login("alice", new).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "password unchanged");
+}
+
+#[actix_web::test]
+async fn the_token_may_come_in_the_htmx_header() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let resp = alice.post_htmx("/settings/sessions/others/logout", &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_cross_site_post_is_refused_even_with_the_token() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let token = alice.csrf_token().await;
+    let fields = [("csrf_token", token.as_str())];
+
+    let mut evil_origin = HeaderMap::new();
+    evil_origin.insert("Origin", "http://evil.example".parse().unwrap());
+    assert_eq!(alice.post_raw("/logout", &fields, evil_origin).await.status(), StatusCode::FORBIDDEN);
+
+    let mut cross_site = HeaderMap::new();
+    cross_site.insert("Sec-Fetch-Site", "cross-site".parse().unwrap());
+    assert_eq!(alice.post_raw("/logout", &fields, cross_site).await.status(), StatusCode::FORBIDDEN);
+
+    let mut evil_referer = HeaderMap::new();
+    evil_referer.insert("Referer", "http://evil.example/page".parse().unwrap());
+    assert_eq!(alice.post_raw("/logout", &fields, evil_referer).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(alice.get("/settings").await.status(), StatusCode::OK, "still logged in");
+
+    let mut same_origin = HeaderMap::new();
+    same_origin.insert("Origin", app.address.parse().unwrap());
+    same_origin.insert("Sec-Fetch-Site", "same-origin".parse().unwrap());
+    assert_redirect(&alice.post_raw("/logout", &fields, same_origin).await, "/login");
+}
+
+fn throttled_settings() -> chaat::config::Settings {
+    chaat::config::Settings { login_failures_per_user: 3, throttle_window_secs: 120, ..test_settings() }
+}
+
+#[actix_web::test]
+async fn repeated_wrong_passwords_throttle_the_username_even_for_the_right_password() {
+    let app = TestApp::spawn_with(throttled_settings()).await;
+    app.signup("alice").await;
+    let attacker = app.client();
+    for _ in 0..3 {
+        assert_eq!(attacker.login("alice", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let resp = attacker.login("alice", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("try again in") && body.contains("seconds"), "{body}");
+    // The owner on another device is throttled as well: the count is per username.
+    let owner = app.client();
+    assert_eq!(owner.login("Alice", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_redirect(&owner.get("/settings").await, "/login");
+}
+
+#[actix_web::test]
+async fn the_throttle_holds_across_two_instances() {
+    let first = TestApp::spawn_with(throttled_settings()).await;
+    let second = TestApp::spawn_on(first.db.clone(), throttled_settings()).await;
+    first.signup("alice").await;
+    let attacker = first.client();
+    let elsewhere = second.client();
+    assert_eq!(attacker.login("alice", "wrong 1").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(elsewhere.login("alice", "wrong 2").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(attacker.login("alice", "wrong 3").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(elsewhere.login("alice", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[actix_web::test]
+async fn logins_and_signups_are_throttled_per_client_address() {
+    let settings = chaat::config::Settings { login_attempts_per_addr: 4, signups_per_addr: 2, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    app.signup("alice").await;
+    app.signup("bob").await;
+    let third = app.client();
+    let resp = third.signup("carol", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.text().await.unwrap().contains("try again in"));
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM users"), 2, "nothing stored");
+
+    let client = app.client();
+    for name in ["x1x", "x2x", "x3x", "x4x"] {
+        assert_eq!(client.login(name, PASSWORD).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(client.login("bob", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[actix_web::test]
+async fn pages_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let resp = app.client().get("/login").await;
+    let h = resp.headers();
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+    let body = resp.text().await.unwrap();
+    assert!(!body.contains("<script>") && !body.contains(" style=\""), "no inline script or style");
+}
+
+#[actix_web::test]
+async fn error_pages_are_rendered_in_the_site_layout() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let resp = alice.get("/no/such/page").await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<main") && body.contains("404"), "{body}");
+
+    let resp = alice.http.delete(alice.url("/settings")).send().await.unwrap();
+    assert!(resp.status().is_client_error());
+    assert!(resp.text().await.unwrap().contains("<main"));
+
+    // A form that cannot be parsed (a missing field) is a 4xx page, never a 500.
+    let resp = alice.post("/settings/password", &[("current_password", PASSWORD)]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("<main"));
+}
+
+#[actix_web::test]
+async fn an_oversized_form_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let huge = "x".repeat(200 * 1024);
+    let resp = alice.post("/settings/password", &[("current_password", &huge), ("new_password", "x"), ("new_password_confirm", "x")]).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[actix_web::test]
+async fn static_assets_are_served_with_caching_and_nothing_else_is() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let htmx = client.get("/static/htmx-4.0.1.min.js").await;
+    assert_eq!(htmx.status(), StatusCode::OK);
+    assert!(htmx.headers().get("cache-control").unwrap().to_str().unwrap().contains("immutable"));
+    assert_eq!(client.get("/static/app.css").await.status(), StatusCode::OK);
+    assert_eq!(client.get("/static/..%2FCargo.toml").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(client.get("/static/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
+}
