@@ -6,6 +6,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod live;
 pub mod models;
 pub mod pictures;
 pub mod routes;

@@ -2,6 +2,7 @@
 //! pool, middleware, and the HTTP server on a listener whose real port is reported.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -22,6 +23,7 @@ use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
 use crate::error::{default_message, error_page};
 use crate::models::{app_secrets, auth_throttle, sessions};
+use crate::live::{self, Hub};
 use crate::routes;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -91,7 +93,8 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
-        let server = run(listener, pool, key, settings)?;
+        let hub = live::start(pool.clone(), database_url);
+        let server = run(listener, pool, hub, key, settings)?;
         Ok(Application { port, server })
     }
 
@@ -135,9 +138,10 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
-fn run(listener: TcpListener, pool: DbPool, key: Key, settings: Settings) -> anyhow::Result<Server> {
+fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: Settings) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
+    let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
     let workers = settings.workers;
     let mut server = HttpServer::new(move || {
@@ -153,6 +157,7 @@ fn run(listener: TcpListener, pool: DbPool, key: Key, settings: Settings) -> any
             .build();
         App::new()
             .app_data(pool.clone())
+            .app_data(hub.clone())
             .app_data(settings.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))

@@ -3,8 +3,11 @@
 
 pub mod app_secrets;
 pub mod auth_throttle;
+pub mod chats;
 pub mod display_pictures;
 pub mod friends;
+pub mod messages;
+pub mod participants;
 pub mod sessions;
 pub mod users;
 

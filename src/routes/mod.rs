@@ -4,9 +4,12 @@
 //! unsafe method by `auth::csrf::protect`, which wraps the whole app.
 
 mod accounts;
+mod chats;
 mod display_pictures;
+mod events;
 mod health;
 mod home;
+mod messages;
 mod settings;
 mod static_files;
 mod users;
@@ -27,5 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/password", web::post().to(settings::update_password))
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
         .route("/display-pictures/{user_id}", web::get().to(display_pictures::show))
-        .route("/users/{username}", web::get().to(users::show));
+        .route("/users/{username}", web::get().to(users::show))
+        .route("/chats", web::get().to(chats::index))
+        .route("/chats/direct", web::post().to(chats::open_direct))
+        .route("/chats/{chat_id}", web::get().to(chats::show))
+        .route("/chats/{chat_id}/messages", web::get().to(messages::index))
+        .route("/chats/{chat_id}/messages", web::post().to(messages::create))
+        .route("/chats/{chat_id}/events", web::get().to(events::stream))
+        .route("/chats/{chat_id}/read", web::post().to(messages::read));
 }

@@ -86,3 +86,24 @@ mod tests {
         }
     }
 }
+
+/// A day separator: "Today", "Yesterday", or "24 Nov 2026".
+pub fn day(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let (d, today) = (t.date_naive(), now.date_naive());
+    if d == today {
+        "Today".into()
+    } else if today.pred_opt() == Some(d) {
+        "Yesterday".into()
+    } else {
+        date(t)
+    }
+}
+
+/// Compact time for lists: the clock today, else the date.
+pub fn short_when(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        clock(t)
+    } else {
+        t.format("%-d %b").to_string()
+    }
+}

@@ -2,8 +2,11 @@
 //! (a throwaway cluster for this run, or DATABASE_URL), a database per test.
 
 mod helpers;
+mod sse;
 
 mod accounts;
+mod chats;
 mod cluster;
+mod events;
 mod pictures;
 mod security;

@@ -1,0 +1,104 @@
+//! The in-process fan-out: one broadcast channel per watched chat.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::SWEEP_EVERY;
+use crate::db::DbPool;
+use crate::models::messages::{self, MessageView};
+
+/// What a chat's streams are told.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    /// A message committed on this instance, ready to render.
+    Message(Arc<MessageView>),
+    /// The chat has messages up to this seq (from another instance, or the sweep):
+    /// load whatever has not been sent yet.
+    Reached(i64),
+    /// This person no longer takes part in the chat: end their streams.
+    Left(Uuid),
+}
+
+/// Buffered signals per chat; a stream that falls further behind reloads from the DB.
+const CHANNEL_CAPACITY: usize = 256;
+
+pub struct Hub {
+    instance: Uuid,
+    chats: Mutex<HashMap<Uuid, broadcast::Sender<Signal>>>,
+    notify: Mutex<Sender<(Uuid, i64)>>,
+    sweep_now: Mutex<Sender<()>>,
+}
+
+impl Hub {
+    pub(super) fn new(notify: Sender<(Uuid, i64)>, sweep_now: Sender<()>) -> Self {
+        Hub { instance: Uuid::new_v4(), chats: Mutex::new(HashMap::new()), notify: Mutex::new(notify), sweep_now: Mutex::new(sweep_now) }
+    }
+
+    /// Identifies this instance in notifications, so it ignores its own.
+    pub fn instance(&self) -> Uuid {
+        self.instance
+    }
+
+    pub fn subscribe(&self, chat_id: Uuid) -> broadcast::Receiver<Signal> {
+        let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        chats.entry(chat_id).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
+    }
+
+    /// Call once, right after the message's transaction committed.
+    pub fn publish(&self, message: MessageView) {
+        let (chat_id, seq) = (message.chat_id, message.seq);
+        self.signal(chat_id, Signal::Message(Arc::new(message)));
+        let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
+    }
+
+    /// Ends `user_id`'s streams of `chat_id` on every instance.
+    pub fn revoke(&self, chat_id: Uuid, user_id: Uuid, seq: i64) {
+        self.signal(chat_id, Signal::Left(user_id));
+        let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
+    }
+
+    pub(super) fn signal(&self, chat_id: Uuid, signal: Signal) {
+        let chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = chats.get(&chat_id) {
+            let _ = tx.send(signal);
+        }
+    }
+
+    /// Asks the sweeper to re-read every watched chat now (after a reconnect).
+    pub(super) fn sweep_soon(&self) {
+        let _ = self.sweep_now.lock().unwrap_or_else(|e| e.into_inner()).send(());
+    }
+
+    /// The chats somebody here watches; forgets the ones nobody watches any more.
+    fn watched(&self) -> Vec<Uuid> {
+        let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        chats.retain(|_, tx| tx.receiver_count() > 0);
+        chats.keys().copied().collect()
+    }
+}
+
+pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
+    let spawned = std::thread::Builder::new().name("chaat-sweeper".into()).spawn(move || loop {
+        match wake.recv_timeout(SWEEP_EVERY) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        let watched = hub.watched();
+        if watched.is_empty() {
+            continue;
+        }
+        let ends = pool.get().map_err(|e| e.to_string()).and_then(|mut c| messages::last_seqs(&mut c, &watched).map_err(|e| e.to_string()));
+        match ends {
+            Ok(ends) => ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq))),
+            Err(e) => tracing::warn!(error = %e, "live sweep failed"),
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the live sweeper");
+    }
+}

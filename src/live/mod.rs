@@ -1,0 +1,33 @@
+//! Live delivery. Each instance has one `Hub`: streams of a chat subscribe to it; a send
+//! publishes the committed message to this instance's streams at once and queues
+//! "chat X reached seq N" for the other instances, which hear it through PostgreSQL
+//! LISTEN/NOTIFY and load what their streams have not sent from the database. A sweep
+//! re-reads the end of every watched chat now and then (and at once after the LISTEN
+//! connection comes back), so a lost notification delays a message but never loses it.
+
+mod hub;
+mod listener;
+mod notifier;
+pub mod stream;
+
+pub use hub::{Hub, Signal};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::DbPool;
+
+/// How often every watched chat's end is re-read, whatever the notifications say.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Starts the hub and its three threads (notifier, listener, sweeper). They end by
+/// themselves once the hub is dropped.
+pub fn start(pool: DbPool, database_url: &str) -> Arc<Hub> {
+    let (notify_tx, notify_rx) = std::sync::mpsc::channel();
+    let (sweep_tx, sweep_rx) = std::sync::mpsc::channel();
+    let hub = Arc::new(Hub::new(notify_tx, sweep_tx));
+    notifier::spawn(database_url.to_string(), hub.instance(), notify_rx);
+    listener::spawn(database_url.to_string(), Arc::downgrade(&hub));
+    hub::spawn_sweeper(pool, Arc::downgrade(&hub), sweep_rx);
+    hub
+}

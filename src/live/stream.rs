@@ -1,0 +1,114 @@
+//! One SSE stream of one chat for one viewer: first what was missed (from the DB), then
+//! live. It subscribes to the hub before reading the DB, and tracks the last seq it
+//! sent, so there is no gap and no duplicate at the seam or after a lag.
+
+use std::sync::Arc;
+
+use actix_web_lab::sse;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Hub, Signal};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::models::messages::{self, MessageView};
+use crate::models::chats;
+
+/// Messages loaded per round trip while catching up.
+const CATCH_UP_PAGE: i64 = 200;
+/// Events buffered towards one client before the stream waits for it.
+const CLIENT_BUFFER: usize = 64;
+
+pub struct Viewer {
+    pub chat_id: Uuid,
+    pub user_id: Uuid,
+}
+
+pub type Render = Box<dyn Fn(&MessageView) -> String>;
+
+/// Starts the stream's task and returns the receiving end for the SSE response. The
+/// task ends when the client goes away or the viewer leaves the chat.
+pub fn open(hub: Arc<Hub>, pool: DbPool, viewer: Viewer, since: i64, render: Render) -> mpsc::Receiver<sse::Event> {
+    let mut signals = hub.subscribe(viewer.chat_id);
+    let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
+    actix_web::rt::spawn(async move {
+        let mut stream = Stream { pool, viewer, last: since, tx, render };
+        if !stream.catch_up().await {
+            return;
+        }
+        loop {
+            let keep_going = tokio::select! {
+                _ = stream.tx.closed() => false,
+                signal = signals.recv() => stream.on(signal).await,
+            };
+            if !keep_going {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+struct Stream {
+    pool: DbPool,
+    viewer: Viewer,
+    last: i64,
+    tx: mpsc::Sender<sse::Event>,
+    render: Render,
+}
+
+impl Stream {
+    /// Handles one hub signal; false ends the stream.
+    async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
+        match signal {
+            Ok(Signal::Message(m)) if m.seq == self.last + 1 => self.send(&m).await,
+            Ok(Signal::Message(m)) if m.seq <= self.last => true,
+            Ok(Signal::Reached(seq)) if seq <= self.last => true,
+            // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
+            // database has everything in order.
+            Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
+            Ok(Signal::Left(user_id)) => user_id != self.viewer.user_id,
+            Err(RecvError::Closed) => false,
+        }
+    }
+
+    async fn send(&mut self, m: &MessageView) -> bool {
+        let event = sse::Data::new((self.render)(m)).id(m.seq.to_string());
+        if self.tx.send(event.into()).await.is_err() {
+            return false;
+        }
+        self.last = m.seq;
+        true
+    }
+
+    /// Sends everything after `last` from the database; false when the viewer is no
+    /// longer in the chat or the client is gone.
+    async fn catch_up(&mut self) -> bool {
+        loop {
+            let (chat_id, user_id, after) = (self.viewer.chat_id, self.viewer.user_id, self.last);
+            let page = db::run(&self.pool, move |conn| {
+                if !chats::is_participant(conn, chat_id, user_id)? {
+                    return Ok::<_, AppError>(None);
+                }
+                Ok(Some(messages::after(conn, chat_id, after, CATCH_UP_PAGE)?))
+            })
+            .await;
+            let page = match page {
+                Ok(Some(page)) => page,
+                Ok(None) => return false,
+                // The database is away: keep the stream; the next sweep retries.
+                Err(_) => return true,
+            };
+            let full = page.len() as i64 == CATCH_UP_PAGE;
+            for m in &page {
+                if !self.send(m).await {
+                    return false;
+                }
+            }
+            if !full {
+                return true;
+            }
+        }
+    }
+}

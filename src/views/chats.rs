@@ -1,0 +1,145 @@
+//! The chat list, the chat page and the one message partial (used by the page, the
+//! htmx fragments and the SSE stream alike).
+
+use askama::Template;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::format;
+use super::Layout;
+use crate::models::chats::{ChatForUser, ChatListRow};
+use crate::models::messages::MessageView;
+
+/// Messages per page of history.
+pub const PAGE: i64 = 50;
+/// Characters of the last message shown in the chat list.
+const PREVIEW_CHARS: usize = 80;
+
+#[derive(Template)]
+#[template(path = "chats/index.html")]
+pub struct ChatsPage {
+    pub layout: Layout,
+    pub chats: Vec<ChatListRow>,
+}
+
+impl ChatListRow {
+    pub fn title(&self) -> &str {
+        self.name.as_deref().or(self.other_name.as_deref()).unwrap_or("chat")
+    }
+    /// The last message, shortened (the template escapes it).
+    pub fn preview(&self) -> String {
+        let Some(text) = &self.last_text else { return String::new() };
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = flat.chars().take(PREVIEW_CHARS).collect();
+        let short = if flat.chars().count() > PREVIEW_CHARS { format!("{short}…") } else { short };
+        match (&self.last_sender, self.is_group, self.last_kind.as_deref()) {
+            (_, _, Some("system")) => short,
+            (Some(sender), true, _) => format!("{sender}: {short}"),
+            _ => short,
+        }
+    }
+    pub fn time_iso(&self) -> String {
+        format::iso(&self.last_activity_at)
+    }
+    pub fn time_short(&self) -> String {
+        format::short_when(&self.last_activity_at, Utc::now())
+    }
+}
+
+/// One message as one viewer sees it.
+pub struct MessageItem<'a> {
+    pub m: &'a MessageView,
+    pub mine: bool,
+    /// Same sender as the message before it: no avatar and name again.
+    pub continued: bool,
+}
+
+impl MessageItem<'_> {
+    pub fn time_iso(&self) -> String {
+        format::iso(&self.m.sent_time)
+    }
+    pub fn time_short(&self) -> String {
+        format::clock(&self.m.sent_time)
+    }
+    pub fn is_system(&self) -> bool {
+        self.m.kind == "system"
+    }
+}
+
+/// A row of the timeline: a day separator or a message.
+pub enum Row<'a> {
+    Day(String),
+    Message(MessageItem<'a>),
+}
+
+/// Lays messages out for `viewer`: day separators, and consecutive messages of one
+/// sender (within ten minutes) grouped. `before` is the message just above the first one.
+pub fn timeline<'a>(messages: &'a [MessageView], viewer: Uuid, before: Option<&'a MessageView>) -> Vec<Row<'a>> {
+    let mut rows = Vec::with_capacity(messages.len() + 2);
+    let mut prev = before;
+    for m in messages {
+        let new_day = prev.is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
+        if new_day {
+            rows.push(Row::Day(format::day(&m.sent_time, Utc::now())));
+        }
+        let continued = !new_day
+            && prev.is_some_and(|p| p.sender == m.sender && p.kind == "text" && m.kind == "text"
+                && m.sent_time - p.sent_time < chrono::TimeDelta::minutes(10));
+        rows.push(Row::Message(MessageItem { m, mine: m.sender == viewer, continued }));
+        prev = Some(m);
+    }
+    rows
+}
+
+#[derive(Template)]
+#[template(path = "messages/_message.html")]
+pub struct MessageFragment<'a> {
+    pub item: MessageItem<'a>,
+}
+
+/// The message as `viewer` sees it, standing alone (SSE data, htmx fragment).
+pub fn render_message(m: &MessageView, viewer: Uuid) -> String {
+    let fragment = MessageFragment { item: MessageItem { m, mine: m.sender == viewer, continued: false } };
+    fragment.render().unwrap_or_default()
+}
+
+/// The send form: its own struct so that htmx can swap a fresh one in after a send.
+pub struct Composer {
+    pub chat_id: Uuid,
+    pub csrf_token: String,
+    /// A fresh UUID per rendered form: a repeated POST of the same form stores nothing new.
+    pub client_id: Uuid,
+    pub text: String,
+    pub error: Option<String>,
+    /// Why sending is impossible (no longer friends), instead of the form.
+    pub closed: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "chats/_composer.html")]
+pub struct ComposerFragment {
+    pub composer: Composer,
+}
+
+#[derive(Template)]
+#[template(path = "chats/show.html")]
+pub struct ChatPage<'a> {
+    pub layout: Layout,
+    pub chat: ChatForUser,
+    pub rows: Vec<Row<'a>>,
+    /// The seq of the oldest message shown, when older ones exist ("load older").
+    pub older_than: Option<i64>,
+    pub last_seq: i64,
+    pub composer: Composer,
+}
+
+/// An htmx fragment of history: older messages (with the next "load older" button on
+/// top), or the ones after a seq (polling).
+#[derive(Template)]
+#[template(path = "messages/_page.html")]
+pub struct MessagesFragment<'a> {
+    pub chat_id: Uuid,
+    pub rows: Vec<Row<'a>>,
+    pub older_than: Option<i64>,
+}
+

@@ -1,0 +1,135 @@
+//! The live event stream (SSE): order, resume, two instances, a lost LISTEN connection.
+
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+
+use crate::chats::{alice_and_bob, send};
+use crate::helpers::{test_settings, Client, TestApp, PASSWORD};
+use crate::sse::EventStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[actix_web::test]
+async fn the_stream_delivers_a_hundred_messages_in_order() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app).await;
+    let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
+    for i in 1..=100 {
+        assert_eq!(send(&alice, chat, &format!("m{i}")).await.status(), StatusCode::SEE_OTHER);
+    }
+    let events = stream.take(100, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+    assert!(events[0].data.contains("m1<") && events[0].data.contains("id=\"msg-"));
+    assert!(!events[0].data.contains("mine"), "rendered as bob sees it");
+    assert!(stream.next(Duration::from_millis(300)).await.is_none(), "no duplicate");
+}
+
+#[actix_web::test]
+async fn concurrent_senders_reach_the_stream_in_seq_order_without_gaps() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app).await;
+    let mut stream = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
+    let texts: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
+    futures_util::future::join_all(texts.iter().enumerate().map(|(i, t)| send(if i % 2 == 0 { &alice } else { &bob }, chat, t))).await;
+    let events = stream.take(60, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
+}
+
+#[actix_web::test]
+async fn a_stream_resumed_with_last_event_id_gets_exactly_the_missed_messages() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app).await;
+    for i in 1..=10 {
+        send(&alice, chat, &format!("m{i}")).await;
+    }
+    let mut resumed = EventStream::open(&bob, &format!("/chats/{chat}/events"), Some(7)).await;
+    let replay = resumed.take(3, WAIT).await;
+    assert_eq!(replay.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![8, 9, 10]);
+    send(&alice, chat, "live").await;
+    let live = resumed.take(1, WAIT).await;
+    assert_eq!(live[0].seq(), 11, "then live, no gap or duplicate at the seam");
+    assert!(resumed.next(Duration::from_millis(300)).await.is_none());
+
+    // `since` works the same for a page that opens the stream.
+    let mut since = EventStream::open(&bob, &format!("/chats/{chat}/events?since=9"), None).await;
+    assert_eq!(since.take(2, WAIT).await.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![10, 11]);
+}
+
+#[actix_web::test]
+async fn a_stream_without_a_position_starts_at_the_end() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app).await;
+    send(&alice, chat, "old").await;
+    let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
+    send(&alice, chat, "new").await;
+    assert_eq!(stream.take(1, WAIT).await[0].seq(), 2);
+}
+
+#[actix_web::test]
+async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
+    let (alice, _bob, chat) = alice_and_bob(&first).await;
+    let bob_elsewhere = Client::new(&second.address);
+    bob_elsewhere.login("bob", PASSWORD).await;
+    let mut stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
+    for i in 1..=20 {
+        send(&alice, chat, &format!("across {i}")).await;
+    }
+    let events = stream.take(20, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+    assert!(events[19].data.contains("across 20"));
+}
+
+#[actix_web::test]
+async fn killing_the_listen_connection_loses_no_event() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
+    let (alice, _bob, chat) = alice_and_bob(&first).await;
+    let bob_elsewhere = Client::new(&second.address);
+    bob_elsewhere.login("bob", PASSWORD).await;
+    let mut stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
+    send(&alice, chat, "before").await;
+    assert_eq!(stream.take(1, WAIT).await[0].seq(), 1);
+
+    for round in 0..3 {
+        wait_for_listeners(&first, 2).await;
+        let killed = diesel::sql_query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
+            .execute(&mut first.conn())
+            .unwrap();
+        assert!(killed >= 1, "round {round}: a LISTEN connection was terminated");
+        for i in 0..5 {
+            send(&alice, chat, &format!("during {round}.{i}")).await;
+        }
+    }
+    let events = stream.take(15, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (2..=16).collect::<Vec<_>>());
+    assert!(stream.next(Duration::from_millis(300)).await.is_none(), "no duplicate");
+}
+
+#[actix_web::test]
+async fn the_stream_sends_a_heartbeat_at_once() {
+    let app = TestApp::spawn().await;
+    let (_alice, bob, chat) = alice_and_bob(&app).await;
+    let resp = EventStream::request(&bob, &format!("/chats/{chat}/events"), None).await;
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-cache");
+    let mut body = resp.bytes_stream();
+    use futures_util::StreamExt;
+    let first = tokio::time::timeout(WAIT, body.next()).await.unwrap().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.starts_with(':') || text.starts_with("retry:"), "{text}");
+}
+
+/// Waits (bounded) until `n` LISTEN connections are up on the test database.
+async fn wait_for_listeners(app: &TestApp, n: i64) {
+    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    for _ in 0..200 {
+        if crate::helpers::count(&mut app.conn(), sql) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} LISTEN connections within 10 s");
+}

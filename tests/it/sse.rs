@@ -1,0 +1,107 @@
+//! A minimal SSE client for tests: reads `id:`/`data:` events from a real stream.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+
+use crate::helpers::Client;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    pub fn seq(&self) -> i64 {
+        self.id.as_deref().and_then(|id| id.parse().ok()).expect("an event id")
+    }
+}
+
+pub struct EventStream {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl EventStream {
+    /// Opens `/chats/{chat}/events` (with `Last-Event-ID` when given); panics unless 200.
+    pub async fn open(client: &Client, path: &str, last_event_id: Option<i64>) -> Self {
+        let resp = Self::request(client, path, last_event_id).await;
+        assert_eq!(resp.status(), StatusCode::OK, "event stream {path}");
+        assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/event-stream"));
+        EventStream { body: Box::pin(resp.bytes_stream()), buffer: String::new() }
+    }
+
+    pub async fn request(client: &Client, path: &str, last_event_id: Option<i64>) -> reqwest::Response {
+        let mut req = client.http.get(client.url(path));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The next message event (comments and keep-alives skipped), or None after `wait`
+    /// or when the stream ends.
+    pub async fn next(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.take_buffered() {
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk.ok()?));
+        }
+    }
+
+    /// Exactly `n` events, each within `wait`; panics if fewer arrive.
+    pub async fn take(&mut self, n: usize, wait: Duration) -> Vec<Event> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            match self.next(wait).await {
+                Some(e) => events.push(e),
+                None => panic!("expected {n} events, got {}: {:?}", events.len(), events.iter().map(|e| &e.id).collect::<Vec<_>>()),
+            }
+        }
+        events
+    }
+
+    /// Whether the server ended the stream within `wait`.
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    fn take_buffered(&mut self) -> Option<Event> {
+        loop {
+            let normalized = self.buffer.replace("\r\n", "\n");
+            let end = normalized.find("\n\n")?;
+            let block = normalized[..end].to_string();
+            self.buffer = normalized[end + 2..].to_string();
+            let mut event = Event { id: None, data: String::new() };
+            let mut has_data = false;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    event.id = Some(v.trim_start().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if has_data {
+                        event.data.push('\n');
+                    }
+                    event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    has_data = true;
+                }
+            }
+            if has_data {
+                return Some(event);
+            }
+        }
+    }
+}
