@@ -34,10 +34,11 @@ build: deps assets
 	$(CARGO) build --release --bin chaat
 
 run: deps assets
+	$(CARGO) build --release --bin chaat
 	@echo
-	@echo "Chaat: open http://127.0.0.1:8080"
+	@echo "Chaat: open http://127.0.0.1:8080 (Ctrl-C stops it)"
 	@echo
-	$(CARGO) run --release --bin chaat -- serve
+	./target/release/chaat serve
 
 demo: deps assets
 	$(CARGO) run --release --bin chaat -- demo --password "$(DEMO_PASSWORD)"

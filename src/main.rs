@@ -45,11 +45,20 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(settings: Settings, database_url: &str) -> anyhow::Result<()> {
+    let bind = settings.bind.clone();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, database_url)?;
         tracing::info!("Chaat is listening on port {}", app.port());
+        println!("Chaat: open http://{}", settings_bind_display(&bind, app.port()));
         app.run_until_stopped().await?;
         tracing::info!("Chaat stopped");
         Ok(())
     })
+}
+
+/// The address people can open: the bound port on the configured host.
+fn settings_bind_display(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map(|(h, _)| h).unwrap_or(bind);
+    let host = if host == "0.0.0.0" || host.is_empty() { "127.0.0.1" } else { host };
+    format!("{host}:{port}")
 }
