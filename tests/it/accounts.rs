@@ -224,3 +224,16 @@ async fn healthz_answers_ok_when_the_database_does() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.text().await.unwrap(), "ok");
 }
+
+#[actix_web::test]
+async fn an_expired_session_no_longer_works_and_is_purged() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let mut conn = app.conn();
+    diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'").execute(&mut conn).unwrap();
+    assert_redirect(&alice.get("/settings").await, "/login");
+    let purged = chaat::models::sessions::purge_expired(&mut conn).unwrap();
+    assert!(purged >= 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions WHERE expires_at <= now()"), 0);
+}

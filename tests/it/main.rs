@@ -5,6 +5,7 @@ mod helpers;
 mod sse;
 
 mod accounts;
+mod binary;
 mod chats;
 mod cluster;
 mod events;
