@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::live::Hub;
 use crate::models::messages::{self, NewMessage, SendOutcome};
 use crate::models::{chats, participants};
-use crate::views::chats::{timeline, Composer, ComposerFragment, MessagesFragment, PAGE};
+use crate::views::chats::{flat, timeline, Composer, ComposerFragment, MessagesFragment, PAGE};
 use crate::views::{self, is_htmx, see_other};
 
 fn chat_id(raw: &str) -> Result<Uuid, AppError> {
@@ -56,7 +56,7 @@ pub async fn index(
     views::ok(&MessagesFragment {
         chat_id,
         older_than: if has_older { shown.first().map(|m| m.seq) } else { None },
-        rows: timeline(shown, me, has_older.then(|| &history[0])),
+        rows: if after.is_some() { flat(shown, me) } else { timeline(shown, me, has_older.then(|| &history[0])) },
     })
 }
 

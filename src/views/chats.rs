@@ -72,6 +72,11 @@ pub enum Row<'a> {
     Message(MessageItem<'a>),
 }
 
+/// Messages without day separators (what polling adds to the end of the list).
+pub fn flat(messages: &[MessageView], viewer: Uuid) -> Vec<Row<'_>> {
+    messages.iter().map(|m| Row::Message(MessageItem { m, mine: m.sender == viewer, continued: false })).collect()
+}
+
 /// Lays messages out for `viewer`: day separators, and consecutive messages of one
 /// sender (within ten minutes) grouped. `before` is the message just above the first one.
 pub fn timeline<'a>(messages: &'a [MessageView], viewer: Uuid, before: Option<&'a MessageView>) -> Vec<Row<'a>> {

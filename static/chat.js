@@ -1,0 +1,87 @@
+// The chat page, made live (it works without this file: a form, a refresh link).
+// - New messages arrive over SSE (htmx's hx-sse:connect on #messages, upserted by
+//   data-seq). If the stream fails, this polls ?after={last seen seq} every 3 s until it
+//   is back.
+// - While the page is visible, the read marker follows the newest message.
+// - A message that follows one of the same sender is marked .continued (grouped).
+(function () {
+  "use strict";
+  var list = document.getElementById("messages");
+  if (!list || !list.dataset.chat) return;
+  var chatId = list.dataset.chat;
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers:inherited"))["X-CSRF-Token"] || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function lastSeq() {
+    var max = Number(list.dataset.lastSeq) || 0;
+    list.querySelectorAll("[data-seq]").forEach(function (el) {
+      var seq = Number(el.getAttribute("data-seq"));
+      if (seq > max) max = seq;
+    });
+    return max;
+  }
+
+  // ---- Read marker ----
+  var readUpTo = Number(list.dataset.lastSeq) || 0;
+  var readTimer = null;
+  function markRead() {
+    if (document.visibilityState !== "visible") return;
+    var seq = lastSeq();
+    if (seq <= readUpTo) return;
+    readUpTo = seq;
+    fetch("/chats/" + chatId + "/read", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrfToken() },
+      body: "seq=" + encodeURIComponent(seq),
+    }).catch(function () { readUpTo = 0; });
+  }
+  function scheduleRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(markRead, 250);
+  }
+  document.addEventListener("visibilitychange", scheduleRead);
+
+  // ---- Grouping of messages that arrive live ----
+  function group() {
+    var prev = null;
+    Array.prototype.forEach.call(list.children, function (li) {
+      if (li.classList.contains("message")) {
+        var same = prev && prev.classList.contains("message") &&
+          prev.getAttribute("data-sender") === li.getAttribute("data-sender");
+        if (same) li.classList.add("continued");
+        var empty = list.querySelector(".chat-empty");
+        if (empty) empty.remove();
+      }
+      if (li.hasAttribute("data-seq") || li.classList.contains("day-separator")) prev = li;
+    });
+  }
+  new MutationObserver(function () {
+    group();
+    scheduleRead();
+  }).observe(list, { childList: true });
+
+  // ---- Polling while the event stream is down ----
+  var poller = null;
+  function poll() {
+    if (window.htmx) {
+      htmx.ajax("GET", "/chats/" + chatId + "/messages?after=" + lastSeq(), { target: "#messages", swap: "upsert key:data-seq" });
+    }
+  }
+  list.addEventListener("htmx:sse:error", function () {
+    if (!poller) poller = setInterval(poll, 3000);
+  });
+  list.addEventListener("htmx:sse:after:connection", function () {
+    if (poller) {
+      clearInterval(poller);
+      poller = null;
+      poll();
+    }
+  });
+})();
