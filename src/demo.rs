@@ -26,3 +26,25 @@ pub fn create(database_url: &str, password_text: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The direct chats of the design notes (udit/shahn and shivam/shahn) and shivam's
+/// "helloo" to shahn ("Shivam sends a 1-1 message to Shahn"). Needs the friendships.
+pub fn create_direct_chats(conn: &mut PgConnection) -> anyhow::Result<()> {
+    use crate::models::chats;
+    use crate::models::messages::{self, NewMessage, SendOutcome};
+    let id = |conn: &mut PgConnection, name: &str| -> anyhow::Result<Uuid> {
+        let username = Username::parse(name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        Ok(users::find_by_username(conn, &username)?.ok_or_else(|| anyhow::anyhow!("{name} is missing"))?.user_id)
+    };
+    let (shahn, shivam, udit) = (id(conn, "shahn")?, id(conn, "shivam")?, id(conn, "udit")?);
+    chats::find_or_create_direct(conn, udit, shahn)?;
+    let chat_id = chats::find_or_create_direct(conn, shivam, shahn)?;
+    if messages::page_before(conn, chat_id, None, 1)?.is_empty() {
+        let sent = NewMessage { chat_id, sender: shivam, text: "helloo", client_id: None, kind: "text" }.send(conn)?;
+        if !matches!(sent, SendOutcome::Sent(_)) {
+            anyhow::bail!("shivam could not message shahn: {sent:?}");
+        }
+    }
+    println!("direct chats: udit/shahn, shivam/shahn (with \"helloo\")");
+    Ok(())
+}
