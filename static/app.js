@@ -11,8 +11,7 @@
 //   [aria-invalid="true"]            the first one gets focus when a page loads
 //   .messages                        starts scrolled to the newest message and stays
 //                                    there as messages arrive, unless the reader scrolled up
-//   .composer textarea               Enter sends, Shift+Enter starts a new line (on devices
-//                                    with a fine pointer, i.e. a real keyboard is likely)
+//   .composer textarea               Enter sends, Shift+Enter starts a new line
 (function () {
   "use strict";
 
@@ -91,13 +90,10 @@
   });
 
   // ---- Composer: Enter sends ----
-  var finePointer = window.matchMedia && window.matchMedia("(pointer: fine)");
-
   document.addEventListener("keydown", function (event) {
     var field = event.target;
     if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.isComposing || !(field instanceof HTMLTextAreaElement)) return;
-    if (finePointer && !finePointer.matches) return;
     var form = field.closest("form.composer");
     if (!form) return;
     event.preventDefault();

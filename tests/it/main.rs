@@ -6,6 +6,7 @@ mod sse;
 
 mod accounts;
 mod binary;
+mod browser;
 mod chats;
 mod cluster;
 mod events;
