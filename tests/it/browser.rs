@@ -151,6 +151,17 @@ async fn two_people_see_each_others_messages_live() {
         composer.send_keys("hello bob\u{E007}").await.unwrap();
         expect_message(bob, "hello bob", LIVE, "bob").await;
         expect_message(alice, "hello bob", LIVE, "alice").await;
+        // bob's page is visible: his read marker follows the message that arrived live.
+        let read = "SELECT p.last_read_seq AS n FROM chat_participants p JOIN users u USING (user_id) WHERE u.username = 'bob'";
+        let mut marked = false;
+        for _ in 0..60 {
+            if crate::helpers::count(&mut app.conn(), read) == 1 {
+                marked = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(marked, "bob's read marker reached the live message");
         // The form came back empty and focused.
         let (value, focused) = composer_state(alice).await;
         assert_eq!(value, "");
