@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::SWEEP_EVERY;
-use crate::db::DbPool;
+use crate::db::{self, DbPool};
 use crate::models::messages::{self, MessageView};
 
 /// What a chat's streams are told.
@@ -92,7 +92,7 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
         if watched.is_empty() {
             continue;
         }
-        let ends = pool.get().map_err(|e| e.to_string()).and_then(|mut c| messages::last_seqs(&mut c, &watched).map_err(|e| e.to_string()));
+        let ends = db::run_here(&pool, |conn| messages::last_seqs(conn, &watched));
         match ends {
             Ok(ends) => ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq))),
             Err(e) => tracing::warn!(error = %e, "live sweep failed"),
