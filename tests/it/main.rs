@@ -9,5 +9,6 @@ mod binary;
 mod chats;
 mod cluster;
 mod events;
+mod groups;
 mod pictures;
 mod security;
