@@ -24,6 +24,28 @@ pub fn create(database_url: &str, password_text: &str) -> anyhow::Result<()> {
             .insert(&mut conn)?;
         println!("{name}: created");
     }
+    create_group(&mut conn)?;
+    Ok(())
+}
+
+/// The design notes' group "group-1": shahn (owner), shivam and udit. It needs their
+/// friendships; without them it is skipped with a line saying why. Safe to run twice.
+pub fn create_group(conn: &mut PgConnection) -> anyhow::Result<()> {
+    use crate::domain::GroupName;
+    use crate::models::groups::{self, Actor, Created};
+    const GROUP: &str = "group-1";
+    let owner = Username::parse("shahn").map_err(|e| anyhow::anyhow!("shahn: {e}"))?;
+    let owner = users::find_by_username(conn, &owner)?.ok_or_else(|| anyhow::anyhow!("shahn is missing"))?;
+    if groups::find_named(conn, owner.user_id, GROUP)?.is_some() {
+        println!("{GROUP}: already there");
+        return Ok(());
+    }
+    let name = GroupName::parse(GROUP).map_err(|e| anyhow::anyhow!("{GROUP}: {e}"))?;
+    let actor = Actor { user_id: owner.user_id, username: &owner.username };
+    match groups::create(conn, actor, &name, &["shivam".to_string(), "udit".to_string()])? {
+        Created::Group(_) => println!("{GROUP}: created"),
+        Created::NotFriends(names) => println!("{GROUP}: skipped, shahn is not friends with {} yet", names.join(", ")),
+    }
     Ok(())
 }
 

@@ -87,11 +87,15 @@ impl Stream {
     async fn catch_up(&mut self) -> bool {
         loop {
             let (chat_id, user_id, after) = (self.viewer.chat_id, self.viewer.user_id, self.last);
+            // Load first, then check: a removal committed in between ends the stream
+            // before it sends anything, and one committed after the check cannot be in
+            // the page (so its seq is still ahead of `last` and wakes the stream again).
             let page = db::run(&self.pool, move |conn| {
+                let page = messages::after(conn, chat_id, after, CATCH_UP_PAGE)?;
                 if !chats::is_participant(conn, chat_id, user_id)? {
                     return Ok::<_, AppError>(None);
                 }
-                Ok(Some(messages::after(conn, chat_id, after, CATCH_UP_PAGE)?))
+                Ok(Some(page))
             })
             .await;
             let page = match page {

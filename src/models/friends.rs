@@ -19,6 +19,27 @@ pub fn are_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> QueryResult<boo
     .get_result(conn)
 }
 
+/// A friend, as pickers show them (the new-group form, "add a member").
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct FriendName {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub user_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+}
+
+/// All friends of `user_id`, by username.
+pub fn list_of(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<FriendName>> {
+    diesel::sql_query(
+        "SELECT u.user_id, u.username FROM friends f \
+           JOIN users u ON u.user_id = CASE WHEN f.user1 = $1 THEN f.user2 ELSE f.user1 END \
+          WHERE f.user1 = $1 OR f.user2 = $1 \
+          ORDER BY u.username",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user_id)
+    .load(conn)
+}
+
 /// Where `me` stands with `them`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Friendship {

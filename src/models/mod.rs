@@ -6,6 +6,7 @@ pub mod auth_throttle;
 pub mod chats;
 pub mod display_pictures;
 pub mod friends;
+pub mod groups;
 pub mod messages;
 pub mod participants;
 pub mod sessions;

@@ -7,8 +7,10 @@ mod accounts;
 mod chats;
 mod display_pictures;
 mod events;
+mod groups;
 mod health;
 mod home;
+mod members;
 mod messages;
 mod settings;
 mod static_files;
@@ -33,9 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{username}", web::get().to(users::show))
         .route("/chats", web::get().to(chats::index))
         .route("/chats/direct", web::post().to(chats::open_direct))
+        .route("/chats/group", web::post().to(groups::create))
         .route("/chats/{chat_id}", web::get().to(chats::show))
         .route("/chats/{chat_id}/messages", web::get().to(messages::index))
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
-        .route("/chats/{chat_id}/read", web::post().to(messages::read));
+        .route("/chats/{chat_id}/read", web::post().to(messages::read))
+        .route("/chats/{chat_id}/members", web::post().to(members::add))
+        .route("/chats/{chat_id}/members/{username}/remove", web::post().to(members::remove))
+        .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
+        .route("/chats/{chat_id}/leave", web::post().to(members::leave));
 }

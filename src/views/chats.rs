@@ -5,10 +5,13 @@ use askama::Template;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::accounts::Field;
 use super::format;
 use super::Layout;
 use crate::models::chats::{ChatForUser, ChatListRow};
+use crate::models::friends::FriendName;
 use crate::models::messages::MessageView;
+use crate::models::participants::Member;
 
 /// Messages per page of history.
 pub const PAGE: i64 = 50;
@@ -20,6 +23,27 @@ const PREVIEW_CHARS: usize = 80;
 pub struct ChatsPage {
     pub layout: Layout,
     pub chats: Vec<ChatListRow>,
+    /// My friends, offered as the members of a new group.
+    pub friends: Vec<FriendName>,
+    pub new_group: NewGroupForm,
+}
+
+/// The "new group" form on /chats, with the input kept after an error.
+#[derive(Debug, Clone, Default)]
+pub struct NewGroupForm {
+    pub name: Field,
+    /// The usernames that were ticked.
+    pub members: Vec<String>,
+    pub members_error: Option<String>,
+}
+
+impl NewGroupForm {
+    pub fn has_errors(&self) -> bool {
+        self.name.error.is_some() || self.members_error.is_some()
+    }
+    pub fn is_ticked(&self, username: &str) -> bool {
+        self.members.iter().any(|m| m == username)
+    }
 }
 
 impl ChatListRow {
@@ -136,6 +160,52 @@ pub struct ChatPage<'a> {
     pub older_than: Option<i64>,
     pub last_seq: i64,
     pub composer: Composer,
+    /// The members panel, for groups.
+    pub group: Option<GroupPanel>,
+}
+
+/// What the chat page's forms show again after a refusal (then the page answers 422).
+#[derive(Debug, Clone, Default)]
+pub struct PageForms {
+    pub composer_text: String,
+    pub composer_error: Option<String>,
+    /// The members panel's "add" and "rename" forms, given only after a refusal (groups only).
+    pub add: Option<Field>,
+    pub rename: Option<Field>,
+}
+
+impl PageForms {
+    pub fn has_group_forms(&self) -> bool {
+        self.add.is_some() || self.rename.is_some()
+    }
+}
+
+/// A group's members and what the viewer may do about them.
+pub struct GroupPanel {
+    pub me: Uuid,
+    /// The owner first, then by how long they have been in the group.
+    pub members: Vec<Member>,
+    /// My friends who are not in the group yet (the "add" picker).
+    pub addable: Vec<FriendName>,
+    pub i_own: bool,
+    /// The "add a member" and "rename" forms, with input and errors after a refusal.
+    pub add: Field,
+    pub rename: Field,
+}
+
+impl GroupPanel {
+    pub fn new(me: Uuid, members: Vec<Member>, friends: Vec<FriendName>, name: &str) -> Self {
+        let addable = friends.into_iter().filter(|f| !members.iter().any(|m| m.user_id == f.user_id)).collect();
+        let i_own = members.iter().any(|m| m.user_id == me && m.is_owner());
+        GroupPanel { me, members, addable, i_own, add: Field::default(), rename: Field::new(name) }
+    }
+    pub fn has_errors(&self) -> bool {
+        self.add.error.is_some() || self.rename.error.is_some()
+    }
+    /// A few members for the picture stack of the header.
+    pub fn faces(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().take(3)
+    }
 }
 
 /// An htmx fragment of history: older messages (with the next "load older" button on

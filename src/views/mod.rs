@@ -73,6 +73,15 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }
 
+/// After a successful POST: a 303 for a plain form; for htmx a 200 with `HX-Redirect`
+/// (htmx never sees the headers of a 3xx: fetch follows it by itself).
+pub fn redirect_after_post(req: &HttpRequest, location: &str) -> HttpResponse {
+    if is_htmx(req) {
+        return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
+    }
+    see_other(location)
+}
+
 /// htmx sends `HX-Request: true`; such requests get fragments instead of whole pages.
 pub fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().get("HX-Request").is_some_and(|v| v.as_bytes() == b"true")

@@ -10,5 +10,6 @@ mod browser;
 mod chats;
 mod cluster;
 mod events;
+mod groups;
 mod pictures;
 mod security;
