@@ -14,9 +14,10 @@ use crate::views::Layout;
 pub enum AppError {
     #[error("not found")]
     NotFound,
-    /// Answered with a redirect to the login page.
+    /// Answered with a redirect to the login page (`htmx`: the request came from htmx,
+    /// which ignores headers on a 3xx and gets 200 + `HX-Redirect` instead).
     #[error("login required")]
-    LoginRequired,
+    LoginRequired { htmx: bool },
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("conflict: {0}")]
@@ -58,7 +59,8 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::LoginRequired => StatusCode::SEE_OTHER,
+            AppError::LoginRequired { htmx: false } => StatusCode::SEE_OTHER,
+            AppError::LoginRequired { htmx: true } => StatusCode::OK,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -69,12 +71,12 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let AppError::LoginRequired = self {
-            // htmx follows HX-Redirect with a full page load; browsers follow Location.
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/login"))
-                .insert_header(("HX-Redirect", "/login"))
-                .finish();
+        match self {
+            AppError::LoginRequired { htmx: true } => return HttpResponse::Ok().insert_header(("HX-Redirect", "/login")).finish(),
+            AppError::LoginRequired { htmx: false } => {
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish()
+            }
+            _ => {}
         }
         match self {
             AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),

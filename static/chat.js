@@ -74,13 +74,30 @@
       htmx.ajax("GET", "/chats/" + chatId + "/messages?after=" + lastSeq(), { target: "#messages", swap: "upsert key:data-seq" });
     }
   }
+  function stopPolling() {
+    if (poller) clearInterval(poller);
+    poller = null;
+  }
+  // A failed poll must not swap an error page into the list; a 404 means this chat is
+  // gone for us (removed from a group): reload to show it.
+  document.addEventListener("htmx:before:response", function (event) {
+    var ctx = event.detail && event.detail.ctx;
+    var action = ctx && ctx.request && String(ctx.request.action);
+    if (!action || action.indexOf("/chats/" + chatId + "/messages?after=") === -1) return;
+    if (ctx.response.status >= 400) {
+      event.preventDefault();
+      if (ctx.response.status === 404) {
+        stopPolling();
+        window.location.reload();
+      }
+    }
+  });
   list.addEventListener("htmx:sse:error", function () {
     if (!poller) poller = setInterval(poll, 3000);
   });
   list.addEventListener("htmx:sse:after:connection", function () {
     if (poller) {
-      clearInterval(poller);
-      poller = null;
+      stopPolling();
       poll();
     }
   });

@@ -90,7 +90,8 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(TypedSession::of(req).current_user().ok_or(AppError::LoginRequired))
+        let htmx = crate::views::is_htmx(req);
+        ready(TypedSession::of(req).current_user().ok_or(AppError::LoginRequired { htmx }))
     }
 }
 

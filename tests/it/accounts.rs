@@ -237,3 +237,12 @@ async fn an_expired_session_no_longer_works_and_is_purged() {
     assert!(purged >= 1);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions WHERE expires_at <= now()"), 0);
 }
+
+#[actix_web::test]
+async fn an_htmx_request_without_a_login_is_told_to_go_to_the_login_page() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let resp = client.http.get(client.url("/chats")).header("HX-Request", "true").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "htmx ignores headers on a 3xx");
+    assert_eq!(resp.headers().get("HX-Redirect").unwrap(), "/login");
+}
