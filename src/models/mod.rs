@@ -4,6 +4,7 @@
 pub mod app_secrets;
 pub mod auth_throttle;
 pub mod display_pictures;
+pub mod friend_requests;
 pub mod friends;
 pub mod sessions;
 pub mod users;
