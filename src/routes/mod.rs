@@ -5,6 +5,8 @@
 
 mod accounts;
 mod display_pictures;
+mod friend_requests;
+mod friends;
 mod health;
 mod home;
 mod settings;
@@ -28,4 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
         .route("/display-pictures/{user_id}", web::get().to(display_pictures::show))
         .route("/users/{username}", web::get().to(users::show));
+    cfg.route("/friends", web::get().to(friends::index))
+        .route("/friends/{username}/remove", web::post().to(friends::remove))
+        .route("/friend-requests", web::post().to(friend_requests::create))
+        .route("/friend-requests/{request_id}/accept", web::post().to(friend_requests::accept))
+        .route("/friend-requests/{request_id}/reject", web::post().to(friend_requests::reject))
+        .route("/friend-requests/{request_id}/withdraw", web::post().to(friend_requests::withdraw));
 }
