@@ -5,5 +5,6 @@ mod helpers;
 
 mod accounts;
 mod cluster;
+mod friends;
 mod pictures;
 mod security;
