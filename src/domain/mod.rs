@@ -6,12 +6,14 @@ mod group_name;
 mod message_text;
 mod password;
 mod username;
+mod username_prefix;
 
 pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;
 pub use password::Password;
 pub use username::Username;
+pub use username_prefix::UsernamePrefix;
 
 /// Why an input was refused, worded for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,6 +5,7 @@ pub mod app_secrets;
 pub mod auth_throttle;
 pub mod chats;
 pub mod display_pictures;
+pub mod friend_requests;
 pub mod friends;
 pub mod groups;
 pub mod messages;

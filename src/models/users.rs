@@ -75,7 +75,7 @@ pub fn set_password(conn: &mut PgConnection, user_id: Uuid, salt: &str, pwd_hash
 }
 
 
-#[derive(Debug, Clone, Copy, QueryableByName)]
+#[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct NavCounts {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub pending_requests: i64,

@@ -7,6 +7,8 @@ mod accounts;
 mod chats;
 mod display_pictures;
 mod events;
+mod friend_requests;
+mod friends;
 mod groups;
 mod health;
 mod home;
@@ -44,5 +46,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/members", web::post().to(members::add))
         .route("/chats/{chat_id}/members/{username}/remove", web::post().to(members::remove))
         .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
-        .route("/chats/{chat_id}/leave", web::post().to(members::leave));
+        .route("/chats/{chat_id}/leave", web::post().to(members::leave))
+        .route("/friends", web::get().to(friends::index))
+        .route("/friends/{username}/remove", web::post().to(friends::remove))
+        .route("/friend-requests", web::post().to(friend_requests::create))
+        .route("/friend-requests/{request_id}/accept", web::post().to(friend_requests::accept))
+        .route("/friend-requests/{request_id}/reject", web::post().to(friend_requests::reject))
+        .route("/friend-requests/{request_id}/withdraw", web::post().to(friend_requests::withdraw));
 }

@@ -13,8 +13,13 @@ use crate::views::{self, Layout};
 
 pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, name: web::Path<String>) -> Result<HttpResponse, AppError> {
     let name = Username::parse(&name).map_err(|_| AppError::NotFound)?;
+    views::ok(&profile(&user, &pool, name).await?)
+}
+
+/// Loads `name`'s profile as `user` sees it (friendship actions re-render it too).
+pub(super) async fn profile(user: &CurrentUser, pool: &DbPool, name: Username) -> Result<ProfilePage, AppError> {
     let me = user.user_id;
-    let (counts, profile, friendship) = db::run(&pool, move |conn| {
+    let (counts, profile, friendship) = db::run(pool, move |conn| {
         let profile = users::find_by_username(conn, &name)?.ok_or(AppError::NotFound)?;
         let friendship = if profile.user_id == me { None } else { Some(friends::friendship(conn, me, profile.user_id)?) };
         Ok::<_, AppError>((users::nav_counts(conn, me)?, profile, friendship))
@@ -28,11 +33,14 @@ pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, name: web::Path<St
         Some(Friendship::None) => Relation::None,
     };
     let section = if relation == Relation::Myself { "profile" } else { "" };
-    views::ok(&ProfilePage {
-        layout: Layout::for_user(&user, counts, profile.username.clone(), section),
+    Ok(ProfilePage {
+        layout: Layout::for_user(user, counts, profile.username.clone(), section),
         user_id: profile.user_id,
         username: profile.username,
         join_date: profile.join_date,
         relation,
+        notice: None,
+        refused: None,
+        htmx: false,
     })
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::format;
+use super::friends::{Notice, RefusedRequest};
 use super::Layout;
 
 /// A form field's kept input and its error, if any.
@@ -81,17 +82,34 @@ pub enum Relation {
     None,
 }
 
+/// A profile. htmx gets the `friendship` block alone after a friendship action.
 #[derive(Template)]
-#[template(path = "users/profile.html")]
+#[template(path = "users/profile.html", blocks = ["friendship"])]
 pub struct ProfilePage {
     pub layout: Layout,
     pub user_id: Uuid,
     pub username: String,
     pub join_date: DateTime<Utc>,
     pub relation: Relation,
+    /// What a friendship action did, or why not (htmx answers only).
+    pub notice: Option<Notice>,
+    /// A refused friend request, shown again at its form (422).
+    pub refused: Option<RefusedRequest>,
+    /// Rendered for htmx: adds the `<hx-partial>` that refreshes the nav's request count.
+    pub htmx: bool,
 }
 
 impl ProfilePage {
+    /// The greeting to show in the request form (the refused input, else empty).
+    pub fn kept_greeting(&self) -> &str {
+        self.refused.as_ref().map_or("", |r| r.greeting.as_str())
+    }
+    pub fn greeting_error(&self) -> Option<&str> {
+        self.refused.as_ref().and_then(|r| r.greeting_error.as_deref())
+    }
+    pub fn request_error(&self) -> Option<&str> {
+        self.refused.as_ref().and_then(|r| r.error.as_deref())
+    }
     pub fn joined(&self) -> String {
         format::date(&self.join_date)
     }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod chats;
 pub mod errors;
 pub mod format;
+pub mod friends;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};

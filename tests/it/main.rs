@@ -10,6 +10,7 @@ mod browser;
 mod chats;
 mod cluster;
 mod events;
+mod friends;
 mod groups;
 mod pictures;
 mod security;

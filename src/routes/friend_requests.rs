@@ -1,0 +1,115 @@
+//! Friend requests: send (`POST /friend-requests`), and the three answers: the receiver
+//! accepts or rejects, the sender withdraws. Answers come back as `friends::finish` says.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::friends::{finish, refuse, Action, Origin};
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::domain::{Greeting, Username};
+use crate::error::AppError;
+use crate::models::friend_requests::{self, Answered, NotAnswerable, SendRefusal, Sent};
+use crate::views::friends::RefusedRequest;
+
+impl From<NotAnswerable> for AppError {
+    fn from(e: NotAnswerable) -> Self {
+        match e {
+            NotAnswerable::NotFound => AppError::NotFound,
+            NotAnswerable::NotPending { .. } => AppError::Conflict(e.to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewRequest {
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    greeting: String,
+    #[serde(default)]
+    return_to: String,
+    #[serde(default)]
+    q: String,
+}
+
+impl NewRequest {
+    /// The form shown again with the input kept and why it was refused.
+    fn refused(&self, greeting_error: Option<String>, error: Option<String>) -> RefusedRequest {
+        RefusedRequest { to: self.to.trim().to_lowercase(), greeting: self.greeting.clone(), greeting_error, error }
+    }
+}
+
+/// Sends a request; when they had already asked me, accepts theirs instead. Refusals
+/// re-render the form with the message and the input kept (422).
+pub async fn create(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    req: HttpRequest,
+    form: web::Form<NewRequest>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let origin = Origin::of(&form.return_to, &form.q);
+    let greeting = match Greeting::parse(&form.greeting) {
+        Ok(greeting) => greeting,
+        Err(e) => return refuse(&user, &pool, &req, &origin, form.refused(Some(e.to_string()), None)).await,
+    };
+    let (sent, name) = match Username::parse(&form.to) {
+        Ok(to) => {
+            let (me, name) = (user.user_id, to.to_string());
+            (db::run(&pool, move |conn| friend_requests::send(conn, me, &to, &greeting)).await?, name)
+        }
+        Err(_) => (Err(SendRefusal::NoSuchUser), String::new()),
+    };
+    let done = match sent {
+        Ok(Sent::Requested { .. }) => format!("Friend request sent to {name}."),
+        Ok(Sent::AcceptedTheirs { .. }) => format!("{name} had already asked you: you are friends now."),
+        Err(why) => return refuse(&user, &pool, &req, &origin, form.refused(None, Some(why.to_string()))).await,
+    };
+    finish(&user, &pool, &req, origin, Ok(done)).await
+}
+
+pub async fn accept(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    form: web::Form<Action>,
+) -> Result<HttpResponse, AppError> {
+    let (me, id) = (user.user_id, id.into_inner());
+    let answered = db::run(&pool, move |conn| friend_requests::accept(conn, id, me)).await?;
+    let result = said(answered, |a| format!("You and {} are friends now.", a.other));
+    finish(&user, &pool, &req, form.origin(), result).await
+}
+
+pub async fn reject(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    form: web::Form<Action>,
+) -> Result<HttpResponse, AppError> {
+    let (me, id) = (user.user_id, id.into_inner());
+    let answered = db::run(&pool, move |conn| friend_requests::reject(conn, id, me)).await?;
+    let result = said(answered, |a| format!("You rejected {}’s friend request.", a.other));
+    finish(&user, &pool, &req, form.origin(), result).await
+}
+
+pub async fn withdraw(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    form: web::Form<Action>,
+) -> Result<HttpResponse, AppError> {
+    let (me, id) = (user.user_id, id.into_inner());
+    let answered = db::run(&pool, move |conn| friend_requests::withdraw(conn, id, me)).await?;
+    let result = said(answered, |a| format!("You withdrew your friend request to {}.", a.other));
+    finish(&user, &pool, &req, form.origin(), result).await
+}
+
+/// What to tell the user about an answer, or the refusal as 404/409.
+fn said(answered: Result<Answered, NotAnswerable>, say: impl FnOnce(&Answered) -> String) -> Result<String, AppError> {
+    answered.as_ref().map(say).map_err(|e| AppError::from(*e))
+}
