@@ -73,4 +73,18 @@ fn demo_creates_the_people_of_the_design_notes_once() {
         4
     );
     assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM users"), 4);
+    let count = |conn: &mut diesel::PgConnection, sql: &str| crate::helpers::count(conn, sql);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM friends"), 3, "shahn–shivam, shahn–udit, shivam–udit");
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM friend_requests r JOIN users f ON f.user_id = r.from_user JOIN users t ON t.user_id = r.to_user \
+                           WHERE r.status = 'pending' AND f.username = 'atharva' AND t.username = 'shahn' AND r.greeting = 'hi'"),
+        1
+    );
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM direct_chats"), 2, "udit/shahn and shivam/shahn");
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM messages m JOIN users u ON u.user_id = m.sender WHERE u.username = 'shivam' AND m.text = 'helloo'"),
+        1
+    );
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chats WHERE is_group AND name = 'group-1'"), 1);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chat_participants p JOIN chats c USING (chat_id) WHERE c.name = 'group-1'"), 3);
 }
