@@ -9,7 +9,6 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::chats::befriend;
 use crate::helpers::{TestApp, PASSWORD};
 
 const LIVE: Duration = Duration::from_secs(3);
@@ -94,6 +93,24 @@ pub async fn signup(browser: &Client, app: &TestApp, username: &str) {
     browser.wait().at_most(PAGE).for_url(&format!("{}/chats", app.address).parse().unwrap()).await.unwrap();
 }
 
+/// `asker` finds `friend` with the search on /friends and sends a request with a
+/// greeting; `friend` accepts it on their /friends page.
+pub async fn befriend_in_browsers(asker: &Client, friend: &Client, app: &TestApp, friend_name: &str) {
+    // The search form's own URL (typing would race the live search's swap).
+    asker.goto(&format!("{}/friends?q={}", app.address, &friend_name[..2])).await.unwrap();
+    let form = format!("form[action='/friend-requests']:has(input[name=to][value='{friend_name}'])");
+    let form = asker.wait().at_most(PAGE).for_element(Locator::Css(&form)).await.unwrap();
+    form.find(Locator::Css("input[name=greeting]")).await.unwrap().send_keys("hi, it's me").await.unwrap();
+    form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    asker.wait().at_most(PAGE).for_element(Locator::XPath("//button[contains(., 'Withdraw')]")).await.unwrap();
+
+    friend.goto(&format!("{}/friends", app.address)).await.unwrap();
+    let greeting = friend.wait().at_most(PAGE).for_element(Locator::XPath("//*[contains(., \"hi, it's me\")]")).await;
+    assert!(greeting.is_ok(), "the greeting is shown to the receiver");
+    friend.find(Locator::Css("form[action$='/accept'] button")).await.unwrap().click().await.unwrap();
+    friend.wait().at_most(PAGE).for_element(Locator::Css("form[action='/chats/direct']")).await.unwrap();
+}
+
 /// Opens the direct chat with `friend` from their profile's "Message" button.
 pub async fn open_chat(browser: &Client, app: &TestApp, friend: &str) {
     browser.goto(&format!("{}/users/{friend}", app.address)).await.unwrap();
@@ -143,7 +160,8 @@ async fn two_people_see_each_others_messages_live() {
         let (alice, bob) = (&b[0], &b[1]);
         signup(alice, &app, "alice").await;
         signup(bob, &app, "bob").await;
-        befriend(&app, "alice", "bob");
+        befriend_in_browsers(alice, bob, &app, "bob").await;
+        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1);
         open_chat(alice, &app, "bob").await;
         open_chat(bob, &app, "alice").await;
 
@@ -196,10 +214,23 @@ async fn composer_state(browser: &Client) -> (String, bool) {
 async fn without_javascript_the_chat_works_with_plain_forms() {
     let app = TestApp::spawn().await;
     let bob_http = app.signup("bob").await;
+    app.signup("carol").await;
     with_browsers(1, false, |b| async move {
         let alice = &b[0];
         signup(alice, &app, "alice").await;
-        befriend(&app, "alice", "bob");
+        // bob asks; alice accepts with a plain form post.
+        let asked = bob_http.post("/friend-requests", &[("to", "alice"), ("greeting", "hey")]).await;
+        assert_eq!(asked.status(), reqwest::StatusCode::SEE_OTHER);
+        alice.goto(&format!("{}/friends", app.address)).await.unwrap();
+        alice.find(Locator::Css("form[action$='/accept'] button")).await.unwrap().click().await.unwrap();
+        alice.wait().at_most(PAGE).for_element(Locator::Css("form[action='/chats/direct']")).await.unwrap();
+        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1);
+        // alice finds carol and asks her, without JavaScript.
+        alice.goto(&format!("{}/friends?q=car", app.address)).await.unwrap();
+        let form = alice.find(Locator::Css("form[action='/friend-requests']:has(input[name=to][value='carol'])")).await.unwrap();
+        form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        alice.wait().at_most(PAGE).for_element(Locator::XPath("//button[contains(., 'Withdraw')]")).await.unwrap();
+        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friend_requests WHERE status = 'pending'"), 1);
         open_chat(alice, &app, "bob").await;
         alice.find(Locator::Css("#composer-text")).await.unwrap().send_keys("sent without javascript").await.unwrap();
         alice.find(Locator::Css("#composer button[type=submit]")).await.unwrap().click().await.unwrap();
