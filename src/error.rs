@@ -7,6 +7,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::auth::CurrentUser;
+use crate::models::users::NavCounts;
 use crate::views::errors::ErrorPage;
 use crate::views::Layout;
 
@@ -122,14 +124,26 @@ pub fn default_message(status: StatusCode) -> &'static str {
     }
 }
 
-/// Renders the error page; falls back to plain text if even that fails.
+/// The message of an error page, kept on the response so that the error-page middleware
+/// can render it again with the visitor's navigation (it knows the session; this does not).
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
+/// Renders the error page for an anonymous visitor; falls back to plain text if even
+/// that fails. `startup::render_error_page` re-renders it for logged-in people.
 pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
-    let page = ErrorPage {
-        layout: Layout::anonymous(status.canonical_reason().unwrap_or("Error"), ""),
-        status: status.as_u16(),
-        heading: status.canonical_reason().unwrap_or("Error").to_string(),
-        message: message.to_string(),
+    let mut resp = error_page_for(status, message, None);
+    resp.extensions_mut().insert(ErrorMessage(message.to_string()));
+    resp
+}
+
+pub fn error_page_for(status: StatusCode, message: &str, user: Option<&CurrentUser>) -> HttpResponse {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let layout = match user {
+        Some(user) => Layout::for_user(user, NavCounts::default(), title, ""),
+        None => Layout::anonymous(title, ""),
     };
+    let page = ErrorPage { layout, status: status.as_u16(), heading: title.to_string(), message: message.to_string() };
     match page.render() {
         Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
         Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message.to_string()),

@@ -21,7 +21,8 @@ use crate::auth::session_store::PgSessionStore;
 use crate::config::Settings;
 use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
-use crate::error::{default_message, error_page};
+use crate::auth::TypedSession;
+use crate::error::{default_message, error_page_for, ErrorMessage};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::live::{self, Hub};
 use crate::routes;
@@ -169,8 +170,11 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(crate::error::AppError::NotFound) }))
             .wrap(from_fn(csrf::protect))
+            // Inside the sessions (which take the session out of the request on the way
+            // back) to know who is logged in; outside them for errors of the session store.
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
-            .wrap(ErrorHandlers::new().default_handler(render_bare_error))
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))
@@ -189,20 +193,33 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     Ok(server.run())
 }
 
-/// Errors produced outside our handlers (a malformed form, an oversized body, an
-/// unknown method) come as bare responses: give them the site's error page.
-fn render_bare_error<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+/// Every error page in the site layout with the visitor's navigation. Errors produced
+/// outside our handlers (a malformed form, an oversized body, an unknown method) come as
+/// bare responses and get the page; our own error pages carry their message
+/// (`ErrorMessage`) and are rendered again for a logged-in visitor. Other HTML answers
+/// with an error status (422 forms, htmx fragments) pass untouched.
+fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
     let is_html = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
-    let status = res.status();
-    if is_html || !(status.is_client_error() || status.is_server_error()) {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    let ours = res.response().extensions().get::<ErrorMessage>().map(|m| m.0.clone());
+    let user = TypedSession::of(res.request()).current_user();
+    let message = match (ours, is_html) {
+        (Some(message), _) if user.is_some() => message,
+        (None, false) if status.is_client_error() || status.is_server_error() => default_message(status).to_string(),
+        _ => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
+    };
+    let mut page = error_page_for(status, &message, user.as_ref());
+    // Keep what the first answer said besides its body (Retry-After, HX-Redirect, ...).
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
     }
     let (req, _) = res.into_parts();
-    let page = error_page(status, default_message(status));
     let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, page).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }

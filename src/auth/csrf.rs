@@ -3,7 +3,7 @@
 //! token, as the `X-CSRF-Token` header (htmx), the `csrf_token` query parameter
 //! (multipart uploads, whose body is parsed later) or the `csrf_token` form field.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -19,24 +19,31 @@ pub const HEADER: &str = "X-CSRF-Token";
 /// Form bodies are small (a message is at most 4000 characters); larger ones are refused.
 pub const FORM_LIMIT: usize = 64 * 1024;
 
-pub async fn protect(
+pub async fn protect<B: MessageBody>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.call(req).await;
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
-    if !same_origin(&req) {
+    match check(&mut req).await {
+        Ok(()) => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        // A response, not an Err: errors would bypass the error-page middleware.
+        Err(refusal) => Ok(req.error_response(refusal).map_into_right_body()),
+    }
+}
+
+async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
+    if !same_origin(req) {
         tracing::info!("refused cross-origin {} {}", req.method(), req.path());
         return Err(AppError::Forbidden("cross-origin request").into());
     }
     let expected = TypedSession::of(req.request()).csrf_token_if_any();
-    let submitted = match submitted_token(&mut req).await? {
-        Some(token) => token,
-        None => return Err(AppError::Forbidden("missing CSRF token").into()),
+    let Some(submitted) = submitted_token(req).await? else {
+        return Err(AppError::Forbidden("missing CSRF token").into());
     };
     match expected {
-        Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => next.call(req).await,
+        Some(expected) if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) => Ok(()),
         _ => Err(AppError::Forbidden("wrong CSRF token").into()),
     }
 }

@@ -143,10 +143,14 @@ async fn error_pages_are_rendered_in_the_site_layout() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let body = resp.text().await.unwrap();
     assert!(body.contains("<main") && body.contains("404"), "{body}");
+    assert!(body.contains("/users/alice") && !body.contains("href=\"/signup\""), "the navigation of a logged-in person");
 
     let resp = alice.http.delete(alice.url("/settings")).send().await.unwrap();
     assert!(resp.status().is_client_error());
-    assert!(resp.text().await.unwrap().contains("<main"));
+    assert!(resp.text().await.unwrap().contains("/users/alice"));
+
+    let anonymous = app.client().get("/no/such/page").await.text().await.unwrap();
+    assert!(anonymous.contains("href=\"/signup\""), "visitors get the visitor's navigation");
 
     // A form that cannot be parsed (a missing field) is a 4xx page, never a 500.
     let resp = alice.post("/settings/password", &[("current_password", PASSWORD)]).await;
