@@ -19,6 +19,8 @@ pub mod keys {
     /// A public id of the session (listing sessions, "log out the others").
     pub const SID: &str = "sid";
     pub const USER_AGENT: &str = "ua";
+    /// Set (never stored) when the session could not be loaded: the database is away.
+    pub const UNAVAILABLE: &str = "__unavailable";
 }
 
 pub struct TypedSession(Session);
@@ -60,6 +62,11 @@ impl TypedSession {
         Ok(())
     }
 
+    /// The session store could not reach the database for this request.
+    pub fn unavailable(&self) -> bool {
+        self.0.contains_key(keys::UNAVAILABLE)
+    }
+
     pub fn log_out(&self) {
         self.0.purge();
     }
@@ -90,8 +97,12 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let session = TypedSession::of(req);
+        if session.unavailable() {
+            return ready(Err(AppError::Unavailable("session store".into())));
+        }
         let htmx = crate::views::is_htmx(req);
-        ready(TypedSession::of(req).current_user().ok_or(AppError::LoginRequired { htmx }))
+        ready(session.current_user().ok_or(AppError::LoginRequired { htmx }))
     }
 }
 
@@ -103,6 +114,10 @@ impl FromRequest for CsrfToken {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(CsrfToken(TypedSession::of(req).csrf_token())))
+        let session = TypedSession::of(req);
+        if session.unavailable() {
+            return ready(Err(AppError::Unavailable("session store".into())));
+        }
+        ready(Ok(CsrfToken(session.csrf_token())))
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::current_user::keys;
 use super::tokens::sha256;
 use crate::db::{self, DbPool};
+use crate::error::AppError;
 use crate::models::sessions::{self, NewSession};
 
 /// Sessions nobody has logged into yet (they only hold a CSRF token) live this long.
@@ -38,6 +39,7 @@ type State = HashMap<String, String>;
 fn to_json(state: &State) -> serde_json::Value {
     let map = state
         .iter()
+        .filter(|(k, _)| k.as_str() != keys::UNAVAILABLE)
         .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()))))
         .collect();
     serde_json::Value::Object(map)
@@ -101,15 +103,24 @@ impl PgSessionStore {
 impl SessionStore for PgSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
         let hash = sha256(key.as_ref().as_bytes());
-        db::run(&self.pool, move |conn| {
+        let loaded = db::run(&self.pool, move |conn| {
             let Some(found) = sessions::find_live(conn, &hash)? else { return Ok(None) };
             if Utc::now() - found.last_seen_at > TOUCH_EVERY {
                 sessions::touch(conn, &hash)?;
             }
             Ok::<_, diesel::result::Error>(Some(from_json(found.data)))
         })
-        .await
-        .map_err(|e| LoadError::Other(anyhow::anyhow!("session store: {e}")))
+        .await;
+        match loaded {
+            Ok(state) => Ok(state),
+            // actix-session answers a load error with a bare 500. A database that is away
+            // is a 503 page instead: the extractors see this marker and say so.
+            Err(AppError::Unavailable(why)) => {
+                tracing::warn!(%why, "session store unavailable");
+                Ok(Some(State::from([(keys::UNAVAILABLE.to_string(), "true".to_string())])))
+            }
+            Err(e) => Err(LoadError::Other(anyhow::anyhow!("session store: {e}"))),
+        }
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {

@@ -178,3 +178,43 @@ async fn static_assets_are_served_with_caching_and_nothing_else_is() {
     assert_eq!(client.get("/static/..%2FCargo.toml").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(client.get("/static/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn a_busy_database_answers_503_in_the_site_layout_within_the_wait() {
+    use diesel::RunQueryDsl;
+    let settings = chaat::config::Settings { db_pool_size: 1, db_wait_ms: 200, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+
+    // Hold a lock that alice's profile query waits on: the app's only connection is busy.
+    let mut locker = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut locker).unwrap();
+    diesel::sql_query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut locker).unwrap();
+    let slow = actix_web::rt::spawn({
+        let url = alice.url("/users/alice");
+        let http = alice.http.clone();
+        async move { http.get(url).send().await.map(|r| r.status()) }
+    });
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut blocked = false;
+    for _ in 0..100 {
+        if count(&mut app.conn(), waiting) >= 1 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(blocked, "alice's request is waiting on the lock");
+
+    let started = std::time::Instant::now();
+    let resp = bob.get("/chats").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "no hang");
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().get("retry-after").is_some());
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<main") && body.contains("503"), "{body}");
+
+    diesel::sql_query("COMMIT").execute(&mut locker).unwrap();
+    assert_eq!(slow.await.unwrap().unwrap(), StatusCode::OK, "the waiting request completes afterwards");
+}
