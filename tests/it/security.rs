@@ -218,3 +218,26 @@ async fn a_busy_database_answers_503_in_the_site_layout_within_the_wait() {
     diesel::sql_query("COMMIT").execute(&mut locker).unwrap();
     assert_eq!(slow.await.unwrap().unwrap(), StatusCode::OK, "the waiting request completes afterwards");
 }
+
+#[actix_web::test]
+async fn an_unexpected_failure_gives_a_500_page_without_details_and_stores_nothing() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let (alice, _bob, chat) = crate::chats::alice_and_bob(&app).await;
+    let mut conn = app.conn();
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_everything() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'secret internal detail'; END; $$",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query("CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_everything()")
+        .execute(&mut conn)
+        .unwrap();
+    let resp = crate::chats::send(&alice, chat, "hello").await;
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<main") && body.contains("500") && body.contains("/users/alice"), "{body}");
+    assert!(!body.contains("secret internal detail"), "no internals shown");
+    assert_eq!(count(&mut conn, "SELECT last_seq AS n FROM chats"), 0, "the transaction rolled back");
+}
