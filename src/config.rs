@@ -54,6 +54,10 @@ pub struct Settings {
     /// HTTP worker threads (defaults to the number of cores).
     #[arg(long, env = "CHAAT_WORKERS")]
     pub workers: Option<usize>,
+    /// Serve live event streams. Turn off behind a proxy that buffers responses: the
+    /// chat pages then poll for new messages every 3 s instead.
+    #[arg(long, env = "CHAAT_EVENT_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub event_streams: bool,
 }
 
 impl Settings {
@@ -73,6 +77,7 @@ impl Settings {
             signups_per_addr: 10,
             throttle_window_secs: 300,
             workers: None,
+            event_streams: true,
         }
     }
 

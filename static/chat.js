@@ -1,7 +1,7 @@
 // The chat page, made live (it works without this file: a form, a refresh link).
 // - New messages arrive over SSE (htmx's hx-sse:connect on #messages, upserted by
-//   data-seq). If the stream fails, this polls ?after={last seen seq} every 3 s until it
-//   is back.
+//   data-seq). If the stream fails or is refused, this polls ?after={last seen seq}
+//   every 3 s (until the stream is back, if it comes back by itself).
 // - While the page is visible, the read marker follows the newest message.
 // - A message that follows one of the same sender is marked .continued (grouped).
 (function () {
@@ -78,23 +78,29 @@
     if (poller) clearInterval(poller);
     poller = null;
   }
-  // A failed poll must not swap an error page into the list; a 404 means this chat is
-  // gone for us (removed from a group): reload to show it.
+  function startPolling() {
+    if (!poller) poller = setInterval(poll, 3000);
+  }
+  // An error answer to the stream or to a poll must not be swapped into the page. A 404
+  // means this chat is gone for us (removed from a group): reload to show it. A stream
+  // refused for another reason (503: turned off, or the server is busy) means polling.
   document.addEventListener("htmx:before:response", function (event) {
     var ctx = event.detail && event.detail.ctx;
     var action = ctx && ctx.request && String(ctx.request.action);
-    if (!action || action.indexOf("/chats/" + chatId + "/messages?after=") === -1) return;
-    if (ctx.response.status >= 400) {
-      event.preventDefault();
-      if (ctx.response.status === 404) {
-        stopPolling();
-        window.location.reload();
-      }
+    if (!action || !ctx.response) return;
+    var base = "/chats/" + chatId + "/";
+    var isPoll = action.indexOf(base + "messages?after=") !== -1;
+    var isStream = action.indexOf(base + "events") !== -1;
+    if ((!isPoll && !isStream) || ctx.response.status < 400) return;
+    event.preventDefault();
+    if (ctx.response.status === 404) {
+      stopPolling();
+      window.location.reload();
+    } else if (isStream) {
+      startPolling();
     }
   });
-  list.addEventListener("htmx:sse:error", function () {
-    if (!poller) poller = setInterval(poll, 3000);
-  });
+  list.addEventListener("htmx:sse:error", startPolling);
   list.addEventListener("htmx:sse:after:connection", function () {
     if (poller) {
       stopPolling();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
+use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::live::stream::{self, Viewer};
@@ -25,6 +26,7 @@ pub struct Since {
 
 pub async fn stream(
     req: HttpRequest,
+    settings: web::Data<Settings>,
     user: CurrentUser,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
@@ -32,6 +34,9 @@ pub async fn stream(
     query: web::Query<Since>,
 ) -> Result<impl Responder, AppError> {
     let chat_id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
+    if !settings.event_streams {
+        return Err(AppError::Unavailable("event streams are turned off".into()));
+    }
     let me = user.user_id;
     let end = db::run(&pool, move |conn| chats::find_for_participant(conn, chat_id, me)).await?.ok_or(AppError::NotFound)?.last_seq;
     // A reconnecting browser says where it stopped; a new page says what it showed.

@@ -115,7 +115,10 @@ pub async fn befriend_in_browsers(asker: &Client, friend: &Client, app: &TestApp
 pub async fn open_chat(browser: &Client, app: &TestApp, friend: &str) {
     browser.goto(&format!("{}/users/{friend}", app.address)).await.unwrap();
     browser.find(Locator::Css("form[action='/chats/direct'] button")).await.unwrap().click().await.unwrap();
-    browser.wait().at_most(PAGE).for_element(Locator::Css("#composer-text")).await.unwrap();
+    if browser.wait().at_most(PAGE).for_element(Locator::Css("#composer-text")).await.is_err() {
+        screenshot(browser, "failed-open-chat").await;
+        panic!("expected the chat with {friend} to open (screenshot in target/screenshots/failed-open-chat.png)");
+    }
 }
 
 fn message_with(text: &str) -> String {
@@ -242,6 +245,31 @@ async fn without_javascript_the_chat_works_with_plain_forms() {
         crate::chats::send(&bob_http, chat_id, "reply from bob").await;
         alice.find(Locator::LinkText("Refresh")).await.unwrap().click().await.unwrap();
         expect_message(alice, "reply from bob", PAGE, "alice-nojs").await;
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn without_event_streams_the_chat_page_polls_for_new_messages() {
+    let settings = chaat::config::Settings { event_streams: false, ..crate::helpers::test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let bob_http = app.signup("bob").await;
+    with_browsers(1, true, |b| async move {
+        let alice = &b[0];
+        signup(alice, &app, "alice").await;
+        crate::chats::befriend(&app, "alice", "bob");
+        open_chat(alice, &app, "bob").await;
+        let chat = alice.current_url().await.unwrap();
+        let chat_id: uuid::Uuid = chat.path().trim_start_matches("/chats/").parse().unwrap();
+        for i in 1..=2 {
+            crate::chats::send(&bob_http, chat_id, &format!("polled {i}")).await;
+            // The stream answers 503; chat.js polls ?after= every 3 s.
+            expect_message(alice, &format!("polled {i}"), PAGE, "alice-polling").await;
+        }
+        let shown = alice.execute("return Array.from(document.querySelectorAll('#messages [data-seq]')).map(e => e.dataset.seq).join(',')", vec![]).await.unwrap();
+        assert_eq!(shown.as_str(), Some("1,2"), "each message once, in order");
+        let errors = alice.execute("return document.querySelectorAll('#messages main, #messages .error-page').length", vec![]).await.unwrap();
+        assert_eq!(errors.as_i64(), Some(0), "no error page swapped into the list");
     })
     .await;
 }
