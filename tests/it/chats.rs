@@ -237,6 +237,8 @@ async fn messages_are_escaped_and_the_list_shows_previews_unread_counts_and_orde
 
     let (_, page) = alice.get_page(&format!("/chats/{chat}")).await;
     assert!(!page.contains("<script>alert(1)"), "escaped");
+    assert!(page.contains("class=\"day-separator\"><span>Today<"), "a day separator");
+    assert_eq!(page.matches("class=\"message continued\"").count(), 1, "bob's second message is grouped under his first");
     assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62; hi"), "shown as text");
     let (_, list) = alice.get_page("/chats").await;
     assert!(!list.contains("<span class=\"badge\">2<"), "viewing the chat read it");

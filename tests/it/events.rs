@@ -23,6 +23,7 @@ async fn the_stream_delivers_a_hundred_messages_in_order() {
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
     assert!(events[0].data.contains("m1<") && events[0].data.contains("id=\"msg-"));
     assert!(!events[0].data.contains("mine"), "rendered as bob sees it");
+    assert!(events.iter().all(|e| e.event.is_none()), "unnamed events (type `message`)");
     assert!(stream.next(Duration::from_millis(300)).await.is_none(), "no duplicate");
 }
 

@@ -12,6 +12,8 @@ use crate::helpers::Client;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: Option<String>,
+    /// The `event:` name, if any (content events must be unnamed for htmx 4 to swap them).
+    pub event: Option<String>,
     pub data: String,
 }
 
@@ -86,11 +88,13 @@ impl EventStream {
             let end = normalized.find("\n\n")?;
             let block = normalized[..end].to_string();
             self.buffer = normalized[end + 2..].to_string();
-            let mut event = Event { id: None, data: String::new() };
+            let mut event = Event { id: None, event: None, data: String::new() };
             let mut has_data = false;
             for line in block.lines() {
                 if let Some(v) = line.strip_prefix("id:") {
                     event.id = Some(v.trim_start().to_string());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event.event = Some(v.trim_start().to_string());
                 } else if let Some(v) = line.strip_prefix("data:") {
                     if has_data {
                         event.data.push('\n');
