@@ -63,3 +63,58 @@ fn the_app_runs_its_own_cluster_and_stops_it() {
     assert!(!dir.join("pgdata/postmaster.pid").exists(), "stopped on close");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `src/db/schema.rs` (what Diesel compiles against) describes exactly the migrated tables.
+#[actix_web::test]
+async fn the_diesel_schema_matches_the_migrated_database() {
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        column_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        data_type: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        is_nullable: String,
+    }
+    let db = TestDb::new();
+    let mut live: Vec<String> = diesel::sql_query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .load::<Column>(&mut db.conn())
+    .unwrap()
+    .into_iter()
+    .map(|c| format!("{}.{} {} {}", c.table_name, c.column_name, c.data_type, c.is_nullable))
+    .collect();
+    live.sort();
+
+    let schema = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/db/schema.rs")).unwrap();
+    let mut declared = Vec::new();
+    let mut table = String::new();
+    for line in schema.lines().map(str::trim) {
+        if let Some(rest) = line.strip_suffix('{') {
+            table = rest.split(" (").next().unwrap().trim().to_string();
+        } else if let Some((column, ty)) = line.strip_suffix(',').and_then(|l| l.split_once(" -> ")) {
+            let (ty, nullable) = match ty.strip_prefix("Nullable<").and_then(|t| t.strip_suffix('>')) {
+                Some(inner) => (inner, "YES"),
+                None => (ty, "NO"),
+            };
+            let pg = match ty {
+                "Uuid" => "uuid",
+                "Text" => "text",
+                "Timestamptz" => "timestamp with time zone",
+                "Int4" => "integer",
+                "Int8" => "bigint",
+                "Bool" => "boolean",
+                "Bytea" => "bytea",
+                "Jsonb" => "jsonb",
+                other => panic!("unexpected type {other} in schema.rs"),
+            };
+            declared.push(format!("{table}.{column} {pg} {nullable}"));
+        }
+    }
+    declared.sort();
+    assert_eq!(declared, live);
+}
