@@ -62,9 +62,14 @@ impl TypedSession {
         Ok(())
     }
 
-    /// The session store could not reach the database for this request.
-    pub fn unavailable(&self) -> bool {
-        self.0.contains_key(keys::UNAVAILABLE)
+    /// The session, unless the store could not reach the database for this request
+    /// (then 503: whoever is asking cannot be told apart from a visitor).
+    pub fn loaded(req: &HttpRequest) -> Result<Self, AppError> {
+        let session = Self::of(req);
+        if session.0.contains_key(keys::UNAVAILABLE) {
+            return Err(AppError::Unavailable("session store".into()));
+        }
+        Ok(session)
     }
 
     pub fn log_out(&self) {
@@ -97,12 +102,8 @@ impl FromRequest for CurrentUser {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = TypedSession::of(req);
-        if session.unavailable() {
-            return ready(Err(AppError::Unavailable("session store".into())));
-        }
         let htmx = crate::views::is_htmx(req);
-        ready(session.current_user().ok_or(AppError::LoginRequired { htmx }))
+        ready(TypedSession::loaded(req).and_then(|s| s.current_user().ok_or(AppError::LoginRequired { htmx })))
     }
 }
 
@@ -114,10 +115,6 @@ impl FromRequest for CsrfToken {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = TypedSession::of(req);
-        if session.unavailable() {
-            return ready(Err(AppError::Unavailable("session store".into())));
-        }
-        ready(Ok(CsrfToken(session.csrf_token())))
+        ready(TypedSession::loaded(req).map(|s| CsrfToken(s.csrf_token())))
     }
 }
