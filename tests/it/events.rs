@@ -6,7 +6,7 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 
 use crate::chats::{alice_and_bob, send};
-use crate::helpers::{test_settings, Client, TestApp, PASSWORD};
+use crate::helpers::{patient_settings, test_settings, Client, TestApp, PASSWORD};
 use crate::sse::EventStream;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,7 +29,10 @@ async fn the_stream_delivers_a_hundred_messages_in_order() {
 
 #[actix_web::test]
 async fn concurrent_senders_reach_the_stream_in_seq_order_without_gaps() {
-    let app = TestApp::spawn().await;
+    // Every send queues on the chat row's lock while holding a pooled connection; on a
+    // loaded 2-core machine the default 1.5 s pool wait can run out (503, by design).
+    // This test is about seq order, so it waits as long as it takes.
+    let app = TestApp::spawn_with(patient_settings()).await;
     let (alice, bob, chat) = alice_and_bob(&app).await;
     let mut stream = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
     let texts: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();

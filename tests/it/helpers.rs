@@ -114,6 +114,12 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// Settings for tests of ordering under many concurrent requests: pool waits that do not
+/// run out on a busy machine.
+pub fn patient_settings() -> Settings {
+    Settings { db_wait_ms: 30_000, ..test_settings() }
+}
+
 pub struct TestApp {
     pub address: String,
     pub port: u16,
