@@ -1,18 +1,39 @@
 //! Real-browser tests: headless Chromium through chromedriver (Debian packages), each
 //! person a separate browser session against the app started by the test.
+//!
+//! This file is the harness; the scenarios are in `chat` (people chatting), `audit`
+//! (axe-core, the Nu HTML Checker and screenshots of every page type).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::helpers::{TestApp, PASSWORD};
 
-const LIVE: Duration = Duration::from_secs(3);
-const PAGE: Duration = Duration::from_secs(10);
+mod audit;
+mod chat;
+
+pub const LIVE: Duration = Duration::from_secs(3);
+pub const PAGE: Duration = Duration::from_secs(10);
+
+/// How a browser session is started.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Session {
+    pub javascript: bool,
+    /// `prefers-color-scheme: dark` (Blink's own setting: 0 is dark, 1 light).
+    pub dark: bool,
+}
+
+impl Session {
+    pub const JS: Session = Session { javascript: true, dark: false };
+    pub const NO_JS: Session = Session { javascript: false, dark: false };
+    pub const DARK: Session = Session { javascript: true, dark: true };
+}
 
 /// A chromedriver process (its own process group, so Chromium dies with it).
 pub struct Driver {
@@ -43,13 +64,26 @@ impl Driver {
 
     /// A new browser (fresh profile). `javascript: false` turns scripts off.
     pub async fn browser(&self, javascript: bool) -> Client {
+        self.session(Session { javascript, dark: false }).await
+    }
+
+    pub async fn session(&self, session: Session) -> Client {
+        let Session { javascript, dark } = session;
         let mut args = vec![
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--window-size=1280,800",
         ];
-        if !javascript {
-            args.push("--blink-settings=scriptEnabled=false");
+        // One --blink-settings flag (a second one would replace the first).
+        let blink = match (javascript, dark) {
+            (true, false) => None,
+            (true, true) => Some("--blink-settings=preferredColorScheme=0"),
+            (false, false) => Some("--blink-settings=scriptEnabled=false"),
+            (false, true) => Some("--blink-settings=scriptEnabled=false,preferredColorScheme=0"),
+        };
+        args.extend(blink);
+        if dark {
+            args.push("--force-dark-mode");
         }
         let caps = json!({
             "goog:chromeOptions": {
@@ -75,13 +109,65 @@ impl Drop for Driver {
     }
 }
 
+pub fn screenshot_dir() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("screenshots")
+}
+
 /// Saves a screenshot under target/screenshots/ (for failures and for looking at).
 pub async fn screenshot(browser: &Client, name: &str) {
     if let Ok(png) = browser.screenshot().await {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        let dir = screenshot_dir();
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join(format!("{name}.png")), png);
     }
+}
+
+/// Saves a screenshot named `failed-{name}` and panics with what was expected and where it is.
+pub async fn fail_with_screenshot(browser: &Client, name: &str, expected: &str) {
+    screenshot(browser, &format!("failed-{name}")).await;
+    let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+    panic!(
+        "{expected} (at {url}; screenshot in {})",
+        screenshot_dir().join(format!("failed-{name}.png")).display()
+    );
+}
+
+/// Waits for an element; on failure says what was expected and saves a screenshot.
+pub async fn wait_for(browser: &Client, locator: Locator<'_>, within: Duration, name: &str, expected: &str) -> Element {
+    match browser.wait().at_most(within).for_element(locator).await {
+        Ok(element) => element,
+        Err(e) => {
+            fail_with_screenshot(browser, name, &format!("{expected}: {e}")).await;
+            unreachable!()
+        }
+    }
+}
+
+/// Polls a JavaScript expression (the body of a function) until it returns `true`.
+pub async fn wait_until(browser: &Client, js: &str, within: Duration, name: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if browser.execute(js, vec![]).await.ok().and_then(|v| v.as_bool()) == Some(true) {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            fail_with_screenshot(browser, name, &format!("{expected} within {within:?}")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Logs in with the login form (people made over HTTP have the password `PASSWORD`).
+pub async fn login(browser: &Client, app: &TestApp, username: &str) {
+    browser.goto(&format!("{}/login", app.address)).await.unwrap();
+    browser.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
+    browser.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Css("form[action='/login'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    let chats = format!("{}/chats", app.address);
+    wait_until(browser, &format!("return location.href === {chats:?}"), PAGE, &format!("login-{username}"), &format!("{username} lands on /chats after logging in")).await;
 }
 
 pub async fn signup(browser: &Client, app: &TestApp, username: &str) {
@@ -118,7 +204,7 @@ pub async fn open_chat(browser: &Client, app: &TestApp, friend: &str) {
     browser.wait().at_most(PAGE).for_element(Locator::Css("#composer-text")).await.unwrap();
 }
 
-fn message_with(text: &str) -> String {
+pub fn message_with(text: &str) -> String {
     format!("//ol[@id='messages']//div[contains(@class,'message-body')][contains(., '{text}')]")
 }
 
@@ -126,21 +212,29 @@ fn message_with(text: &str) -> String {
 pub async fn expect_message(browser: &Client, text: &str, within: Duration, who: &str) {
     let xpath = message_with(text);
     if browser.wait().at_most(within).for_element(Locator::XPath(&xpath)).await.is_err() {
-        screenshot(browser, &format!("failed-{who}")).await;
-        panic!("{who} expected to see {text:?} within {within:?} (screenshot in target/screenshots/failed-{who}.png)");
+        fail_with_screenshot(browser, who, &format!("{who} expected to see {text:?} within {within:?}")).await;
     }
 }
 
 /// Runs a browser test body and always closes the browsers afterwards.
-async fn with_browsers<F, Fut>(n: usize, javascript: bool, body: F)
+pub async fn with_browsers<F, Fut>(n: usize, javascript: bool, body: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    with_sessions(&vec![Session { javascript, dark: false }; n], body).await;
+}
+
+/// Like `with_browsers`, one browser per given session kind.
+pub async fn with_sessions<F, Fut>(sessions: &[Session], body: F)
 where
     F: FnOnce(Vec<Client>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let driver = Driver::start().await;
     let mut browsers = Vec::new();
-    for _ in 0..n {
-        browsers.push(driver.browser(javascript).await);
+    for &session in sessions {
+        browsers.push(driver.session(session).await);
     }
     let handles: Vec<Client> = browsers.iter().cloned().collect();
     let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(handles))).await;
@@ -153,95 +247,3 @@ where
     }
 }
 
-#[actix_web::test]
-async fn two_people_see_each_others_messages_live() {
-    let app = TestApp::spawn().await;
-    with_browsers(2, true, |b| async move {
-        let (alice, bob) = (&b[0], &b[1]);
-        signup(alice, &app, "alice").await;
-        signup(bob, &app, "bob").await;
-        befriend_in_browsers(alice, bob, &app, "bob").await;
-        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1);
-        open_chat(alice, &app, "bob").await;
-        open_chat(bob, &app, "alice").await;
-
-        let composer = alice.find(Locator::Css("#composer-text")).await.unwrap();
-        composer.send_keys("hello bob\u{E007}").await.unwrap();
-        expect_message(bob, "hello bob", LIVE, "bob").await;
-        expect_message(alice, "hello bob", LIVE, "alice").await;
-        // bob's page is visible: his read marker follows the message that arrived live.
-        let read = "SELECT p.last_read_seq AS n FROM chat_participants p JOIN users u USING (user_id) WHERE u.username = 'bob'";
-        let mut marked = false;
-        for _ in 0..60 {
-            if crate::helpers::count(&mut app.conn(), read) == 1 {
-                marked = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(marked, "bob's read marker reached the live message");
-        // The form came back empty and focused.
-        let (value, focused) = composer_state(alice).await;
-        assert_eq!(value, "");
-        assert!(focused, "the composer keeps the focus after sending");
-
-        bob.find(Locator::Css("#composer-text")).await.unwrap().send_keys("hi alice, line one\u{E008}\u{E007}\u{E000}line two\u{E007}").await.unwrap();
-        expect_message(alice, "line two", LIVE, "alice").await;
-        let body = alice.find(Locator::XPath(&message_with("line two"))).await.unwrap().text().await.unwrap();
-        assert!(body.contains("line one\nline two"), "Shift+Enter made a new line: {body:?}");
-        screenshot(alice, "direct-chat-1280").await;
-    })
-    .await;
-}
-
-async fn composer_state(browser: &Client) -> (String, bool) {
-    for _ in 0..60 {
-        let v = browser
-            .execute("let t = document.getElementById('composer-text'); return [t.value, document.activeElement === t];", vec![])
-            .await
-            .unwrap();
-        let (value, focused) = (v[0].as_str().unwrap_or("").to_string(), v[1].as_bool().unwrap_or(false));
-        if value.is_empty() && focused {
-            return (value, focused);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let v = browser.execute("let t = document.getElementById('composer-text'); return [t.value, document.activeElement === t];", vec![]).await.unwrap();
-    (v[0].as_str().unwrap_or("").to_string(), v[1].as_bool().unwrap_or(false))
-}
-
-#[actix_web::test]
-async fn without_javascript_the_chat_works_with_plain_forms() {
-    let app = TestApp::spawn().await;
-    let bob_http = app.signup("bob").await;
-    app.signup("carol").await;
-    with_browsers(1, false, |b| async move {
-        let alice = &b[0];
-        signup(alice, &app, "alice").await;
-        // bob asks; alice accepts with a plain form post.
-        let asked = bob_http.post("/friend-requests", &[("to", "alice"), ("greeting", "hey")]).await;
-        assert_eq!(asked.status(), reqwest::StatusCode::SEE_OTHER);
-        alice.goto(&format!("{}/friends", app.address)).await.unwrap();
-        alice.find(Locator::Css("form[action$='/accept'] button")).await.unwrap().click().await.unwrap();
-        alice.wait().at_most(PAGE).for_element(Locator::Css("form[action='/chats/direct']")).await.unwrap();
-        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1);
-        // alice finds carol and asks her, without JavaScript.
-        alice.goto(&format!("{}/friends?q=car", app.address)).await.unwrap();
-        let form = alice.find(Locator::Css("form[action='/friend-requests']:has(input[name=to][value='carol'])")).await.unwrap();
-        form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-        alice.wait().at_most(PAGE).for_element(Locator::XPath("//button[contains(., 'Withdraw')]")).await.unwrap();
-        assert_eq!(crate::helpers::count(&mut app.conn(), "SELECT count(*) AS n FROM friend_requests WHERE status = 'pending'"), 1);
-        open_chat(alice, &app, "bob").await;
-        alice.find(Locator::Css("#composer-text")).await.unwrap().send_keys("sent without javascript").await.unwrap();
-        alice.find(Locator::Css("#composer button[type=submit]")).await.unwrap().click().await.unwrap();
-        expect_message(alice, "sent without javascript", PAGE, "alice-nojs").await;
-
-        // bob's reply shows after following the refresh link.
-        let chat = alice.current_url().await.unwrap();
-        let chat_id: uuid::Uuid = chat.path().trim_start_matches("/chats/").parse().unwrap();
-        crate::chats::send(&bob_http, chat_id, "reply from bob").await;
-        alice.find(Locator::LinkText("Refresh")).await.unwrap().click().await.unwrap();
-        expect_message(alice, "reply from bob", PAGE, "alice-nojs").await;
-    })
-    .await;
-}
