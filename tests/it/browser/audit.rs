@@ -236,14 +236,17 @@ async fn every_page_type_is_valid_html() {
     let report: serde_json::Value = serde_json::from_slice(&out.stderr)
         .unwrap_or_else(|e| panic!("vnu's JSON report: {e}: {}", String::from_utf8_lossy(&out.stderr)));
     let mut errors = String::new();
+    let mut htmx = std::collections::BTreeSet::new();
     for m in report["messages"].as_array().unwrap() {
         let text = m["message"].as_str().unwrap_or("");
-        if text.starts_with("Attribute “hx-") {
+        if text.starts_with("Attribute “hx-") && text.contains("” not allowed on element “") {
+            htmx.insert(text.to_string());
             continue;
         }
         let file = m["url"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("");
         let _ = writeln!(errors, "{file}:{}: {} {text}\n    {}", m["lastLine"], m["type"], m["extract"].as_str().unwrap_or("").trim());
     }
     let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("left out (htmx 4 attribute names): {htmx:#?}");
     assert!(errors.is_empty(), "the Nu HTML Checker found errors:\n{errors}");
 }
