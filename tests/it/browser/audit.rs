@@ -115,8 +115,11 @@ async fn viewport(browser: &Client, width: u32, height: u32) {
     }
 }
 
-/// Elements that stick out of the viewport sideways (ignoring visually hidden ones).
+/// Elements that stick out of the viewport sideways (ignoring visually hidden ones),
+/// with every <details> open (the members panel, the new group form).
 const OVERFLOW: &str = r#"
+const closed = [...document.querySelectorAll('details:not([open])')];
+closed.forEach(d => d.open = true);
 const out = [];
 if (document.documentElement.scrollWidth > innerWidth) out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px wide`);
 for (const el of document.body.querySelectorAll('*')) {
@@ -127,6 +130,7 @@ for (const el of document.body.querySelectorAll('*')) {
   }
   if (out.length > 8) break;
 }
+closed.forEach(d => d.open = false);
 return out;
 "#;
 
@@ -151,6 +155,12 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
         for (w, h) in [(375, 812), (1280, 800)] {
             viewport(browser, w, h).await;
             screenshot(browser, &format!("{name}-{w}-{theme}")).await;
+            // The group's members panel, open (it drops over the messages).
+            let panel = "let d = document.querySelector('details.members-panel'); if (d) d.open = arguments[0]; return !!d";
+            if browser.execute(panel, vec![true.into()]).await.unwrap() == true {
+                screenshot(browser, &format!("{name}-{w}-{theme}-members")).await;
+                browser.execute(panel, vec![false.into()]).await.unwrap();
+            }
             for v in axe(browser, &source).await {
                 let _ = writeln!(problems, "{name} ({theme}, {w} px): {v}");
             }
