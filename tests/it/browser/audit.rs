@@ -121,6 +121,8 @@ const OVERFLOW: &str = r#"
 const closed = [...document.querySelectorAll('details:not([open])')];
 closed.forEach(d => d.open = true);
 const out = [];
+if (document.querySelector('main > .chat') && document.documentElement.scrollHeight > innerHeight)
+  out.push(`the chat page scrolls (only its messages should): ${document.documentElement.scrollHeight}px high`);
 if (document.documentElement.scrollWidth > innerWidth) out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px wide`);
 for (const el of document.body.querySelectorAll('*')) {
   const r = el.getBoundingClientRect();

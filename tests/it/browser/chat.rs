@@ -209,6 +209,7 @@ async fn load_earlier_messages_until_all_200_are_there() {
             fail_with_screenshot(alice, "load-older", &format!("every seq 1..=200 exactly once and in order, got {} rows: {:?}…", shown.len(), &shown[..shown.len().min(10)])).await;
         }
         assert_eq!(loads, 3, "three presses for 150 older messages");
+        wait_until(alice, "return document.documentElement.scrollHeight <= innerHeight", PAGE, "load-older", "only the messages scroll, not the page").await;
         screenshot(alice, "load-older-1280").await;
     })
     .await;

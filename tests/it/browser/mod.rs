@@ -25,7 +25,9 @@ pub const PAGE: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Session {
     pub javascript: bool,
-    /// `prefers-color-scheme: dark` (Blink's own setting: 0 is dark, 1 light).
+    /// `prefers-color-scheme: dark`, by Blink's own setting `preferredColorScheme=0` (0 is
+    /// dark, 1 light; `--force-dark-mode` works too). The audit test checks it with
+    /// `matchMedia` in every page.
     pub dark: bool,
 }
 
@@ -82,9 +84,6 @@ impl Driver {
             (false, true) => Some("--blink-settings=scriptEnabled=false,preferredColorScheme=0"),
         };
         args.extend(blink);
-        if dark {
-            args.push("--force-dark-mode");
-        }
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
