@@ -27,6 +27,8 @@ struct Pages {
     newbie: Vec<(&'static str, String)>,
     /// (name, path) seen by alice, who has friends, requests, chats and unread messages.
     alice: Vec<(&'static str, String)>,
+    /// (name, path) seen by the person with the longest name there is.
+    long: Vec<(&'static str, String)>,
 }
 
 /// alice has friends (bob, carol, the long name), an incoming request (dave), an outgoing
@@ -80,6 +82,7 @@ async fn seed(app: &TestApp) -> Pages {
             ("profile", format!("/users/{LONG_NAME}")),
             ("error-404", "/users/nobody-at-all".into()),
         ],
+        long: vec![("chats-long-name", "/chats".into()), ("own-profile-long-name", format!("/users/{LONG_NAME}"))],
     }
 }
 
@@ -180,6 +183,11 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
     for (name, path) in &pages.alice {
         visit(name, path, &mut problems).await;
     }
+    browser.delete_all_cookies().await.unwrap();
+    login(browser, app, LONG_NAME).await;
+    for (name, path) in &pages.long {
+        visit(name, path, &mut problems).await;
+    }
     problems
 }
 
@@ -234,6 +242,11 @@ async fn every_page_type_is_valid_html() {
     assert!(alice.login("alice", crate::helpers::PASSWORD).await.status().is_redirection());
     for (name, path) in &pages.alice {
         save(&alice, name, path).await;
+    }
+    let long = app.client();
+    assert!(long.login(LONG_NAME, crate::helpers::PASSWORD).await.status().is_redirection());
+    for (name, path) in &pages.long {
+        save(&long, name, path).await;
     }
     // A form with errors (422) and a guest's 404.
     let wrong = guest.post("/signup", &[("username", "x"), ("password", "short"), ("password_confirm", "other")]).await;

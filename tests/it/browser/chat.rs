@@ -343,6 +343,7 @@ async fn the_keyboard_alone_reaches_the_composer_and_sends() {
             assert!(stops.len() < 30, "Tab reaches the composer within 30 stops: {stops:?}");
         }
         assert!(stops[0].contains("skip-link"), "the first stop is the skip link: {stops:?}");
+        eprintln!("Tab stops to the composer: {stops:#?}");
         screenshot(alice, "keyboard-composer-focused").await;
 
         type_text(alice, "typed on a keyboard").await;

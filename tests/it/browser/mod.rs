@@ -237,6 +237,14 @@ where
     }
     let handles: Vec<Client> = browsers.iter().cloned().collect();
     let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(handles))).await;
+    if outcome.is_err() {
+        // Whatever failed (an unwrap too): how each browser looked at that moment.
+        let test = std::thread::current().name().unwrap_or("test").rsplit("::").next().unwrap_or("test").to_string();
+        for (i, b) in browsers.iter().enumerate() {
+            screenshot(b, &format!("failed-{test}-browser{i}")).await;
+        }
+        eprintln!("screenshots of the browsers at the failure: {}/failed-{test}-browser*.png", screenshot_dir().display());
+    }
     for b in browsers {
         let _ = b.close().await;
     }
