@@ -47,7 +47,7 @@ impl Driver {
     pub async fn start() -> Self {
         use std::os::unix::process::CommandExt;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("chromedriver")
+        let mut child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -61,6 +61,8 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+        let _ = child.wait();
         panic!("chromedriver did not come up within 5 s");
     }
 
@@ -235,7 +237,7 @@ where
     for &session in sessions {
         browsers.push(driver.session(session).await);
     }
-    let handles: Vec<Client> = browsers.iter().cloned().collect();
+    let handles: Vec<Client> = browsers.to_vec();
     let outcome = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(handles))).await;
     if outcome.is_err() {
         // Whatever failed (an unwrap too): how each browser looked at that moment.
