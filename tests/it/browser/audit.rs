@@ -160,6 +160,12 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
         for (w, h) in [(375, 812), (1280, 800)] {
             viewport(browser, w, h).await;
             screenshot(browser, &format!("{name}-{w}-{theme}")).await;
+            // A long page's end too (WebDriver screenshots show the viewport only).
+            let scrolled = "if (document.documentElement.scrollHeight <= innerHeight) return false; scrollTo(0, document.documentElement.scrollHeight); return true";
+            if browser.execute(scrolled, vec![]).await.unwrap() == true {
+                screenshot(browser, &format!("{name}-{w}-{theme}-end")).await;
+                browser.execute("scrollTo(0, 0)", vec![]).await.unwrap();
+            }
             // The group's members panel, open (it drops over the messages).
             let panel = "let d = document.querySelector('details.members-panel'); if (d) d.open = arguments[0]; return !!d";
             if browser.execute(panel, vec![true.into()]).await.unwrap() == true {
