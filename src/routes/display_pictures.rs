@@ -11,8 +11,10 @@ use crate::error::AppError;
 use crate::models::{display_pictures, users};
 use crate::pictures;
 
-/// Pictures change rarely; browsers keep them a minute, then revalidate with the ETag.
-const CACHE: &str = "private, max-age=60";
+/// Browsers keep pictures but revalidate them with the ETag on every use (a 304 without
+/// a body): avatar URLs carry no version, so with a max-age a new picture would stay
+/// invisible to everyone who had the old one cached (the browser test of issue 6 saw it).
+const CACHE: &str = "private, no-cache";
 
 enum Picture {
     /// The client's copy (by ETag) is current.
