@@ -11,5 +11,6 @@ mod chats;
 mod cluster;
 mod events;
 mod groups;
+mod load;
 mod pictures;
 mod security;
