@@ -52,7 +52,7 @@ pub async fn run(target: &Target, opts: &FanoutOptions) -> anyhow::Result<Report
         .map(|i| {
             let pair = pairs[i % chats].clone();
             async move {
-                let who = if (i / chats) % 2 == 0 { &pair.a } else { &pair.b };
+                let who = if (i / chats).is_multiple_of(2) { &pair.a } else { &pair.b };
                 EventStream::open(who, &format!("/chats/{}/events", pair.chat)).await.map(|s| (i % chats, s))
             }
         })

@@ -50,12 +50,12 @@ pub async fn run(target: &Target, opts: &PagesOptions) -> anyhow::Result<Report>
 async fn work(pair: Arc<Pair>, w: usize, opts: PagesOptions) -> Worker {
     let mut out = Worker::default();
     // Half the workers are the pair's first person, half the second.
-    let person = if (w / 2) % 2 == 0 { &pair.a } else { &pair.b };
+    let person = if (w / 2).is_multiple_of(2) { &pair.a } else { &pair.b };
     let chat_path = format!("/chats/{}", pair.chat);
     let end = Instant::now() + opts.duration;
     let mut i = 0;
     while Instant::now() < end && i < opts.max_requests {
-        let is_list = (i + w) % 2 == 0;
+        let is_list = (i + w).is_multiple_of(2);
         let path = if is_list { "/chats" } else { chat_path.as_str() };
         let t0 = Instant::now();
         let result = async {

@@ -2,6 +2,7 @@
 //! session), the CSRF token taken from the last page, and the forms a person submits.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use reqwest::{Response, StatusCode};
@@ -41,6 +42,9 @@ pub fn browser(target: &Target) -> anyhow::Result<reqwest::Client> {
         .user_agent("chaat-load")
         .timeout(target.request_timeout)
         .pool_max_idle_per_host(64)
+        // actix-web closes idle keep-alive connections after 5 s; reusing one at that
+        // moment fails ("connection closed before message completed"), so drop ours first.
+        .pool_idle_timeout(Duration::from_secs(3))
         .build()?)
 }
 

@@ -1,6 +1,8 @@
 //! Smoke test of the load generator (`chaat::load`, issue 7): a short `dm` and `pages`
 //! run against the real app must lose nothing and meet no error. Speed is not asserted.
 
+#![allow(clippy::expect_used)]
+
 use std::time::Duration;
 
 use chaat::load::dm::DmOptions;
