@@ -10,6 +10,10 @@ sock=${1:?} db=${2:?} port=${3:?} pglog=${4:?}
 psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -U app -d "$db")
 password=load-test-password-1   # chaat::load::person::PASSWORD
 
+# Plans as in steady state: autovacuum analyzes after a burst, but not yet right
+# after the bench's burst (before ANALYZE the planner believes the tables are tiny).
+"${psql[@]}" -c "ANALYZE"
+
 # A person with a direct chat with 50+ messages, their friend and the chat.
 read -r me other chat me_name < <("${psql[@]}" -At -F ' ' -c "
   SELECT p.user_id, o.user_id, c.chat_id, u.username
