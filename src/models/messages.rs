@@ -37,7 +37,7 @@ const SELECT_VIEW: &str = "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.us
 
 /// The newest `limit` messages before `before` (all when `None`), oldest first.
 pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> = diesel::sql_query(format!(
+    let mut page: Vec<MessageView> = crate::db::prepared(format!(
         "{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
     ))
     .bind::<SqlUuid, _>(chat_id)
@@ -50,7 +50,7 @@ pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, 
 
 /// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up).
 pub fn after(conn: &mut PgConnection, chat_id: Uuid, after: i64, limit: i64) -> QueryResult<Vec<MessageView>> {
-    diesel::sql_query(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"))
+    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"))
         .bind::<SqlUuid, _>(chat_id)
         .bind::<BigInt, _>(after)
         .bind::<BigInt, _>(limit)
@@ -58,7 +58,7 @@ pub fn after(conn: &mut PgConnection, chat_id: Uuid, after: i64, limit: i64) -> 
 }
 
 fn by_client_id(conn: &mut PgConnection, sender: Uuid, client_id: Uuid) -> QueryResult<Option<MessageView>> {
-    diesel::sql_query(format!("{SELECT_VIEW} WHERE m.sender = $1 AND m.client_id = $2"))
+    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.sender = $1 AND m.client_id = $2"))
         .bind::<SqlUuid, _>(sender)
         .bind::<SqlUuid, _>(client_id)
         .get_result(conn)
@@ -117,7 +117,7 @@ impl NewMessage<'_> {
             return Ok(SendOutcome::NotParticipant);
         };
         // Membership and, for a direct chat, the friendship of its pair: one round trip.
-        let checks: Checks = diesel::sql_query(
+        let checks: Checks = crate::db::prepared(
             "SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2) AS member, \
                     EXISTS (SELECT 1 FROM direct_chats d \
                               JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high \
@@ -134,7 +134,7 @@ impl NewMessage<'_> {
         }
         // The next seq, the message, the sender's read marker and the message as views
         // show it, in one statement (data-modifying CTEs all run, in this transaction).
-        let view = diesel::sql_query(
+        let view = crate::db::prepared(
             "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() \
                          WHERE chat_id = $1 RETURNING last_seq), \
                   m AS (INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind) \
