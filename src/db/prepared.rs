@@ -83,3 +83,18 @@ impl Query for Prepared<'_> {
 }
 
 impl<Conn> RunQueryDsl<Conn> for Prepared<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use diesel::pg::Pg;
+    use diesel::sql_types::{Integer, Text};
+
+    use super::prepared;
+
+    #[test]
+    fn each_placeholder_gets_its_value_and_repeats_are_bound_again() {
+        let q = prepared("SELECT $1, $2, $1 WHERE '$x' <> ''").bind::<Integer, _>(7).bind::<Text, _>("a");
+        let shown = diesel::debug_query::<Pg, _>(&q).to_string();
+        assert_eq!(shown, r#"SELECT $1, $2, $3 WHERE '$x' <> '' -- binds: [7, "a", 7]"#);
+    }
+}
