@@ -3,7 +3,8 @@
 //! and planned again: the largest PostgreSQL cost in the load profile (BENCHMARKS.md).
 //! `prepared(sql).bind::<T, _>(v)…` takes the same SQL with `$1`…`$n` and the same
 //! binds; it emits a placeholder per occurrence (a `$1` used twice is bound twice), so
-//! the text is stable and diesel's statement cache keys it by that text.
+//! the text is stable and diesel's statement cache keys it by that text. A `$` followed
+//! by digits is always a placeholder, even inside a string literal: bind such values.
 
 use std::marker::PhantomData;
 
