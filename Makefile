@@ -14,7 +14,7 @@ DEMO_PASSWORD ?= chaat-demo-1
 TEST_THREADS ?= 4
 PGDATA_DIR := $(CURDIR)/var/pgdata
 
-.PHONY: deps assets build run demo test lint clean-db
+.PHONY: deps assets build run demo test lint bench clean-db
 
 deps:
 	bash .ci/install-deps.sh
@@ -45,6 +45,11 @@ demo: deps assets
 
 test: deps assets
 	$(CARGO) test --locked --all-targets -- --test-threads=$(TEST_THREADS)
+
+# Load benchmark (BENCHMARKS.md): release build, a private cluster and the app in
+# /tmp, pgbench, then chaat-load's dm, pages and fanout scenarios; stops everything.
+bench: deps assets
+	bash .ci/bench.sh
 
 # clippy runs build.rs, which needs the assets.
 lint: deps assets

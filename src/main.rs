@@ -26,7 +26,20 @@ enum Command {
     },
 }
 
+/// Every Argon2id hash needs a 19 MiB block. glibc raises its mmap threshold after the
+/// first such block is freed, so later ones come from per-thread arenas and stay
+/// resident: 16 signups left the server at 150 MiB (BENCHMARKS.md). A fixed threshold
+/// keeps big blocks mmapped and returns them at once (16 MiB after the same signups).
+fn keep_big_blocks_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    keep_big_blocks_out_of_the_heap();
     let cli = Cli::parse();
     let settings = cli.settings;
     chaat::telemetry::init(&settings.log);

@@ -3,11 +3,14 @@
 
 pub mod cluster;
 pub mod migrate;
+pub mod prepared;
 pub mod schema;
 
 use std::time::Duration;
 
 use std::cell::Cell;
+
+pub use prepared::prepared;
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};

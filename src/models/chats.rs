@@ -39,7 +39,7 @@ impl ChatForUser {
 }
 
 pub fn find_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<ChatForUser>> {
-    diesel::sql_query(
+    crate::db::prepared(
         "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
                 o.user_id AS other_id, o.username AS other_name \
            FROM chats c \
@@ -126,7 +126,7 @@ pub struct ChatListRow {
 
 /// All my chats, newest activity first, in one query.
 pub fn list_for_user(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<ChatListRow>> {
-    diesel::sql_query(
+    crate::db::prepared(
         "SELECT c.chat_id, c.is_group, c.name, c.last_activity_at, \
                 (c.last_seq - p.last_read_seq) AS unread, \
                 o.user_id AS other_id, o.username AS other_name, \

@@ -33,7 +33,7 @@ pub struct FriendName {
 
 /// All friends of `user_id`, by username.
 pub fn list_of(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<FriendName>> {
-    diesel::sql_query(
+    crate::db::prepared(
         "SELECT u.user_id, u.username FROM friends f \
            JOIN users u ON u.user_id = CASE WHEN f.user1 = $1 THEN f.user2 ELSE f.user1 END \
           WHERE f.user1 = $1 OR f.user2 = $1 \

@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use crate::db::schema::{chat_participants, chats, direct_chats, messages};
-use crate::models::friends;
+use crate::db::schema::chats;
 use crate::models::violates;
 
 /// A message with what every view of it shows.
@@ -38,7 +37,7 @@ const SELECT_VIEW: &str = "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.us
 
 /// The newest `limit` messages before `before` (all when `None`), oldest first.
 pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> = diesel::sql_query(format!(
+    let mut page: Vec<MessageView> = crate::db::prepared(format!(
         "{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
     ))
     .bind::<SqlUuid, _>(chat_id)
@@ -51,7 +50,7 @@ pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, 
 
 /// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up).
 pub fn after(conn: &mut PgConnection, chat_id: Uuid, after: i64, limit: i64) -> QueryResult<Vec<MessageView>> {
-    diesel::sql_query(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"))
+    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"))
         .bind::<SqlUuid, _>(chat_id)
         .bind::<BigInt, _>(after)
         .bind::<BigInt, _>(limit)
@@ -59,7 +58,7 @@ pub fn after(conn: &mut PgConnection, chat_id: Uuid, after: i64, limit: i64) -> 
 }
 
 fn by_client_id(conn: &mut PgConnection, sender: Uuid, client_id: Uuid) -> QueryResult<Option<MessageView>> {
-    diesel::sql_query(format!("{SELECT_VIEW} WHERE m.sender = $1 AND m.client_id = $2"))
+    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.sender = $1 AND m.client_id = $2"))
         .bind::<SqlUuid, _>(sender)
         .bind::<SqlUuid, _>(client_id)
         .get_result(conn)
@@ -106,7 +105,8 @@ impl NewMessage<'_> {
 
     fn insert_locked(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
         // Lock the chat row first: sends to one chat queue here, and membership changes
-        // (which also take this lock) are seen by the checks below, which run after it.
+        // (which also take this lock) are seen by the checks below, which run after it
+        // in statements of their own (each takes a fresh snapshot after the lock).
         let Some(is_group) = chats::table
             .find(self.chat_id)
             .select(chats::is_group)
@@ -116,44 +116,53 @@ impl NewMessage<'_> {
         else {
             return Ok(SendOutcome::NotParticipant);
         };
-        let member = diesel::select(diesel::dsl::exists(chat_participants::table.find((self.chat_id, self.sender))))
-            .get_result::<bool>(conn)?;
-        if !member {
+        // Membership and, for a direct chat, the friendship of its pair: one round trip.
+        let checks: Checks = crate::db::prepared(
+            "SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2) AS member, \
+                    EXISTS (SELECT 1 FROM direct_chats d \
+                              JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high \
+                             WHERE d.chat_id = $1) AS friends",
+        )
+        .bind::<SqlUuid, _>(self.chat_id)
+        .bind::<SqlUuid, _>(self.sender)
+        .get_result(conn)?;
+        if !checks.member {
             return Ok(SendOutcome::NotParticipant);
         }
-        if !is_group && self.kind == "text" {
-            let (low, high) = direct_chats::table
-                .filter(direct_chats::chat_id.eq(self.chat_id))
-                .select((direct_chats::user_low, direct_chats::user_high))
-                .first::<(Uuid, Uuid)>(conn)?;
-            if !friends::are_friends(conn, low, high)? {
-                return Ok(SendOutcome::NotFriends);
-            }
+        if !is_group && self.kind == "text" && !checks.friends {
+            return Ok(SendOutcome::NotFriends);
         }
-        let seq: i64 = diesel::update(chats::table.find(self.chat_id))
-            .set((chats::last_seq.eq(chats::last_seq + 1), chats::last_activity_at.eq(diesel::dsl::now)))
-            .returning(chats::last_seq)
-            .get_result(conn)?;
-        let message_id = Uuid::now_v7();
-        diesel::insert_into(messages::table)
-            .values((
-                messages::message_id.eq(message_id),
-                messages::chat_id.eq(self.chat_id),
-                messages::seq.eq(seq),
-                messages::sender.eq(self.sender),
-                messages::text.eq(self.text),
-                messages::client_id.eq(self.client_id),
-                messages::kind.eq(self.kind),
-            ))
-            .execute(conn)?;
-        diesel::update(chat_participants::table.find((self.chat_id, self.sender)))
-            .set(chat_participants::last_read_seq.eq(seq))
-            .execute(conn)?;
-        let view = diesel::sql_query(format!("{SELECT_VIEW} WHERE m.message_id = $1"))
-            .bind::<SqlUuid, _>(message_id)
-            .get_result(conn)?;
+        // The next seq, the message, the sender's read marker and the message as views
+        // show it, in one statement (data-modifying CTEs all run, in this transaction).
+        let view = crate::db::prepared(
+            "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() \
+                         WHERE chat_id = $1 RETURNING last_seq), \
+                  m AS (INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind) \
+                        SELECT $2, $1, c.last_seq, $3, $4, $5, $6 FROM c \
+                        RETURNING message_id, chat_id, seq, sender, sent_time, text, kind), \
+                  p AS (UPDATE chat_participants SET last_read_seq = (SELECT last_seq FROM c) \
+                         WHERE chat_id = $1 AND user_id = $3) \
+             SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, \
+                    m.sent_time, m.text, m.kind \
+               FROM m JOIN users u ON u.user_id = m.sender",
+        )
+        .bind::<SqlUuid, _>(self.chat_id)
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<SqlUuid, _>(self.sender)
+        .bind::<Text, _>(self.text)
+        .bind::<Nullable<SqlUuid>, _>(self.client_id)
+        .bind::<Text, _>(self.kind)
+        .get_result(conn)?;
         Ok(SendOutcome::Sent(view))
     }
+}
+
+#[derive(QueryableByName)]
+struct Checks {
+    #[diesel(sql_type = Bool)]
+    member: bool,
+    #[diesel(sql_type = Bool)]
+    friends: bool,
 }
 
 /// The chats' current ends, for the live sweep: `(chat_id, last_seq)`.

@@ -86,7 +86,7 @@ pub struct NavCounts {
 /// The badges of the navigation, in one round trip: incoming pending friend requests and
 /// unread messages over all my chats.
 pub fn nav_counts(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<NavCounts> {
-    diesel::sql_query(
+    crate::db::prepared(
         "SELECT \
            (SELECT count(*) FROM friend_requests \
              WHERE to_user = $1 AND status = 'pending') AS pending_requests, \

@@ -12,5 +12,6 @@ mod cluster;
 mod events;
 mod friends;
 mod groups;
+mod load;
 mod pictures;
 mod security;

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `make bench`: builds release, starts Chaat (release) with its own private PostgreSQL
+# cluster in a temporary directory, runs pgbench and the three load scenarios
+# (chaat-load), prints the results and stops everything. App, database and load
+# generator share this machine. Results (JSON lines) go to $BENCH_OUT.
+#
+# Knobs (environment): BENCH_PORT, DM_PAIRS, DM_SECONDS, PAGES_SECONDS, FANOUT_STREAMS,
+# FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, BENCH_SCENARIOS ("pgbench dm pages fanout"),
+# BENCH_EXPLAIN=0 (skip EXPLAIN and statement counts), BENCH_NO_BUILD=1 (use the last build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+port=${BENCH_PORT:-18437}
+out=${BENCH_OUT:-$PWD/target/bench-results.jsonl}
+scenarios=" ${BENCH_SCENARIOS:-pgbench dm pages fanout} "
+bin=$CARGO_TARGET_DIR/release
+
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked --bins
+# Every stream is a socket, in the app and in the load generator.
+ulimit -n "$(ulimit -Hn)"
+echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), open files $(ulimit -n)"
+
+dir=$(mktemp -d /tmp/chaat-bench.XXXXXX)
+chmod 755 "$dir"
+app_pid=
+stop() {
+    if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then
+        kill -TERM "$app_pid"      # the app stops its private cluster on the way out
+        for _ in $(seq 1 100); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -rf "$dir"
+}
+trap stop EXIT
+
+CHAAT_DATA_DIR=$dir CHAAT_BIND=127.0.0.1:$port RUST_LOG=${BENCH_LOG:-warn} \
+CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000 \
+    "$bin/chaat" serve >"$dir/app.log" 2>&1 &
+app_pid=$!
+for _ in $(seq 1 300); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    kill -0 "$app_pid" 2>/dev/null || { cat "$dir/app.log"; exit 1; }
+    sleep 0.1
+done
+curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the app did not come up"; cat "$dir/app.log"; exit 1; }
+sock=$dir/run    # the private cluster's Unix socket directory (see src/db/cluster.rs)
+export DATABASE_URL="postgresql://app@/chaat?host=$sock"
+echo "== app pid $app_pid on 127.0.0.1:$port, database socket $sock"
+: >"$out"
+
+load=("$bin/chaat-load" --base "http://127.0.0.1:$port" --befriend-sql)
+status=0
+run() {
+    echo; echo "== $*"
+    local log; log=$(mktemp)
+    "${load[@]}" "$@" | tee "$log" || status=1
+    tail -1 "$log" | grep '^{' >>"$out" || true
+    rm -f "$log"
+}
+
+if [[ $scenarios == *" pgbench "* ]]; then
+    echo; echo "== pgbench: one-row message insert per transaction, 16 clients"
+    tps=$(.ci/pgbench.sh "$sock" chaat "${PGBENCH_SECONDS:-5}" 16 | tee /dev/stderr | sed -n 's/^pgbench_tps=//p')
+    echo "{\"scenario\":\"pgbench\",\"clients\":16,\"tps\":$tps}" >>"$out"
+fi
+[[ $scenarios == *" dm "* ]] && run dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}"
+[[ $scenarios == *" pages "* ]] && run pages --concurrency 64 --seconds "${PAGES_SECONDS:-10}"
+[[ $scenarios == *" fanout "* ]] && run fanout --streams "${FANOUT_STREAMS:-10000}" --chats "${FANOUT_CHATS:-200}" \
+    --seconds "${FANOUT_SECONDS:-15}" --rate "${FANOUT_RATE:-20}" --server-pid "$app_pid"
+
+if [ "${BENCH_EXPLAIN:-1}" = 1 ] && [[ $scenarios == *" pages "* ]]; then
+    echo; echo "== EXPLAIN and statements per request"
+    .ci/bench-explain.sh "$sock" chaat "$port" "$dir/postgres.log" || status=1
+fi
+
+echo; echo "== results ($out)"
+cat "$out"
+python3 - "$out" <<'PY' || true
+import json, sys
+rows = {r["scenario"]: r for r in map(json.loads, open(sys.argv[1]))}
+if "pgbench" in rows and "dm" in rows:
+    tps, dm = rows["pgbench"]["tps"], rows["dm"]["messages_per_sec"]
+    print(f"dm: {dm} msg/s = {dm / tps:.0%} of pgbench's {tps:.0f} one-row inserts/s")
+PY
+exit $status

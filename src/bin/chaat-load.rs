@@ -1,0 +1,139 @@
+//! `chaat-load`: drives a running Chaat on 127.0.0.1 like browsers do and reports what
+//! it measured (a readable summary, then one line of JSON). Exits 1 when messages were
+//! lost or requests failed, 2 when the scenario could not be set up.
+//!
+//! ```text
+//! chaat-load --base http://127.0.0.1:8080 dm --pairs 50 --seconds 10
+//! chaat-load --base http://127.0.0.1:8080 fanout --streams 10000 --chats 200 --server-pid PID
+//! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chaat::load::dm::DmOptions;
+use chaat::load::fanout::FanoutOptions;
+use chaat::load::pages::PagesOptions;
+use chaat::load::{self, Target};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Load generator for Chaat (127.0.0.1 only)")]
+struct Cli {
+    /// The running app; only http://127.0.0.1:PORT is accepted.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    base: String,
+    /// Make friendships by inserting into `friends` (DATABASE_URL) when the app has no
+    /// friend-request routes; with the routes, the UI is always used.
+    #[arg(long)]
+    befriend_sql: bool,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Signups in flight at once.
+    #[arg(long, default_value_t = 8)]
+    signup_concurrency: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// P pairs; senders post back to back while partners listen on the event stream.
+    Dm {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 100_000)]
+        max_messages: usize,
+        #[arg(long, default_value_t = 5.0)]
+        grace_seconds: f64,
+    },
+    /// N event streams over C chats, a trickle of messages; server memory with --server-pid.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        streams: usize,
+        #[arg(long, default_value_t = 100)]
+        chats: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        grace_seconds: f64,
+        #[arg(long, default_value_t = 64)]
+        open_concurrency: usize,
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+    /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
+    Pages {
+        #[arg(long, default_value_t = 8)]
+        pairs: usize,
+        #[arg(long, default_value_t = 50)]
+        history: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1_000_000)]
+        max_requests: usize,
+    },
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.clamp(0.0, 3600.0))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let nofile = load::raise_open_files_limit();
+    let db = if cli.befriend_sql { cli.database_url.clone() } else { None };
+    let mut target = match Target::new(&cli.base, db) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("chaat-load: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    target.signup_concurrency = cli.signup_concurrency;
+    let result = match cli.scenario {
+        Scenario::Dm { pairs, seconds, max_messages, grace_seconds } => {
+            load::dm::run(&target, &DmOptions { pairs, duration: secs(seconds), max_messages, grace: secs(grace_seconds) }).await
+        }
+        Scenario::Fanout { streams, chats, seconds, rate, grace_seconds, open_concurrency, server_pid } => {
+            if streams as u64 + 256 > nofile {
+                eprintln!("chaat-load: warning: open-files limit {nofile} is below {streams} streams; raise `ulimit -n`");
+            }
+            let opts = FanoutOptions {
+                streams: streams.min(10_000),
+                chats,
+                duration: secs(seconds),
+                messages_per_sec: rate.clamp(0.1, 1000.0),
+                grace: secs(grace_seconds),
+                open_concurrency,
+                server_pid,
+            };
+            load::fanout::run(&target, &opts).await
+        }
+        Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
+            load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
+        }
+    };
+    match result {
+        Ok(report) => {
+            println!("{}", report.text);
+            println!("{}", report.json);
+            if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("chaat-load: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `dm`: P pairs of friends; each sender posts back to back while the partner listens
+//! on the chat's event stream. Every acknowledged message must arrive.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::setup::{self, Pair};
+use super::sse::{marker, EventStream, MARK};
+use super::stats::{describe, Latencies};
+use super::{Report, Target};
+
+#[derive(Debug, Clone)]
+pub struct DmOptions {
+    pub pairs: usize,
+    pub duration: Duration,
+    /// Upper bound of messages per sender, whatever the duration.
+    pub max_messages: usize,
+    /// How long after the last acknowledgement a message may still arrive.
+    pub grace: Duration,
+}
+
+struct Sent {
+    /// Per message number: when its POST started, and whether it was acknowledged.
+    at: Vec<(Instant, bool)>,
+    latency: Latencies,
+    errors: Vec<String>,
+}
+
+struct Received {
+    at: Vec<(usize, Instant)>,
+    duplicates: usize,
+    stream_error: Option<String>,
+}
+
+pub async fn run(target: &Target, opts: &DmOptions) -> anyhow::Result<Report> {
+    let pairs = setup::pairs(target, opts.pairs).await?;
+    let mut listeners = Vec::new();
+    let mut finals = Vec::new();
+    for pair in &pairs {
+        let stream = EventStream::open(&pair.b, &format!("/chats/{}/events", pair.chat)).await?;
+        let (tx, rx) = watch::channel(None);
+        finals.push(tx);
+        listeners.push(tokio::spawn(listen(stream, rx, opts.duration + opts.grace * 2)));
+    }
+    let started = Instant::now();
+    let senders: Vec<_> = pairs.into_iter().enumerate().map(|(i, pair)| tokio::spawn(send_loop(i, Arc::new(pair), opts.clone()))).collect();
+    let mut sent = Vec::new();
+    for (sender, done) in senders.into_iter().zip(&finals) {
+        let s = sender.await?;
+        let _ = done.send(Some(s.at.iter().filter(|(_, ok)| *ok).count()));
+        sent.push(s);
+    }
+    let elapsed = started.elapsed();
+    let mut received = Vec::new();
+    for l in listeners {
+        received.push(l.await?);
+    }
+    Ok(report(opts, elapsed, sent, received))
+}
+
+async fn send_loop(i: usize, pair: Arc<Pair>, opts: DmOptions) -> Sent {
+    let mut s = Sent { at: Vec::new(), latency: Latencies::default(), errors: Vec::new() };
+    let end = Instant::now() + opts.duration;
+    while Instant::now() < end && s.at.len() < opts.max_messages {
+        let n = s.at.len();
+        let text = format!("{MARK}{i}-{n}. message {n} of pair {i} from the load test");
+        let t0 = Instant::now();
+        let result = pair.a.send(pair.chat, &text).await;
+        s.at.push((t0, result.is_ok()));
+        match result {
+            Ok(()) => s.latency.push(t0.elapsed()),
+            Err(e) => {
+                s.errors.push(e.to_string());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    s
+}
+
+/// Reads events until every acknowledged message arrived (the sender says how many
+/// when it is done) or `limit` passed.
+async fn listen(mut stream: EventStream, mut acked: watch::Receiver<Option<usize>>, limit: Duration) -> Received {
+    let mut r = Received { at: Vec::new(), duplicates: 0, stream_error: None };
+    let mut seen = HashSet::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if acked.borrow().is_some_and(|n| seen.len() >= n) {
+            return r;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return r,
+            changed = acked.changed() => if changed.is_err() { return r },
+            event = stream.next() => match event {
+                Ok(Some(e)) => {
+                    let now = Instant::now();
+                    if let Some((_, n)) = marker(&e.data) {
+                        if seen.insert(n) { r.at.push((n, now)) } else { r.duplicates += 1 }
+                    }
+                }
+                Ok(None) => { r.stream_error = Some("the server ended the stream".into()); return r }
+                Err(e) => { r.stream_error = Some(e.to_string()); return r }
+            },
+        }
+    }
+}
+
+fn report(opts: &DmOptions, elapsed: Duration, sent: Vec<Sent>, received: Vec<Received>) -> Report {
+    let (mut send, mut delivery) = (Latencies::default(), Latencies::default());
+    let (mut acked, mut lost, mut duplicates, mut errors, mut stream_errors) = (0, 0, 0, 0, 0);
+    let mut first_errors: Vec<String> = Vec::new();
+    for (s, r) in sent.into_iter().zip(received) {
+        let mut delivered = vec![None; s.at.len()];
+        for (n, at) in r.at {
+            if n < delivered.len() {
+                delivered[n] = Some(at);
+            }
+        }
+        for ((t0, ok), got) in s.at.iter().zip(&delivered) {
+            acked += usize::from(*ok);
+            match got {
+                Some(at) => delivery.push(at.saturating_duration_since(*t0)),
+                None if *ok => lost += 1,
+                None => {}
+            }
+        }
+        duplicates += r.duplicates;
+        errors += s.errors.len();
+        stream_errors += usize::from(r.stream_error.is_some());
+        first_errors.extend(s.errors.into_iter().chain(r.stream_error).take(3));
+        send.extend(s.latency);
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let rate = (acked as f64 / secs * 10.0).round() / 10.0;
+    let (send_s, delivery_s) = (send.summary(), delivery.summary());
+    let ok = lost == 0 && errors == 0 && stream_errors == 0;
+    first_errors.truncate(5);
+    let json = json!({
+        "scenario": "dm", "pairs": opts.pairs, "seconds": (secs * 10.0).round() / 10.0,
+        "acked": acked, "messages_per_sec": rate, "send_ms": send_s, "delivery_ms": delivery_s,
+        "errors": errors, "stream_errors": stream_errors, "lost": lost, "duplicates": duplicates,
+        "first_errors": first_errors, "ok": ok,
+    });
+    let text = format!(
+        "dm: {} pairs for {:.1} s\n  acknowledged {acked} messages = {rate} msg/s\n  send     {}\n  delivery {}\n  errors {errors}, stream errors {stream_errors}, lost {lost}, duplicates {duplicates}{}",
+        opts.pairs,
+        secs,
+        describe(&send_s),
+        describe(&delivery_s),
+        if first_errors.is_empty() { String::new() } else { format!("\n  first errors: {first_errors:?}") }
+    );
+    Report { text, json, ok }
+}

@@ -1,0 +1,81 @@
+//! The load generator behind `chaat-load`: it drives a running Chaat over HTTP exactly
+//! as browsers do (signup form with its CSRF token, cookie sessions, friend requests,
+//! direct chats, htmx-style message posts, SSE streams) and measures what people feel.
+//! Traffic goes to 127.0.0.1 only; every loop is bounded in time and count.
+//!
+//! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
+//! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency).
+
+pub mod dm;
+pub mod fanout;
+pub mod pages;
+pub mod person;
+pub mod setup;
+pub mod sse;
+pub mod stats;
+
+use std::time::Duration;
+
+/// Where the app runs and how friendships are made.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://127.0.0.1:PORT` (checked by [`Target::new`]).
+    pub base: String,
+    /// Used only when the app has no friend-request routes yet: friendships are then
+    /// inserted into `friends` directly through this database URL.
+    pub befriend_sql: Option<String>,
+    /// Prefix of generated usernames (unique per run).
+    pub run_id: String,
+    /// Per-request time limit.
+    pub request_timeout: Duration,
+    /// Signups in flight at once (Argon2 is the server's most expensive request).
+    pub signup_concurrency: usize,
+}
+
+impl Target {
+    /// Refuses every base URL whose host is not 127.0.0.1.
+    pub fn new(base: &str, befriend_sql: Option<String>) -> anyhow::Result<Self> {
+        let url = url::Url::parse(base)?;
+        if url.scheme() != "http" || url.host_str() != Some("127.0.0.1") || url.port().is_none() {
+            anyhow::bail!("refusing {base}: the load generator only talks to http://127.0.0.1:PORT");
+        }
+        let base = format!("http://127.0.0.1:{}", url.port().unwrap_or(80));
+        let run_id = crate::auth::tokens::random_hex(3);
+        Ok(Target { base, befriend_sql, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8 })
+    }
+}
+
+/// Raises the soft open-files limit to the hard limit (each stream is a socket).
+/// Returns the limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// The resident memory of a process in KiB (`VmRSS` in `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a scenario measured: a readable summary, one JSON object, and whether it passed
+/// (no lost messages, no errors where the scenario says so).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub text: String,
+    pub json: serde_json::Value,
+    pub ok: bool,
+}

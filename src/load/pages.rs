@@ -1,0 +1,113 @@
+//! `pages`: people load their chat list and a chat page (50 messages of history) at a
+//! fixed concurrency, as fast as the app answers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::setup::{self, Pair};
+use super::stats::{describe, Latencies};
+use super::{Report, Target};
+
+#[derive(Debug, Clone)]
+pub struct PagesOptions {
+    /// Pairs of people (each pair's chat is filled with `history` messages).
+    pub pairs: usize,
+    pub history: usize,
+    pub concurrency: usize,
+    pub duration: Duration,
+    /// Upper bound of requests per worker, whatever the duration.
+    pub max_requests: usize,
+}
+
+#[derive(Default)]
+struct Worker {
+    list: Latencies,
+    chat: Latencies,
+    errors: Vec<String>,
+}
+
+pub async fn run(target: &Target, opts: &PagesOptions) -> anyhow::Result<Report> {
+    let pairs: Vec<Arc<Pair>> = setup::pairs(target, opts.pairs.max(1)).await?.into_iter().map(Arc::new).collect();
+    for pair in &pairs {
+        setup::fill(pair, opts.history).await?;
+    }
+    let started = Instant::now();
+    let workers: Vec<_> = (0..opts.concurrency.max(1))
+        .map(|w| tokio::spawn(work(pairs[w % pairs.len()].clone(), w, opts.clone())))
+        .collect();
+    let mut all = Worker::default();
+    for w in workers {
+        let w = w.await?;
+        all.list.extend(w.list);
+        all.chat.extend(w.chat);
+        all.errors.extend(w.errors);
+    }
+    Ok(report(opts, started.elapsed(), all))
+}
+
+async fn work(pair: Arc<Pair>, w: usize, opts: PagesOptions) -> Worker {
+    let mut out = Worker::default();
+    // Half the workers are the pair's first person, half the second.
+    let person = if (w / 2).is_multiple_of(2) { &pair.a } else { &pair.b };
+    let chat_path = format!("/chats/{}", pair.chat);
+    let end = Instant::now() + opts.duration;
+    let mut i = 0;
+    while Instant::now() < end && i < opts.max_requests {
+        let is_list = (i + w).is_multiple_of(2);
+        let path = if is_list { "/chats" } else { chat_path.as_str() };
+        let t0 = Instant::now();
+        let result = async {
+            let resp = person.http.get(person.url(path)).send().await?;
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            if status != reqwest::StatusCode::OK || body.is_empty() {
+                anyhow::bail!("GET {path} answered {status}");
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) if is_list => out.list.push(t0.elapsed()),
+            Ok(()) => out.chat.push(t0.elapsed()),
+            Err(e) => {
+                out.errors.push(e.to_string());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn report(opts: &PagesOptions, elapsed: Duration, mut all: Worker) -> Report {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let done = all.list.len() + all.chat.len();
+    let rps = (done as f64 / secs * 10.0).round() / 10.0;
+    let (list, chat) = (all.list.summary(), all.chat.summary());
+    let mut both = Latencies::default();
+    both.extend(all.list.clone());
+    both.extend(all.chat.clone());
+    let overall = both.summary();
+    let errors = all.errors.len();
+    all.errors.truncate(5);
+    let ok = errors == 0;
+    let json = json!({
+        "scenario": "pages", "concurrency": opts.concurrency, "history": opts.history,
+        "seconds": (secs * 10.0).round() / 10.0, "requests": done, "requests_per_sec": rps,
+        "all_ms": overall, "chat_list_ms": list, "chat_page_ms": chat, "errors": errors,
+        "first_errors": all.errors, "ok": ok,
+    });
+    let text = format!(
+        "pages: concurrency {} for {:.1} s ({} messages per chat)\n  {done} requests = {rps} req/s\n  all        {}\n  /chats     {}\n  /chats/id  {}\n  errors {errors}{}",
+        opts.concurrency,
+        secs,
+        opts.history,
+        describe(&overall),
+        describe(&list),
+        describe(&chat),
+        if all.errors.is_empty() { String::new() } else { format!("\n  first errors: {:?}", all.errors) }
+    );
+    Report { text, json, ok }
+}

@@ -1,0 +1,116 @@
+//! A minimal `text/event-stream` reader, as a browser's EventSource: message events
+//! (with `id:` and `data:`), comments and `retry:` skipped.
+
+use std::pin::Pin;
+
+use anyhow::bail;
+use futures_util::{Stream, StreamExt};
+use reqwest::StatusCode;
+
+use super::person::Person;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: Option<String>,
+    pub data: String,
+}
+
+type Body = Pin<Box<dyn Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>;
+
+pub struct EventStream {
+    body: Body,
+    buffer: Vec<u8>,
+}
+
+impl EventStream {
+    /// Opens `path` on `person`'s session; fails unless it answers 200 with an event
+    /// stream. No request time limit applies to the open stream.
+    pub async fn open(person: &Person, path: &str) -> anyhow::Result<Self> {
+        let resp = person.http.get(person.url(path)).header("Accept", "text/event-stream").timeout(LONG).send().await?;
+        let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        if resp.status() != StatusCode::OK || !kind.starts_with("text/event-stream") {
+            bail!("event stream {path} answered {} {kind}", resp.status());
+        }
+        Ok(EventStream { body: Box::pin(resp.bytes_stream()), buffer: Vec::with_capacity(4096) })
+    }
+
+    /// The next message event; `Ok(None)` when the server ended the stream.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(event) = self.take_buffered() {
+                return Ok(Some(event));
+            }
+            match self.body.next().await {
+                None => return Ok(None),
+                Some(chunk) => self.buffer.extend_from_slice(&chunk?),
+            }
+        }
+    }
+
+    fn take_buffered(&mut self) -> Option<Event> {
+        loop {
+            let (end, sep) = find_blank_line(&self.buffer)?;
+            let block: Vec<u8> = self.buffer.drain(..end + sep).collect();
+            let block = String::from_utf8_lossy(&block[..end]);
+            let mut event = Event { id: None, data: String::new() };
+            let mut has_data = false;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    event.id = Some(v.trim_start().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if has_data {
+                        event.data.push('\n');
+                    }
+                    event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    has_data = true;
+                }
+            }
+            if has_data {
+                return Some(event);
+            }
+        }
+    }
+}
+
+/// Prefix of the marker in every measured message text.
+pub const MARK: &str = "LDM";
+
+/// Streams stay open for the whole scenario; this only bounds a forgotten one.
+const LONG: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Position and length of the first blank line (`\n\n` or `\r\n\r\n`).
+fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The load marker `LDM<stream>-<n>.` in a message's HTML (our texts carry one).
+pub fn marker(data: &str) -> Option<(usize, usize)> {
+    let start = data.find(MARK)? + MARK.len();
+    let rest = &data[start..];
+    let end = rest.find('.')?;
+    let (a, b) = rest[..end].split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_found_in_rendered_messages() {
+        assert_eq!(marker("<p class=\"text\">LDM3-17. hello</p>"), Some((3, 17)));
+        assert_eq!(marker("<p>no marker</p>"), None);
+    }
+
+    #[test]
+    fn blank_lines_end_events() {
+        assert_eq!(find_blank_line(b"data: x\nid: 1\n\nmore"), Some((13, 2)));
+        assert_eq!(find_blank_line(b"data: x\r\n\r\n"), Some((7, 4)));
+        assert_eq!(find_blank_line(b"data: x\n"), None);
+    }
+}

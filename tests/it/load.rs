@@ -1,0 +1,50 @@
+//! Smoke test of the load generator (`chaat::load`, issue 7): a short `dm` and `pages`
+//! run against the real app must lose nothing and meet no error. Speed is not asserted.
+
+#![allow(clippy::expect_used)]
+
+use std::time::Duration;
+
+use chaat::load::dm::DmOptions;
+use chaat::load::pages::PagesOptions;
+use chaat::load::Target;
+
+use crate::helpers::{test_settings, TestApp};
+
+fn target(app: &TestApp) -> Target {
+    let mut t = Target::new(&app.address, Some(app.db.url.clone())).expect("127.0.0.1");
+    t.signup_concurrency = 4;
+    t
+}
+
+#[actix_web::test]
+async fn a_short_dm_run_loses_no_message() {
+    let app = TestApp::spawn_with(test_settings()).await;
+    let opts = DmOptions { pairs: 3, duration: Duration::from_secs(3), max_messages: 2_000, grace: Duration::from_secs(5) };
+    let report = chaat::load::dm::run(&target(&app), &opts).await.expect("dm set up");
+    println!("{}\n{}", report.text, report.json);
+    assert_eq!(report.json["lost"], 0, "{}", report.text);
+    assert_eq!(report.json["errors"], 0, "{}", report.text);
+    assert_eq!(report.json["stream_errors"], 0, "{}", report.text);
+    assert!(report.json["acked"].as_u64().unwrap_or(0) > 0, "{}", report.text);
+    assert!(report.ok);
+}
+
+#[actix_web::test]
+async fn a_short_pages_run_has_no_error() {
+    let app = TestApp::spawn_with(test_settings()).await;
+    let opts = PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000 };
+    let report = chaat::load::pages::run(&target(&app), &opts).await.expect("pages set up");
+    println!("{}\n{}", report.text, report.json);
+    assert_eq!(report.json["errors"], 0, "{}", report.text);
+    assert!(report.json["requests"].as_u64().unwrap_or(0) > 0, "{}", report.text);
+    assert!(report.ok);
+}
+
+#[test]
+fn only_127_0_0_1_is_accepted() {
+    for base in ["http://localhost:8080", "http://10.0.0.1:80", "https://127.0.0.1:8443", "http://127.0.0.1"] {
+        assert!(Target::new(base, None).is_err(), "{base}");
+    }
+    assert_eq!(Target::new("http://127.0.0.1:8080/", None).expect("loopback").base, "http://127.0.0.1:8080");
+}
