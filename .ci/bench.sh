@@ -47,7 +47,7 @@ export DATABASE_URL="postgresql://app@/chaat?host=$sock"
 echo "== app pid $app_pid on 127.0.0.1:$port, database socket $sock"
 : >"$out"
 
-load=("$bin/chaat-load" --base "http://127.0.0.1:$port" --befriend-sql)
+load=("$bin/chaat-load" --base "http://127.0.0.1:$port")
 status=0
 run() {
     echo; echo "== $*"

@@ -23,12 +23,6 @@ struct Cli {
     /// The running app; only http://127.0.0.1:PORT is accepted.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     base: String,
-    /// Make friendships by inserting into `friends` (DATABASE_URL) when the app has no
-    /// friend-request routes; with the routes, the UI is always used.
-    #[arg(long)]
-    befriend_sql: bool,
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
     /// Signups in flight at once.
     #[arg(long, default_value_t = 8)]
     signup_concurrency: usize,
@@ -89,8 +83,7 @@ fn secs(s: f64) -> Duration {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let nofile = load::raise_open_files_limit();
-    let db = if cli.befriend_sql { cli.database_url.clone() } else { None };
-    let mut target = match Target::new(&cli.base, db) {
+    let mut target = match Target::new(&cli.base) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("chaat-load: {e}");

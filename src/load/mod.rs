@@ -21,9 +21,6 @@ use std::time::Duration;
 pub struct Target {
     /// `http://127.0.0.1:PORT` (checked by [`Target::new`]).
     pub base: String,
-    /// Used only when the app has no friend-request routes yet: friendships are then
-    /// inserted into `friends` directly through this database URL.
-    pub befriend_sql: Option<String>,
     /// Prefix of generated usernames (unique per run).
     pub run_id: String,
     /// Per-request time limit.
@@ -34,14 +31,14 @@ pub struct Target {
 
 impl Target {
     /// Refuses every base URL whose host is not 127.0.0.1.
-    pub fn new(base: &str, befriend_sql: Option<String>) -> anyhow::Result<Self> {
+    pub fn new(base: &str) -> anyhow::Result<Self> {
         let url = url::Url::parse(base)?;
         if url.scheme() != "http" || url.host_str() != Some("127.0.0.1") || url.port().is_none() {
             anyhow::bail!("refusing {base}: the load generator only talks to http://127.0.0.1:PORT");
         }
         let base = format!("http://127.0.0.1:{}", url.port().unwrap_or(80));
         let run_id = crate::auth::tokens::random_hex(3);
-        Ok(Target { base, befriend_sql, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8 })
+        Ok(Target { base, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8 })
     }
 }
 

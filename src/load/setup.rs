@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use reqwest::StatusCode;
 use uuid::Uuid;
 
 use super::person::Person;
@@ -28,7 +27,7 @@ pub async fn pairs(target: &Target, n: usize) -> anyhow::Result<Vec<Pair>> {
         .await?;
     let pairs = stream::iter(people.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect::<Vec<_>>())
         .map(|(a, b)| async move {
-            befriend(target, &a, &b).await?;
+            befriend(&a, &b).await?;
             let chat = a.open_direct(&b.username).await?;
             a.page(&format!("/chats/{chat}")).await?;
             b.page(&format!("/chats/{chat}")).await?;
@@ -40,12 +39,10 @@ pub async fn pairs(target: &Target, n: usize) -> anyhow::Result<Vec<Pair>> {
     Ok(pairs)
 }
 
-/// `a` sends `b` a friend request and `b` accepts it from the /friends page. Without
-/// those routes (404) the friendship is inserted through `Target::befriend_sql`.
-pub async fn befriend(target: &Target, a: &Person, b: &Person) -> anyhow::Result<()> {
+/// `a` sends `b` a friend request and `b` accepts it from the /friends page.
+pub async fn befriend(a: &Person, b: &Person) -> anyhow::Result<()> {
     let resp = a.post_form("/friend-requests", &[("to", &b.username), ("greeting", "hello from the load test")]).await?;
     match resp.status() {
-        StatusCode::NOT_FOUND => return befriend_sql(target, &a.username, &b.username).await,
         s if s.is_success() || s.is_redirection() => {}
         s => bail!("friend request {} -> {} answered {s}", a.username, b.username),
     }
@@ -65,30 +62,6 @@ pub fn accept_link(html: &str) -> Option<Uuid> {
         let (id, tail) = rest.split_at_checked(36)?;
         tail.starts_with("/accept").then(|| id.parse().ok()).flatten()
     })
-}
-
-async fn befriend_sql(target: &Target, a: &str, b: &str) -> anyhow::Result<()> {
-    use diesel::sql_types::{Text, Uuid as SqlUuid};
-    use diesel::{Connection, PgConnection, RunQueryDsl};
-    let Some(url) = target.befriend_sql.clone() else {
-        bail!("the app has no friend-request routes yet: pass --befriend-sql (uses DATABASE_URL)");
-    };
-    let (a, b) = (a.to_string(), b.to_string());
-    tokio::task::spawn_blocking(move || {
-        let mut conn = PgConnection::establish(&url)?;
-        diesel::sql_query(
-            "INSERT INTO friends (id, user1, user2) \
-             SELECT $1, LEAST(x.user_id, y.user_id), GREATEST(x.user_id, y.user_id) \
-               FROM users x, users y WHERE x.username = $2 AND y.username = $3 \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind::<SqlUuid, _>(Uuid::now_v7())
-        .bind::<Text, _>(a)
-        .bind::<Text, _>(b)
-        .execute(&mut conn)?;
-        Ok::<_, anyhow::Error>(())
-    })
-    .await?
 }
 
 /// Fills a chat with `n` messages, taking turns (for the pages scenario).

@@ -12,7 +12,7 @@ use chaat::load::Target;
 use crate::helpers::{test_settings, TestApp};
 
 fn target(app: &TestApp) -> Target {
-    let mut t = Target::new(&app.address, Some(app.db.url.clone())).expect("127.0.0.1");
+    let mut t = Target::new(&app.address).expect("127.0.0.1");
     t.signup_concurrency = 4;
     t
 }
@@ -44,7 +44,7 @@ async fn a_short_pages_run_has_no_error() {
 #[test]
 fn only_127_0_0_1_is_accepted() {
     for base in ["http://localhost:8080", "http://10.0.0.1:80", "https://127.0.0.1:8443", "http://127.0.0.1"] {
-        assert!(Target::new(base, None).is_err(), "{base}");
+        assert!(Target::new(base).is_err(), "{base}");
     }
-    assert_eq!(Target::new("http://127.0.0.1:8080/", None).expect("loopback").base, "http://127.0.0.1:8080");
+    assert_eq!(Target::new("http://127.0.0.1:8080/").expect("loopback").base, "http://127.0.0.1:8080");
 }
