@@ -12,7 +12,30 @@ use super::person::Person;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: Option<String>,
+    /// The `event:` name, if any (Chaat's content events have none).
+    pub event: Option<String>,
     pub data: String,
+}
+
+/// One event block (the lines before a blank line); `None` for a block without data
+/// (a comment, a `retry:`).
+pub fn parse_block(block: &str) -> Option<Event> {
+    let mut event = Event { id: None, event: None, data: String::new() };
+    let mut has_data = false;
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("id:") {
+            event.id = Some(v.trim_start().to_string());
+        } else if let Some(v) = line.strip_prefix("event:") {
+            event.event = Some(v.trim_start().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            if has_data {
+                event.data.push('\n');
+            }
+            event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            has_data = true;
+        }
+    }
+    has_data.then_some(event)
 }
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>;
@@ -51,21 +74,7 @@ impl EventStream {
         loop {
             let (end, sep) = find_blank_line(&self.buffer)?;
             let block: Vec<u8> = self.buffer.drain(..end + sep).collect();
-            let block = String::from_utf8_lossy(&block[..end]);
-            let mut event = Event { id: None, data: String::new() };
-            let mut has_data = false;
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    event.id = Some(v.trim_start().to_string());
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    if has_data {
-                        event.data.push('\n');
-                    }
-                    event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    has_data = true;
-                }
-            }
-            if has_data {
+            if let Some(event) = parse_block(&String::from_utf8_lossy(&block[..end])) {
                 return Some(event);
             }
         }

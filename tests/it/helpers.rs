@@ -272,18 +272,7 @@ impl Client {
     }
 }
 
-/// The token in a page: the hidden field or the htmx header attribute on <body>.
-pub fn csrf_token_in(html: &str) -> Option<String> {
-    for marker in ["name=\"csrf_token\" value=\"", "\"X-CSRF-Token\":\""] {
-        if let Some(start) = html.find(marker).map(|i| i + marker.len()) {
-            let end = html[start..].find('"')? + start;
-            if end > start {
-                return Some(html[start..end].to_string());
-            }
-        }
-    }
-    None
-}
+pub use chaat::load::person::csrf_token_in;
 
 #[track_caller]
 pub fn assert_redirect(resp: &Response, location: &str) {

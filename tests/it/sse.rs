@@ -9,16 +9,15 @@ use reqwest::StatusCode;
 
 use crate::helpers::Client;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub id: Option<String>,
-    /// The `event:` name, if any (content events must be unnamed for htmx 4 to swap them).
-    pub event: Option<String>,
-    pub data: String,
+pub use chaat::load::sse::Event;
+
+/// Test-side helpers on the load generator's event type.
+pub trait Seq {
+    fn seq(&self) -> i64;
 }
 
-impl Event {
-    pub fn seq(&self) -> i64 {
+impl Seq for Event {
+    fn seq(&self) -> i64 {
         self.id.as_deref().and_then(|id| id.parse().ok()).expect("an event id")
     }
 }
@@ -88,22 +87,7 @@ impl EventStream {
             let end = normalized.find("\n\n")?;
             let block = normalized[..end].to_string();
             self.buffer = normalized[end + 2..].to_string();
-            let mut event = Event { id: None, event: None, data: String::new() };
-            let mut has_data = false;
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    event.id = Some(v.trim_start().to_string());
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    event.event = Some(v.trim_start().to_string());
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    if has_data {
-                        event.data.push('\n');
-                    }
-                    event.data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    has_data = true;
-                }
-            }
-            if has_data {
+            if let Some(event) = chaat::load::sse::parse_block(&block) {
                 return Some(event);
             }
         }
