@@ -28,7 +28,8 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let mut new_group = new_group_form(form.into_inner());
     let name = GroupName::parse(&new_group.name.value).map_err(|e| new_group.name.error = Some(e.to_string())).ok();
-    if new_group.members.is_empty() {
+    // You are in your group anyway: your own name does not count as a member.
+    if new_group.members.iter().all(|m| m.trim().eq_ignore_ascii_case(&user.username)) {
         new_group.members_error = Some("Choose at least one friend.".into());
     }
     let Some(name) = name.filter(|_| !new_group.has_errors()) else {

@@ -5,6 +5,7 @@ mod helpers;
 mod sse;
 
 mod accounts;
+mod authz;
 mod binary;
 mod browser;
 mod chats;
@@ -12,6 +13,7 @@ mod cluster;
 mod events;
 mod friends;
 mod groups;
+mod hostile;
 mod load;
 mod pictures;
 mod security;
