@@ -71,21 +71,27 @@ fn authority_of(url: &str) -> Option<&str> {
 }
 
 async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, actix_web::Error> {
+    // Form bodies are read (and checked) even when the header carries the token.
+    let body = if is_form(req) { Some(read_form(req).await?) } else { None };
     if let Some(v) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         return Ok(Some(v.to_owned()));
     }
     if let Some(token) = form_field(req.query_string().as_bytes(), FIELD) {
         return Ok(Some(token));
     }
-    let is_form = req
-        .headers()
+    Ok(body.and_then(|body| form_field(&body, FIELD)))
+}
+
+fn is_form(req: &ServiceRequest) -> bool {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Ok(None);
-    }
-    // Read the (bounded) body, find the field, and put the body back for the handler.
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Reads the (bounded) form body, refuses one that is not UTF-8 once decoded (the form
+/// parser would silently turn such bytes into U+FFFD), and puts it back for the handler.
+async fn read_form(req: &mut ServiceRequest) -> Result<Vec<u8>, actix_web::Error> {
     let (_, slot) = req.parts_mut();
     let mut payload = std::mem::replace(slot, actix_web::dev::Payload::None);
     let mut body = Vec::new();
@@ -96,9 +102,18 @@ async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, act
         }
         body.extend_from_slice(&chunk);
     }
-    let token = form_field(&body, FIELD);
-    req.set_payload(Bytes::from(body).into());
-    Ok(token)
+    if !is_utf8_form(&body) {
+        return Err(actix_web::error::ErrorBadRequest("form is not UTF-8"));
+    }
+    req.set_payload(Bytes::from(body.clone()).into());
+    Ok(body)
+}
+
+fn is_utf8_form(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').all(|pair| {
+        let spaced: Vec<u8> = pair.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_encoding::percent_decode(&spaced).decode_utf8().is_ok()
+    })
 }
 
 fn form_field(encoded: &[u8], name: &str) -> Option<String> {
@@ -107,7 +122,14 @@ fn form_field(encoded: &[u8], name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authority_of, form_field};
+    use super::{authority_of, form_field, is_utf8_form};
+
+    #[test]
+    fn a_form_must_decode_to_utf8() {
+        assert!(is_utf8_form(b"text=h%C3%A9llo+world&x=%F0%9F%98%80"));
+        assert!(!is_utf8_form(b"text=%FF%FE"));
+        assert!(!is_utf8_form(b"a=1&%C3=2"));
+    }
 
     #[test]
     fn the_authority_is_the_host_and_port_of_a_url() {
