@@ -38,7 +38,8 @@ async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
         tracing::info!("refused cross-origin {} {}", req.method(), req.path());
         return Err(AppError::Forbidden("cross-origin request").into());
     }
-    let expected = TypedSession::of(req.request()).csrf_token_if_any();
+    // A session the store could not load (the database is away) is a 503, not a 403.
+    let expected = TypedSession::loaded(req.request())?.csrf_token_if_any();
     let Some(submitted) = submitted_token(req).await? else {
         return Err(AppError::Forbidden("missing CSRF token").into());
     };

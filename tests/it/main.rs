@@ -11,6 +11,7 @@ mod browser;
 mod chats;
 mod cluster;
 mod events;
+mod faults;
 mod friends;
 mod groups;
 mod hostile;
