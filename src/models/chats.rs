@@ -34,8 +34,13 @@ pub struct ChatForUser {
 impl ChatForUser {
     /// What the viewer calls this chat: the group's name, or the other person's.
     pub fn title(&self) -> &str {
-        self.name.as_deref().or(self.other_name.as_deref()).unwrap_or("chat")
+        title(self.name.as_deref(), self.other_name.as_deref())
     }
+}
+
+/// A group is called by its name; a direct chat by the other person's username.
+pub fn title<'a>(name: Option<&'a str>, other_name: Option<&'a str>) -> &'a str {
+    name.or(other_name).unwrap_or("chat")
 }
 
 pub fn find_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<ChatForUser>> {

@@ -48,7 +48,7 @@ impl NewGroupForm {
 
 impl ChatListRow {
     pub fn title(&self) -> &str {
-        self.name.as_deref().or(self.other_name.as_deref()).unwrap_or("chat")
+        crate::models::chats::title(self.name.as_deref(), self.other_name.as_deref())
     }
     /// The last message, shortened (the template escapes it).
     pub fn preview(&self) -> String {

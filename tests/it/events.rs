@@ -73,12 +73,7 @@ async fn a_stream_without_a_position_starts_at_the_end() {
 
 #[actix_web::test]
 async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
-    let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
-    let (alice, _bob, chat) = alice_and_bob(&first).await;
-    let bob_elsewhere = Client::new(&second.address);
-    bob_elsewhere.login("bob", PASSWORD).await;
-    let mut stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
+    let (first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
     for i in 1..=20 {
         send(&alice, chat, &format!("across {i}")).await;
     }
@@ -89,12 +84,7 @@ async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
 
 #[actix_web::test]
 async fn killing_the_listen_connection_loses_no_event() {
-    let first = TestApp::spawn().await;
-    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
-    let (alice, _bob, chat) = alice_and_bob(&first).await;
-    let bob_elsewhere = Client::new(&second.address);
-    bob_elsewhere.login("bob", PASSWORD).await;
-    let mut stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
+    let (first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
     send(&alice, chat, "before").await;
     assert_eq!(stream.take(1, WAIT).await[0].seq(), 1);
 
@@ -136,4 +126,16 @@ async fn wait_for_listeners(app: &TestApp, n: i64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("expected {n} LISTEN connections within 10 s");
+}
+
+/// Two instances on one database; alice (on the first) and bob chat, and bob's event
+/// stream is open on the second.
+async fn bob_listening_on_a_second_instance() -> (TestApp, TestApp, Client, uuid::Uuid, EventStream) {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
+    let (alice, _bob, chat) = alice_and_bob(&first).await;
+    let bob_elsewhere = Client::new(&second.address);
+    bob_elsewhere.login("bob", PASSWORD).await;
+    let stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
+    (first, second, alice, chat, stream)
 }
