@@ -47,7 +47,8 @@ export DATABASE_URL="postgresql://app@/chaat?host=$sock"
 echo "== app pid $app_pid on 127.0.0.1:$port, database socket $sock"
 : >"$out"
 
-load=("$bin/chaat-load" --base "http://127.0.0.1:$port")
+postmaster=$(head -1 "$dir/pgdata/postmaster.pid")
+load=("$bin/chaat-load" --base "http://127.0.0.1:$port" --server-pid "$app_pid" --db-pid "$postmaster")
 status=0
 run() {
     echo; echo "== $*"
@@ -65,7 +66,7 @@ fi
 [[ $scenarios == *" dm "* ]] && run dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}"
 [[ $scenarios == *" pages "* ]] && run pages --concurrency 64 --seconds "${PAGES_SECONDS:-10}"
 [[ $scenarios == *" fanout "* ]] && run fanout --streams "${FANOUT_STREAMS:-10000}" --chats "${FANOUT_CHATS:-200}" \
-    --seconds "${FANOUT_SECONDS:-15}" --rate "${FANOUT_RATE:-20}" --server-pid "$app_pid"
+    --seconds "${FANOUT_SECONDS:-15}" --rate "${FANOUT_RATE:-20}"
 
 if [ "${BENCH_EXPLAIN:-1}" = 1 ] && [[ $scenarios == *" pages "* ]]; then
     echo; echo "== EXPLAIN and statements per request"

@@ -26,6 +26,12 @@ struct Cli {
     /// Signups in flight at once.
     #[arg(long, default_value_t = 8)]
     signup_concurrency: usize,
+    /// The app's pid: its resident memory (fanout) and CPU per message or request.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// The PostgreSQL postmaster's pid: CPU of its backends per message or request.
+    #[arg(long, global = true)]
+    db_pid: Option<u32>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -57,8 +63,6 @@ enum Scenario {
         grace_seconds: f64,
         #[arg(long, default_value_t = 64)]
         open_concurrency: usize,
-        #[arg(long)]
-        server_pid: Option<u32>,
     },
     /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
     Pages {
@@ -91,11 +95,12 @@ async fn main() -> ExitCode {
         }
     };
     target.signup_concurrency = cli.signup_concurrency;
+    target.watched = load::cpu::Watched { server_pid: cli.server_pid, db_pid: cli.db_pid };
     let result = match cli.scenario {
         Scenario::Dm { pairs, seconds, max_messages, grace_seconds } => {
             load::dm::run(&target, &DmOptions { pairs, duration: secs(seconds), max_messages, grace: secs(grace_seconds) }).await
         }
-        Scenario::Fanout { streams, chats, seconds, rate, grace_seconds, open_concurrency, server_pid } => {
+        Scenario::Fanout { streams, chats, seconds, rate, grace_seconds, open_concurrency } => {
             if streams as u64 + 256 > nofile {
                 eprintln!("chaat-load: warning: open-files limit {nofile} is below {streams} streams; raise `ulimit -n`");
             }
@@ -106,7 +111,7 @@ async fn main() -> ExitCode {
                 messages_per_sec: rate.clamp(0.1, 1000.0),
                 grace: secs(grace_seconds),
                 open_concurrency,
-                server_pid,
+                server_pid: cli.server_pid,
             };
             load::fanout::run(&target, &opts).await
         }

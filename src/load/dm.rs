@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::setup::{self, Pair};
 use super::sse::{marker, EventStream, MARK};
 use super::stats::{describe, Latencies};
+use super::cpu::{per_unit, Sample};
 use super::{Report, Target};
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,7 @@ pub async fn run(target: &Target, opts: &DmOptions) -> anyhow::Result<Report> {
         listeners.push(tokio::spawn(listen(stream, rx, opts.duration + opts.grace * 2)));
     }
     let started = Instant::now();
+    let cpu_before = target.watched.sample();
     let senders: Vec<_> = pairs.into_iter().enumerate().map(|(i, pair)| tokio::spawn(send_loop(i, Arc::new(pair), opts.clone()))).collect();
     let mut sent = Vec::new();
     for (sender, done) in senders.into_iter().zip(&finals) {
@@ -55,11 +57,12 @@ pub async fn run(target: &Target, opts: &DmOptions) -> anyhow::Result<Report> {
         sent.push(s);
     }
     let elapsed = started.elapsed();
+    let cpu_after = target.watched.sample();
     let mut received = Vec::new();
     for l in listeners {
         received.push(l.await?);
     }
-    Ok(report(opts, elapsed, sent, received))
+    Ok(report(opts, elapsed, sent, received, [cpu_before, cpu_after]))
 }
 
 async fn send_loop(i: usize, pair: Arc<Pair>, opts: DmOptions) -> Sent {
@@ -109,7 +112,7 @@ async fn listen(mut stream: EventStream, mut acked: watch::Receiver<Option<usize
     }
 }
 
-fn report(opts: &DmOptions, elapsed: Duration, sent: Vec<Sent>, received: Vec<Received>) -> Report {
+fn report(opts: &DmOptions, elapsed: Duration, sent: Vec<Sent>, received: Vec<Received>, cpu: [Option<Sample>; 2]) -> Report {
     let (mut send, mut delivery) = (Latencies::default(), Latencies::default());
     let (mut acked, mut lost, mut duplicates, mut errors, mut stream_errors) = (0, 0, 0, 0, 0);
     let mut first_errors: Vec<String> = Vec::new();
@@ -139,14 +142,15 @@ fn report(opts: &DmOptions, elapsed: Duration, sent: Vec<Sent>, received: Vec<Re
     let (send_s, delivery_s) = (send.summary(), delivery.summary());
     let ok = lost == 0 && errors == 0 && stream_errors == 0;
     first_errors.truncate(5);
+    let (cpu_json, cpu_line) = per_unit(cpu[0], cpu[1], acked, "message");
     let json = json!({
         "scenario": "dm", "pairs": opts.pairs, "seconds": (secs * 10.0).round() / 10.0,
         "acked": acked, "messages_per_sec": rate, "send_ms": send_s, "delivery_ms": delivery_s,
         "errors": errors, "stream_errors": stream_errors, "lost": lost, "duplicates": duplicates,
-        "first_errors": first_errors, "ok": ok,
+        "cpu_per_message": cpu_json, "first_errors": first_errors, "ok": ok,
     });
     let text = format!(
-        "dm: {} pairs for {:.1} s\n  acknowledged {acked} messages = {rate} msg/s\n  send     {}\n  delivery {}\n  errors {errors}, stream errors {stream_errors}, lost {lost}, duplicates {duplicates}{}",
+        "dm: {} pairs for {:.1} s\n  acknowledged {acked} messages = {rate} msg/s\n  send     {}\n  delivery {}\n  errors {errors}, stream errors {stream_errors}, lost {lost}, duplicates {duplicates}{cpu_line}{}",
         opts.pairs,
         secs,
         describe(&send_s),

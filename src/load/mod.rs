@@ -6,6 +6,7 @@
 //! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
 //! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency).
 
+pub mod cpu;
 pub mod dm;
 pub mod fanout;
 pub mod pages;
@@ -27,6 +28,8 @@ pub struct Target {
     pub request_timeout: Duration,
     /// Signups in flight at once (Argon2 is the server's most expensive request).
     pub signup_concurrency: usize,
+    /// The server's and database's processes, to measure their CPU per unit of work.
+    pub watched: cpu::Watched,
 }
 
 impl Target {
@@ -38,7 +41,7 @@ impl Target {
         }
         let base = format!("http://127.0.0.1:{}", url.port().unwrap_or(80));
         let run_id = crate::auth::tokens::random_hex(3);
-        Ok(Target { base, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8 })
+        Ok(Target { base, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8, watched: cpu::Watched::default() })
     }
 }
 

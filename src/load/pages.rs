@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::setup::{self, Pair};
 use super::stats::{describe, Latencies};
+use super::cpu::{per_unit, Sample};
 use super::{Report, Target};
 
 #[derive(Debug, Clone)]
@@ -34,6 +35,7 @@ pub async fn run(target: &Target, opts: &PagesOptions) -> anyhow::Result<Report>
         setup::fill(pair, opts.history).await?;
     }
     let started = Instant::now();
+    let cpu_before = target.watched.sample();
     let workers: Vec<_> = (0..opts.concurrency.max(1))
         .map(|w| tokio::spawn(work(pairs[w % pairs.len()].clone(), w, opts.clone())))
         .collect();
@@ -44,7 +46,8 @@ pub async fn run(target: &Target, opts: &PagesOptions) -> anyhow::Result<Report>
         all.chat.extend(w.chat);
         all.errors.extend(w.errors);
     }
-    Ok(report(opts, started.elapsed(), all))
+    let elapsed = started.elapsed();
+    Ok(report(opts, elapsed, all, [cpu_before, target.watched.sample()]))
 }
 
 async fn work(pair: Arc<Pair>, w: usize, opts: PagesOptions) -> Worker {
@@ -81,7 +84,7 @@ async fn work(pair: Arc<Pair>, w: usize, opts: PagesOptions) -> Worker {
     out
 }
 
-fn report(opts: &PagesOptions, elapsed: Duration, mut all: Worker) -> Report {
+fn report(opts: &PagesOptions, elapsed: Duration, mut all: Worker, cpu: [Option<Sample>; 2]) -> Report {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let done = all.list.len() + all.chat.len();
     let rps = (done as f64 / secs * 10.0).round() / 10.0;
@@ -93,14 +96,15 @@ fn report(opts: &PagesOptions, elapsed: Duration, mut all: Worker) -> Report {
     let errors = all.errors.len();
     all.errors.truncate(5);
     let ok = errors == 0;
+    let (cpu_json, cpu_line) = per_unit(cpu[0], cpu[1], done, "request");
     let json = json!({
         "scenario": "pages", "concurrency": opts.concurrency, "history": opts.history,
         "seconds": (secs * 10.0).round() / 10.0, "requests": done, "requests_per_sec": rps,
         "all_ms": overall, "chat_list_ms": list, "chat_page_ms": chat, "errors": errors,
-        "first_errors": all.errors, "ok": ok,
+        "cpu_per_request": cpu_json, "first_errors": all.errors, "ok": ok,
     });
     let text = format!(
-        "pages: concurrency {} for {:.1} s ({} messages per chat)\n  {done} requests = {rps} req/s\n  all        {}\n  /chats     {}\n  /chats/id  {}\n  errors {errors}{}",
+        "pages: concurrency {} for {:.1} s ({} messages per chat)\n  {done} requests = {rps} req/s\n  all        {}\n  /chats     {}\n  /chats/id  {}\n  errors {errors}{cpu_line}{}",
         opts.concurrency,
         secs,
         opts.history,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{chat_participants, chats, direct_chats};
 use crate::models::friends::ordered;
+use crate::models::users::{NavCounts, NAV_COUNTS_COLUMNS};
 
 /// A chat as one of its participants sees it.
 #[derive(Debug, Clone, QueryableByName)]
@@ -55,6 +56,38 @@ pub fn find_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uui
     )
     .bind::<SqlUuid, _>(chat_id)
     .bind::<SqlUuid, _>(user_id)
+    .get_result(conn)
+    .optional()
+}
+
+/// What the chat page needs before its messages, in one round trip: the chat as its
+/// participant sees it, whether they may send (a group, or a direct chat of friends),
+/// and the badges of the navigation.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct OpenedChat {
+    #[diesel(embed)]
+    pub chat: ChatForUser,
+    #[diesel(sql_type = Bool)]
+    pub can_send: bool,
+    #[diesel(embed)]
+    pub counts: NavCounts,
+}
+
+pub fn open_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<OpenedChat>> {
+    crate::db::prepared(format!(
+        "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
+                o.user_id AS other_id, o.username AS other_name, \
+                (c.is_group OR EXISTS (SELECT 1 FROM friends f \
+                                        WHERE f.user1 = d.user_low AND f.user2 = d.user_high)) AS can_send, \
+                {NAV_COUNTS_COLUMNS} \
+           FROM chats c \
+           JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $1 \
+           LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
+           LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $1 THEN d.user_high ELSE d.user_low END \
+          WHERE c.chat_id = $2"
+    ))
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<SqlUuid, _>(chat_id)
     .get_result(conn)
     .optional()
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::db::schema::chats;
@@ -87,60 +87,40 @@ pub struct NewMessage<'a> {
 impl NewMessage<'_> {
     /// Stores the message with the chat's next seq and moves the sender's read marker.
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
-        if let Some(client_id) = self.client_id {
-            if let Some(first) = by_client_id(conn, self.sender, client_id)? {
-                return Ok(SendOutcome::Repeated(first));
-            }
-        }
         match conn.transaction(|conn| self.insert_locked(conn)) {
-            // Two identical POSTs at once: the second lost on the unique key; answer
-            // with the first.
-            Err(e) if violates(&e, "messages_sender_client_id_key") => {
-                let client_id = self.client_id.ok_or(e)?;
-                Ok(SendOutcome::Repeated(by_client_id(conn, self.sender, client_id)?.ok_or(diesel::result::Error::NotFound)?))
-            }
+            // Two identical POSTs at once: the second lost on the unique key (its
+            // transaction rolled back, so no seq was used); answer with the first.
+            Err(e) if violates(&e, "messages_sender_client_id_key") => Ok(SendOutcome::Repeated(self.repeated(conn)?.ok_or(e)?)),
             other => other,
         }
     }
 
+    /// Four round trips on the way that stores: BEGIN, the lock, the guarded write, COMMIT.
     fn insert_locked(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
         // Lock the chat row first: sends to one chat queue here, and membership changes
-        // (which also take this lock) are seen by the checks below, which run after it
-        // in statements of their own (each takes a fresh snapshot after the lock).
-        let Some(is_group) = chats::table
-            .find(self.chat_id)
-            .select(chats::is_group)
-            .for_update()
-            .first::<bool>(conn)
-            .optional()?
-        else {
+        // (which also take this lock) are seen by the guards of the write below, a
+        // statement of its own, whose snapshot is taken after the lock is held.
+        let locked = chats::table.find(self.chat_id).select(chats::chat_id).for_update().first::<Uuid>(conn).optional()?;
+        if locked.is_none() {
             return Ok(SendOutcome::NotParticipant);
-        };
-        // Membership and, for a direct chat, the friendship of its pair: one round trip.
-        let checks: Checks = crate::db::prepared(
-            "SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2) AS member, \
-                    EXISTS (SELECT 1 FROM direct_chats d \
-                              JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high \
-                             WHERE d.chat_id = $1) AS friends",
-        )
-        .bind::<SqlUuid, _>(self.chat_id)
-        .bind::<SqlUuid, _>(self.sender)
-        .get_result(conn)?;
-        if !checks.member {
-            return Ok(SendOutcome::NotParticipant);
-        }
-        if !is_group && self.kind == "text" && !checks.friends {
-            return Ok(SendOutcome::NotFriends);
         }
         // The next seq, the message, the sender's read marker and the message as views
-        // show it, in one statement (data-modifying CTEs all run, in this transaction).
+        // show it, in one statement (data-modifying CTEs all run, in this transaction),
+        // guarded by every rule; no row back means a rule refused it.
         let view = crate::db::prepared(
             "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() \
-                         WHERE chat_id = $1 RETURNING last_seq), \
+                         WHERE chat_id = $1 \
+                           AND EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $3) \
+                           AND (is_group OR $6 <> 'text' OR EXISTS ( \
+                                SELECT 1 FROM direct_chats d \
+                                  JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high \
+                                 WHERE d.chat_id = $1)) \
+                           AND NOT EXISTS (SELECT 1 FROM messages WHERE sender = $3 AND client_id = $5) \
+                        RETURNING last_seq), \
                   m AS (INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind) \
                         SELECT $2, $1, c.last_seq, $3, $4, $5, $6 FROM c \
                         RETURNING message_id, chat_id, seq, sender, sent_time, text, kind), \
-                  p AS (UPDATE chat_participants SET last_read_seq = (SELECT last_seq FROM c) \
+                  p AS (UPDATE chat_participants SET last_read_seq = c.last_seq FROM c \
                          WHERE chat_id = $1 AND user_id = $3) \
              SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, \
                     m.sent_time, m.text, m.kind \
@@ -152,17 +132,33 @@ impl NewMessage<'_> {
         .bind::<Text, _>(self.text)
         .bind::<Nullable<SqlUuid>, _>(self.client_id)
         .bind::<Text, _>(self.kind)
-        .get_result(conn)?;
-        Ok(SendOutcome::Sent(view))
+        .get_result(conn)
+        .optional()?;
+        match view {
+            Some(view) => Ok(SendOutcome::Sent(view)),
+            None => self.refusal(conn),
+        }
     }
-}
 
-#[derive(QueryableByName)]
-struct Checks {
-    #[diesel(sql_type = Bool)]
-    member: bool,
-    #[diesel(sql_type = Bool)]
-    friends: bool,
+    /// Why the guarded write stored nothing (rare: only refused sends and repeats pay
+    /// these queries), asked in the same transaction, still under the lock.
+    fn refusal(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
+        if let Some(first) = self.repeated(conn)? {
+            return Ok(SendOutcome::Repeated(first));
+        }
+        // The write's guards are membership, the friendship of a direct chat's pair (for
+        // text) and the repeat: a member whose send is no repeat was refused as a non-friend.
+        let member = crate::models::chats::is_participant(conn, self.chat_id, self.sender)?;
+        Ok(if member { SendOutcome::NotFriends } else { SendOutcome::NotParticipant })
+    }
+
+    /// The message sent earlier with this `client_id`, if any.
+    fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
+        match self.client_id {
+            Some(client_id) => by_client_id(conn, self.sender, client_id),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The chats' current ends, for the live sweep: `(chat_id, last_seq)`.

@@ -83,17 +83,19 @@ pub struct NavCounts {
     pub unread_messages: i64,
 }
 
-/// The badges of the navigation, in one round trip: incoming pending friend requests and
-/// unread messages over all my chats.
+/// The badge columns of the navigation for user `$1`, as a select list: incoming pending
+/// friend requests and unread messages over all my chats. Shared by `nav_counts` and
+/// the pages that fold the badges into their own query.
+pub const NAV_COUNTS_COLUMNS: &str = "\
+    (SELECT count(*) FROM friend_requests \
+      WHERE to_user = $1 AND status = 'pending') AS pending_requests, \
+    (SELECT COALESCE(sum(nc.last_seq - np.last_read_seq), 0)::bigint \
+       FROM chat_participants np JOIN chats nc ON nc.chat_id = np.chat_id \
+      WHERE np.user_id = $1) AS unread_messages";
+
+/// The badges of the navigation, in one round trip.
 pub fn nav_counts(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<NavCounts> {
-    crate::db::prepared(
-        "SELECT \
-           (SELECT count(*) FROM friend_requests \
-             WHERE to_user = $1 AND status = 'pending') AS pending_requests, \
-           (SELECT COALESCE(sum(c.last_seq - p.last_read_seq), 0)::bigint \
-              FROM chat_participants p JOIN chats c ON c.chat_id = p.chat_id \
-             WHERE p.user_id = $1) AS unread_messages",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(user_id)
-    .get_result(conn)
+    crate::db::prepared(format!("SELECT {NAV_COUNTS_COLUMNS}"))
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result(conn)
 }

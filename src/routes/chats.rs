@@ -8,7 +8,7 @@ use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::Username;
 use crate::error::AppError;
-use crate::models::chats::ChatForUser;
+use crate::models::chats::{ChatForUser, OpenedChat};
 use crate::models::friends::FriendName;
 use crate::models::messages::MessageView;
 use crate::models::participants::Member;
@@ -73,13 +73,17 @@ struct Loaded {
 
 async fn load(pool: &DbPool, chat_id: Uuid, me: Uuid) -> Result<Loaded, AppError> {
     db::run(pool, move |conn| {
-        let chat = chats::find_for_participant(conn, chat_id, me)?.ok_or(AppError::NotFound)?;
-        // Viewing the chat reads it.
-        participants::mark_read(conn, chat_id, me, chat.last_seq)?;
+        let OpenedChat { chat, can_send, mut counts } = chats::open_for_participant(conn, chat_id, me)?.ok_or(AppError::NotFound)?;
+        // Viewing the chat reads it up to the end just seen; the badge then no longer
+        // counts this chat. Nothing to write when it was read already.
+        let unread_here = chat.last_seq - chat.last_read_seq;
+        if unread_here > 0 {
+            participants::mark_read(conn, chat_id, me, chat.last_seq)?;
+            counts.unread_messages -= unread_here;
+        }
         let history = messages::page_before(conn, chat_id, None, PAGE + 1)?;
-        let can_send = chat.is_group || chat.other_id.map(|o| friends::are_friends(conn, me, o)).transpose()?.unwrap_or(false);
         let group = if chat.is_group { Some((participants::members(conn, chat_id)?, friends::list_of(conn, me)?)) } else { None };
-        Ok::<_, AppError>(Loaded { counts: users::nav_counts(conn, me)?, chat, history, can_send, group })
+        Ok::<_, AppError>(Loaded { counts, chat, history, can_send, group })
     })
     .await
 }
