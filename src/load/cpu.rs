@@ -13,18 +13,20 @@ pub struct Watched {
     pub db_pid: Option<u32>,
 }
 
-/// CPU seconds (user + system) used so far, by the app and by the database.
+/// CPU seconds (user + system) used so far, by the app, by the database and by this
+/// load generator (which shares the machine).
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     app: f64,
     db: f64,
+    load: f64,
 }
 
 impl Watched {
     pub fn sample(&self) -> Option<Sample> {
         let app = cpu_seconds(self.server_pid?)?;
         let db = self.db_pid.map(|pm| cpu_seconds(pm).unwrap_or(0.0) + children(pm).into_iter().filter_map(cpu_seconds).sum::<f64>());
-        Some(Sample { app, db: db.unwrap_or(0.0) })
+        Some(Sample { app, db: db.unwrap_or(0.0), load: cpu_seconds(std::process::id()).unwrap_or(0.0) })
     }
 }
 
@@ -35,8 +37,9 @@ pub fn per_unit(before: Option<Sample>, after: Option<Sample>, units: usize, uni
     match (before, after) {
         (Some(b), Some(a)) if units > 0 => {
             let us = |s: f64| (s / units as f64 * 1e6).round();
-            let (app, db) = (us(a.app - b.app), us(a.db - b.db));
-            (json!({ "app_us": app, "db_us": db }), format!("\n  CPU per {unit}: app {app} µs, PostgreSQL {db} µs"))
+            let (app, db, load) = (us(a.app - b.app), us(a.db - b.db), us(a.load - b.load));
+            let line = format!("\n  CPU per {unit}: app {app} µs, PostgreSQL {db} µs, load generator {load} µs");
+            (json!({ "app_us": app, "db_us": db, "load_us": load }), line)
         }
         _ => (Value::Null, String::new()),
     }

@@ -85,63 +85,32 @@ pub struct NewMessage<'a> {
 }
 
 impl NewMessage<'_> {
-    /// Stores the message with the chat's next seq and moves the sender's read marker.
+    /// Stores the message with the chat's next seq and moves the sender's read marker,
+    /// in one statement: the `send_message` function (migration 000006) locks the chat
+    /// row, then writes guarded by every rule.
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
-        match conn.transaction(|conn| self.insert_locked(conn)) {
+        let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6)")
+            .bind::<SqlUuid, _>(self.chat_id)
+            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(self.sender)
+            .bind::<Text, _>(self.text)
+            .bind::<Nullable<SqlUuid>, _>(self.client_id)
+            .bind::<Text, _>(self.kind)
+            .get_result(conn)
+            .optional();
+        match stored {
+            Ok(Some(view)) => Ok(SendOutcome::Sent(view)),
+            Ok(None) => self.refusal(conn),
             // Two identical POSTs at once: the second lost on the unique key (its
-            // transaction rolled back, so no seq was used); answer with the first.
+            // statement rolled back, so no seq was used); answer with the first.
             Err(e) if violates(&e, "messages_sender_client_id_key") => Ok(SendOutcome::Repeated(self.repeated(conn)?.ok_or(e)?)),
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
-    /// Four round trips on the way that stores: BEGIN, the lock, the guarded write, COMMIT.
-    fn insert_locked(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
-        // Lock the chat row first: sends to one chat queue here, and membership changes
-        // (which also take this lock) are seen by the guards of the write below, a
-        // statement of its own, whose snapshot is taken after the lock is held.
-        let locked = chats::table.find(self.chat_id).select(chats::chat_id).for_update().first::<Uuid>(conn).optional()?;
-        if locked.is_none() {
-            return Ok(SendOutcome::NotParticipant);
-        }
-        // The next seq, the message, the sender's read marker and the message as views
-        // show it, in one statement (data-modifying CTEs all run, in this transaction),
-        // guarded by every rule; no row back means a rule refused it.
-        let view = crate::db::prepared(
-            "WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() \
-                         WHERE chat_id = $1 \
-                           AND EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $3) \
-                           AND (is_group OR $6 <> 'text' OR EXISTS ( \
-                                SELECT 1 FROM direct_chats d \
-                                  JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high \
-                                 WHERE d.chat_id = $1)) \
-                           AND NOT EXISTS (SELECT 1 FROM messages WHERE sender = $3 AND client_id = $5) \
-                        RETURNING last_seq), \
-                  m AS (INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind) \
-                        SELECT $2, $1, c.last_seq, $3, $4, $5, $6 FROM c \
-                        RETURNING message_id, chat_id, seq, sender, sent_time, text, kind), \
-                  p AS (UPDATE chat_participants SET last_read_seq = c.last_seq FROM c \
-                         WHERE chat_id = $1 AND user_id = $3) \
-             SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, \
-                    m.sent_time, m.text, m.kind \
-               FROM m JOIN users u ON u.user_id = m.sender",
-        )
-        .bind::<SqlUuid, _>(self.chat_id)
-        .bind::<SqlUuid, _>(Uuid::now_v7())
-        .bind::<SqlUuid, _>(self.sender)
-        .bind::<Text, _>(self.text)
-        .bind::<Nullable<SqlUuid>, _>(self.client_id)
-        .bind::<Text, _>(self.kind)
-        .get_result(conn)
-        .optional()?;
-        match view {
-            Some(view) => Ok(SendOutcome::Sent(view)),
-            None => self.refusal(conn),
-        }
-    }
-
-    /// Why the guarded write stored nothing (rare: only refused sends and repeats pay
-    /// these queries), asked in the same transaction, still under the lock.
+    /// Why nothing was stored (rare: only refused sends and repeats pay these queries).
+    /// Asked after the lock is gone, so a change in between may pick the other refusal;
+    /// either way nothing was stored.
     fn refusal(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
         if let Some(first) = self.repeated(conn)? {
             return Ok(SendOutcome::Repeated(first));

@@ -1,0 +1,1 @@
+DROP FUNCTION send_message(uuid, uuid, uuid, text, uuid, text);
