@@ -27,24 +27,30 @@ explain() {
     echo; echo "-- $1"
     "${psql[@]}" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) $2"
 }
-low=$(printf '%s\n%s\n' "$me" "$other" | sort | head -1); high=$(printf '%s\n%s\n' "$me" "$other" | sort | tail -1)
 explain "session load (every request)" "SELECT data, last_seen_at FROM sessions WHERE key_hash = (SELECT key_hash FROM sessions WHERE user_id = '$me' LIMIT 1) AND expires_at > now()"
-explain "nav counts (every page)" "SELECT (SELECT count(*) FROM friend_requests WHERE to_user = '$me' AND status = 'pending') AS pending_requests, (SELECT COALESCE(sum(c.last_seq - p.last_read_seq), 0)::bigint FROM chat_participants p JOIN chats c ON c.chat_id = p.chat_id WHERE p.user_id = '$me') AS unread_messages"
+explain "nav counts (the chat list and other pages)" "SELECT (SELECT count(*) FROM friend_requests WHERE to_user = '$me' AND status = 'pending') AS pending_requests, (SELECT COALESCE(sum(nc.last_seq - np.last_read_seq), 0)::bigint FROM chat_participants np JOIN chats nc ON nc.chat_id = np.chat_id WHERE np.user_id = '$me') AS unread_messages"
 explain "chat list" "SELECT c.chat_id, c.is_group, c.name, c.last_activity_at, (c.last_seq - p.last_read_seq) AS unread, o.user_id AS other_id, o.username AS other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, CASE WHEN c.is_group THEN ARRAY(SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = c.chat_id ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids FROM chat_participants p JOIN chats c ON c.chat_id = p.chat_id LEFT JOIN direct_chats d ON d.chat_id = c.chat_id LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = '$me' THEN d.user_high ELSE d.user_low END LEFT JOIN messages m ON m.chat_id = c.chat_id AND m.seq = c.last_seq LEFT JOIN users s ON s.user_id = m.sender WHERE p.user_id = '$me' ORDER BY c.last_activity_at DESC, c.chat_id"
 explain "friends (chat list's new-group form)" "SELECT u.user_id, u.username FROM friends f JOIN users u ON u.user_id = CASE WHEN f.user1 = '$me' THEN f.user2 ELSE f.user1 END WHERE f.user1 = '$me' OR f.user2 = '$me' ORDER BY u.username"
-explain "chat page: the chat for its participant" "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, o.user_id AS other_id, o.username AS other_name FROM chats c JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = '$me' LEFT JOIN direct_chats d ON d.chat_id = c.chat_id LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = '$me' THEN d.user_high ELSE d.user_low END WHERE c.chat_id = '$chat'"
+nav="(SELECT count(*) FROM friend_requests WHERE to_user = '$me' AND status = 'pending') AS pending_requests, (SELECT COALESCE(sum(nc.last_seq - np.last_read_seq), 0)::bigint FROM chat_participants np JOIN chats nc ON nc.chat_id = np.chat_id WHERE np.user_id = '$me') AS unread_messages"
+explain "chat page: the chat, whether I may send, and the nav badges" "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, o.user_id AS other_id, o.username AS other_name, (c.is_group OR EXISTS (SELECT 1 FROM friends f WHERE f.user1 = d.user_low AND f.user2 = d.user_high)) AS can_send, $nav FROM chats c JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = '$me' LEFT JOIN direct_chats d ON d.chat_id = c.chat_id LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = '$me' THEN d.user_high ELSE d.user_low END WHERE c.chat_id = '$chat'"
 explain "chat page: latest 50 (+1) messages" "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, m.sent_time, m.text, m.kind FROM messages m JOIN users u ON u.user_id = m.sender WHERE m.chat_id = '$chat' AND m.seq < 9223372036854775807 ORDER BY m.seq DESC LIMIT 51"
-explain "chat page / send: are they friends" "SELECT EXISTS (SELECT 1 FROM friends WHERE user1 = '$low' AND user2 = '$high')"
-explain "send: repeated client_id?" "SELECT m.message_id FROM messages m JOIN users u ON u.user_id = m.sender WHERE m.sender = '$me' AND m.client_id = gen_random_uuid()"
-echo; echo "-- send: the transaction (rolled back)"
+explain "send, refused only: repeated client_id?" "SELECT m.message_id FROM messages m JOIN users u ON u.user_id = m.sender WHERE m.sender = '$me' AND m.client_id = gen_random_uuid()"
+echo; echo "-- send: the two statements inside send_message() (migration 000006), rolled back"
 "${psql[@]}" <<SQL
 BEGIN;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT is_group FROM chats WHERE chat_id = '$chat' FOR UPDATE;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = '$chat' AND user_id = '$me');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT user_low, user_high FROM direct_chats WHERE chat_id = '$chat';
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE chat_id = '$chat' RETURNING last_seq;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind) SELECT gen_random_uuid(), '$chat', last_seq, '$me', 'explain', gen_random_uuid(), 'text' FROM chats WHERE chat_id = '$chat';
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE chat_participants SET last_read_seq = 1 WHERE chat_id = '$chat' AND user_id = '$me';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT 1 FROM chats WHERE chat_id = '$chat' FOR UPDATE;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
+            WHERE chat_id = '$chat'
+              AND EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = '$chat' AND user_id = '$me')
+              AND (is_group OR EXISTS (SELECT 1 FROM direct_chats d JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high WHERE d.chat_id = '$chat'))
+              AND NOT EXISTS (SELECT 1 FROM messages WHERE sender = '$me' AND client_id = gen_random_uuid())
+           RETURNING last_seq),
+     m AS (INSERT INTO messages (message_id, chat_id, seq, sender, text, client_id, kind)
+           SELECT gen_random_uuid(), '$chat', c.last_seq, '$me', 'explain', gen_random_uuid(), 'text' FROM c
+           RETURNING message_id, chat_id, seq, sender, sent_time, text, kind),
+     p AS (UPDATE chat_participants SET last_read_seq = c.last_seq FROM c WHERE chat_id = '$chat' AND user_id = '$me')
+SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username, m.sent_time, m.text, m.kind FROM m JOIN users u ON u.user_id = m.sender;
 ROLLBACK;
 SQL
 
