@@ -39,6 +39,10 @@ impl AppError {
     }
 }
 
+/// What a 503 tells the client to wait before trying again: long enough for a pool
+/// to drain, short enough that a person hardly notices.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 /// Seconds to wait, rounded up so that "try again in 0 seconds" never shows.
 pub fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -98,7 +102,7 @@ impl ResponseError for AppError {
                 resp.headers_mut().insert(header::RETRY_AFTER, retry_secs(*retry_after).into());
             }
             AppError::Unavailable(_) => {
-                resp.headers_mut().insert(header::RETRY_AFTER, 2u64.into());
+                resp.headers_mut().insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.into());
             }
             _ => {}
         }
