@@ -11,6 +11,7 @@ pub mod load;
 pub mod models;
 pub mod pictures;
 pub mod routes;
+pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod views;

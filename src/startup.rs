@@ -27,6 +27,21 @@ use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::live::{self, Hub};
 use crate::routes;
 
+/// How long a client may take to send a request's head; then 408 and the connection
+/// closes, so slowly trickled headers (slowloris) hold a connection this long at most.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing connection waits for the client to acknowledge.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Idle time before a keep-alive connection is closed.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Open connections per worker (each open event stream is one). Beyond this the server
+/// stops accepting until some close, so a flood of connections cannot exhaust file
+/// descriptors or memory; 2 000 per core of idle streams is cheap.
+const MAX_CONNECTIONS_PER_WORKER: usize = 2_000;
+/// How long a drain (SIGTERM) waits for in-flight requests: as long as a slow form body
+/// may take (`csrf::FORM_READ_TIMEOUT`). Event streams end at once.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
                    form-action 'self'";
@@ -84,6 +99,7 @@ fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    hub: Arc<Hub>,
 }
 
 impl Application {
@@ -95,18 +111,21 @@ impl Application {
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let hub = live::start(pool.clone(), database_url);
-        let server = run(listener, pool, hub, key, settings)?;
-        Ok(Application { port, server })
+        let server = run(listener, pool, hub.clone(), key, settings)?;
+        Ok(Application { port, server, hub })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM or SIGINT, then drains (`shutdown`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        actix_web::rt::spawn(crate::shutdown::drain_on_signal(self.hub, self.server.handle()));
         self.server.await
     }
 
+    /// The server without signal handling (in-process tests stop it by its handle).
     pub fn server(self) -> Server {
         self.server
     }
@@ -185,8 +204,14 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             )
             .wrap(TracingLogger::default())
     })
-    .listen(listener)?
-    .shutdown_timeout(5);
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .keep_alive(KEEP_ALIVE)
+    .max_connections(MAX_CONNECTIONS_PER_WORKER)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    // Signals are handled by `Application::run_until_stopped`, which drains the hub too.
+    .disable_signals()
+    .listen(listener)?;
     if let Some(n) = workers {
         server = server.workers(n);
     }
@@ -213,6 +238,10 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandl
         _ => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
     };
     let mut page = error_page_for(status, &message, user.as_ref());
+    // Keep a decision to close the connection (a request body that was too slow).
+    if res.response().head().connection_type() == actix_web::http::ConnectionType::Close {
+        page.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     // Keep what the first answer said besides its body (Retry-After, HX-Redirect, ...).
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
