@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cpu;
 pub mod db;
 pub mod demo;
 pub mod domain;

@@ -176,3 +176,36 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
     assert!(bodies.iter().all(|cut| *cut == Cut::ByServer), "{:?}", bodies.iter().filter(|c| **c == Cut::Never).count());
     assert!(since.elapsed() < Duration::from_secs(20));
 }
+
+#[actix_web::test]
+async fn a_burst_of_logins_hashes_a_few_passwords_at_a_time_in_bounded_memory() {
+    let db = crate::helpers::TestDb::new();
+    let server = Chaat::serve(&db.url, &[]);
+    let alice = crate::helpers::Client::new(&server.base);
+    assert_eq!(alice.signup("alice", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    // Each visitor has the login page (a session and its CSRF token) before the burst.
+    const BURST: usize = 40;
+    let visitors: Vec<_> = (0..BURST).map(|_| crate::helpers::Client::new(&server.base)).collect();
+    for visitor in &visitors {
+        visitor.csrf_token().await;
+    }
+    let rss_before = server.status_field("VmRSS");
+
+    let answers = futures_util::future::join_all(visitors.iter().map(|v| v.login("alice", PASSWORD))).await;
+
+    for resp in &answers {
+        match resp.status() {
+            StatusCode::SEE_OTHER => {}
+            StatusCode::SERVICE_UNAVAILABLE => assert!(resp.headers().contains_key("retry-after")),
+            other => panic!("a login answered {other}"),
+        }
+    }
+    assert!(answers.iter().any(|r| r.status() == StatusCode::SEE_OTHER), "logins succeed");
+    // Argon2id takes 19 MiB per hash: one per core at a time, not one per request.
+    let cores = std::thread::available_parallelism().unwrap().get().min(BURST) as u64;
+    let peak = server.status_field("VmHWM");
+    assert!(
+        peak < rss_before + (cores * 20 + 100) * 1024,
+        "peak memory {peak} KiB with {rss_before} KiB before the burst: hashes ran all at once"
+    );
+}
