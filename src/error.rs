@@ -56,6 +56,12 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 AppError::Unavailable(info.message().to_string())
             }
+            // The statement timeout (SQLSTATE 57014, which diesel does not name): the
+            // database is too slow right now. Matched on PostgreSQL's English message; a
+            // server with translated messages makes this a 500, still bounded in time.
+            Error::DatabaseError(_, info) if info.message().starts_with("canceling statement due to statement timeout") => {
+                AppError::Unavailable(info.message().to_string())
+            }
             other => AppError::internal(other),
         }
     }

@@ -105,7 +105,12 @@ pub struct Application {
 impl Application {
     /// Binds `settings.bind` (port 0 picks a free port) against a migrated database.
     pub fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
-        let pool = db::build_pool(database_url, settings.db_pool_size, Duration::from_millis(settings.db_wait_ms));
+        let pool = db::build_pool(
+            database_url,
+            settings.db_pool_size,
+            Duration::from_millis(settings.db_wait_ms),
+            Duration::from_millis(settings.db_statement_timeout_ms),
+        );
         let key = session_key(&pool)?;
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -46,16 +46,20 @@ thread_local! {
 }
 
 /// diesel's r2d2 manager, plus: a connection that lost its server (a restart, a
-/// terminated backend) is discarded when it is returned, not reused.
+/// terminated backend) is discarded when it is returned, not reused; every connection
+/// has a statement timeout (milliseconds), so a slow database bounds every request.
 #[derive(Debug)]
-pub struct Manager(ConnectionManager<PgConnection>);
+pub struct Manager(ConnectionManager<PgConnection>, u64);
 
 impl ManageConnection for Manager {
     type Connection = PgConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<PgConnection, Self::Error> {
-        self.0.connect()
+        use diesel::RunQueryDsl;
+        let mut conn = self.0.connect()?;
+        diesel::sql_query(format!("SET statement_timeout = {}", self.1)).execute(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
@@ -69,13 +73,13 @@ impl ManageConnection for Manager {
 
 /// Builds the pool without connecting eagerly: an instance starts (and answers 503) even
 /// while the database is briefly away.
-pub fn build_pool(url: &str, size: u32, wait: Duration) -> DbPool {
+pub fn build_pool(url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
     let pool = Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(wait)
         .test_on_check_out(false)
-        .build_unchecked(Manager(ConnectionManager::<PgConnection>::new(url)));
+        .build_unchecked(Manager(ConnectionManager::<PgConnection>::new(url), statement_timeout.as_millis() as u64));
     DbPool { pool, gate: Arc::new(Semaphore::new(size as usize)), wait }
 }
 

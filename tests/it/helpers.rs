@@ -117,7 +117,7 @@ pub fn test_settings() -> Settings {
 /// Settings for tests of ordering under many concurrent requests: pool waits that do not
 /// run out on a busy machine.
 pub fn patient_settings() -> Settings {
-    Settings { db_wait_ms: 30_000, ..test_settings() }
+    Settings { db_wait_ms: 30_000, db_statement_timeout_ms: 60_000, ..test_settings() }
 }
 
 pub struct TestApp {

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::helpers::{count, TestApp, PASSWORD};
+use chaat::config::Settings;
+
+use crate::helpers::{count, test_settings, TestApp, PASSWORD};
 use crate::instances::{friends_with_a_chat, try_send};
 use crate::process::Chaat;
 
@@ -34,7 +36,11 @@ async fn exchange(addr: &str, request: &str, bound: Duration) -> (String, Durati
 #[actix_web::test]
 async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_time_and_memory() {
     let db = crate::helpers::TestDb::new();
-    let server = Chaat::serve(&db.url, &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500")]);
+    // Statements may wait a minute here: the pool must stay exhausted during the burst.
+    let server = Chaat::serve(
+        &db.url,
+        &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000")],
+    );
     let addr = server.base.trim_start_matches("http://").to_string();
     let (alice, _bob, chat) = friends_with_a_chat(&db, &server.base).await;
     alice.csrf_token().await;
@@ -101,6 +107,31 @@ async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_tim
         assert_eq!(handle.await.unwrap(), Ok(()));
     }
     assert_eq!(reqwest::get(format!("{}/healthz", server.base)).await.unwrap().status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_send_stuck_on_a_slow_database_answers_503_after_the_statement_timeout_and_can_be_repeated() {
+    let app = TestApp::spawn_with(Settings { db_statement_timeout_ms: 1000, ..test_settings() }).await;
+    let (alice, _bob, chat) = crate::chats::alice_and_bob(&app).await;
+    let mut locker = app.conn();
+    diesel::sql_query("BEGIN").execute(&mut locker).unwrap();
+    diesel::sql_query(format!("SELECT 1 FROM chats WHERE chat_id = '{chat}' FOR UPDATE")).execute(&mut locker).unwrap();
+
+    let (path, id) = (format!("/chats/{chat}/messages"), Uuid::new_v4().to_string());
+    let started = Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(10), alice.post(&path, &[("text", "slow"), ("client_id", &id)]))
+        .await
+        .expect("no answer within 10 s: the send waits on the lock without bound");
+    let took = started.elapsed();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert!(took < Duration::from_secs(5), "a 1 s statement timeout ends the wait (took {took:?})");
+
+    diesel::sql_query("ROLLBACK").execute(&mut locker).unwrap();
+    let stored = format!("SELECT count(*) AS n FROM messages WHERE client_id = '{id}'");
+    assert_eq!(count(&mut app.conn(), &stored), 0, "the cancelled send stored nothing");
+    assert_eq!(alice.post(&path, &[("text", "slow"), ("client_id", &id)]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut app.conn(), &stored), 1, "the repeat is stored once");
 }
 
 /// How a slow client's connection ended.
