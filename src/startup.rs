@@ -17,7 +17,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf;
-use crate::auth::session_store::PgSessionStore;
+use crate::auth::session_store::{self, PgSessionStore};
 use crate::config::Settings;
 use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
@@ -198,6 +198,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             // back) to know who is logged in; outside them for errors of the session store.
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
+            .wrap(from_fn(session_store::busy_is_503))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(
                 DefaultHeaders::new()

@@ -35,11 +35,17 @@ impl Chaat {
         let mut child = command.spawn().expect("start chaat");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps reading stdout to the end, so the child never writes into a closed pipe.
+        // Keeps reading stdout (where it logs) to the end, so the child never writes
+        // into a closed pipe; shows the log lines with TEST_LOG.
+        let show = std::env::var_os("TEST_LOG").is_some();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.split("open ").nth(1) {
                     let _ = tx.send(url.trim().to_string());
+                } else if show {
+                    // Not eprintln!: the test harness would capture it.
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr(), "[chaat] {line}");
                 }
             }
         });
