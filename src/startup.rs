@@ -138,7 +138,9 @@ impl Application {
 
 /// The session cookie key, shared by every instance through the database.
 fn session_key(pool: &DbPool) -> anyhow::Result<Key> {
-    let mut conn = pool.get().context("connecting to the database")?;
+    // Not the per-request wait (which may be a few hundred ms): a busy server can take
+    // longer than that to start the first connection, and start-up may wait.
+    let mut conn = pool.get_timeout(Duration::from_secs(10)).context("connecting to the database")?;
     let fresh = Key::generate();
     let bytes = app_secrets::get_or_create(&mut conn, "session_cookie_key", fresh.master())?;
     Key::try_from(bytes.as_slice()).context("stored session key is too short")
