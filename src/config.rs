@@ -36,6 +36,10 @@ pub struct Settings {
     /// How long a request waits for a database connection before answering 503.
     #[arg(long, env = "CHAAT_DB_WAIT_MS", default_value_t = 1500)]
     pub db_wait_ms: u64,
+    /// Longest a single SQL statement may run (lock waits included) before it is
+    /// cancelled and the request answers 503.
+    #[arg(long, env = "CHAAT_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
     /// Session lifetime in hours (renewed while the session is used).
     #[arg(long, env = "CHAAT_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: u32,
@@ -71,6 +75,7 @@ impl Settings {
             log: "info".into(),
             db_pool_size: 16,
             db_wait_ms: 1500,
+            db_statement_timeout_ms: 5000,
             session_hours: 24 * 14,
             login_failures_per_user: 5,
             login_attempts_per_addr: 30,
@@ -111,7 +116,7 @@ impl fmt::Display for Settings {
         };
         write!(
             f,
-            "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} \
+            "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s",
             self.bind,
             db,
@@ -119,6 +124,7 @@ impl fmt::Display for Settings {
             self.log,
             self.db_pool_size,
             self.db_wait_ms,
+            self.db_statement_timeout_ms,
             self.session_hours,
             self.login_failures_per_user,
             self.login_attempts_per_addr,

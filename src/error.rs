@@ -39,6 +39,10 @@ impl AppError {
     }
 }
 
+/// What a 503 tells the client to wait before trying again: long enough for a pool
+/// to drain, short enough that a person hardly notices.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
+
 /// Seconds to wait, rounded up so that "try again in 0 seconds" never shows.
 pub fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -50,6 +54,12 @@ impl From<diesel::result::Error> for AppError {
         match e {
             Error::NotFound => AppError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                AppError::Unavailable(info.message().to_string())
+            }
+            // The statement timeout (SQLSTATE 57014, which diesel does not name): the
+            // database is too slow right now. Matched on PostgreSQL's English message; a
+            // server with translated messages makes this a 500, still bounded in time.
+            Error::DatabaseError(_, info) if info.message().starts_with("canceling statement due to statement timeout") => {
                 AppError::Unavailable(info.message().to_string())
             }
             other => AppError::internal(other),
@@ -98,7 +108,7 @@ impl ResponseError for AppError {
                 resp.headers_mut().insert(header::RETRY_AFTER, retry_secs(*retry_after).into());
             }
             AppError::Unavailable(_) => {
-                resp.headers_mut().insert(header::RETRY_AFTER, 2u64.into());
+                resp.headers_mut().insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.into());
             }
             _ => {}
         }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cpu;
 pub mod db;
 pub mod demo;
 pub mod domain;
@@ -11,6 +12,7 @@ pub mod load;
 pub mod models;
 pub mod pictures;
 pub mod routes;
+pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod views;

@@ -17,7 +17,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf;
-use crate::auth::session_store::PgSessionStore;
+use crate::auth::session_store::{self, PgSessionStore};
 use crate::config::Settings;
 use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
@@ -26,6 +26,21 @@ use crate::error::{default_message, error_page_for, ErrorMessage};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::live::{self, Hub};
 use crate::routes;
+
+/// How long a client may take to send a request's head; then 408 and the connection
+/// closes, so slowly trickled headers (slowloris) hold a connection this long at most.
+const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing connection waits for the client to acknowledge.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Idle time before a keep-alive connection is closed.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Open connections per worker (each open event stream is one). Beyond this the server
+/// stops accepting until some close, so a flood of connections cannot exhaust file
+/// descriptors or memory; 2 000 per core of idle streams is cheap.
+const MAX_CONNECTIONS_PER_WORKER: usize = 2_000;
+/// How long a drain (SIGTERM) waits for in-flight requests: as long as a slow form body
+/// may take (`csrf::FORM_READ_TIMEOUT`). Event streams end at once.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
@@ -84,29 +99,38 @@ fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    hub: Arc<Hub>,
 }
 
 impl Application {
     /// Binds `settings.bind` (port 0 picks a free port) against a migrated database.
     pub fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
-        let pool = db::build_pool(database_url, settings.db_pool_size, Duration::from_millis(settings.db_wait_ms));
+        let pool = db::build_pool(
+            database_url,
+            settings.db_pool_size,
+            Duration::from_millis(settings.db_wait_ms),
+            Duration::from_millis(settings.db_statement_timeout_ms),
+        );
         let key = session_key(&pool)?;
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let hub = live::start(pool.clone(), database_url);
-        let server = run(listener, pool, hub, key, settings)?;
-        Ok(Application { port, server })
+        let server = run(listener, pool, hub.clone(), key, settings)?;
+        Ok(Application { port, server, hub })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM or SIGINT, then drains (`shutdown`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        actix_web::rt::spawn(crate::shutdown::drain_on_signal(self.hub, self.server.handle()));
         self.server.await
     }
 
+    /// The server without signal handling (in-process tests stop it by its handle).
     pub fn server(self) -> Server {
         self.server
     }
@@ -114,7 +138,9 @@ impl Application {
 
 /// The session cookie key, shared by every instance through the database.
 fn session_key(pool: &DbPool) -> anyhow::Result<Key> {
-    let mut conn = pool.get().context("connecting to the database")?;
+    // Not the per-request wait (which may be a few hundred ms): a busy server can take
+    // longer than that to start the first connection, and start-up may wait.
+    let mut conn = pool.get_timeout(Duration::from_secs(10)).context("connecting to the database")?;
     let fresh = Key::generate();
     let bytes = app_secrets::get_or_create(&mut conn, "session_cookie_key", fresh.master())?;
     Key::try_from(bytes.as_slice()).context("stored session key is too short")
@@ -174,6 +200,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             // back) to know who is logged in; outside them for errors of the session store.
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
+            .wrap(from_fn(session_store::busy_is_503))
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(
                 DefaultHeaders::new()
@@ -185,8 +212,14 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             )
             .wrap(TracingLogger::default())
     })
-    .listen(listener)?
-    .shutdown_timeout(5);
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .keep_alive(KEEP_ALIVE)
+    .max_connections(MAX_CONNECTIONS_PER_WORKER)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    // Signals are handled by `Application::run_until_stopped`, which drains the hub too.
+    .disable_signals()
+    .listen(listener)?;
     if let Some(n) = workers {
         server = server.workers(n);
     }
@@ -213,6 +246,10 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandl
         _ => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
     };
     let mut page = error_page_for(status, &message, user.as_ref());
+    // Keep a decision to close the connection (a request body that was too slow).
+    if res.response().head().connection_type() == actix_web::http::ConnectionType::Close {
+        page.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     // Keep what the first answer said besides its body (Retry-After, HX-Redirect, ...).
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

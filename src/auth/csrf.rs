@@ -18,6 +18,10 @@ pub const FIELD: &str = "csrf_token";
 pub const HEADER: &str = "X-CSRF-Token";
 /// Form bodies are small (a message is at most 4000 characters); larger ones are refused.
 pub const FORM_LIMIT: usize = 64 * 1024;
+/// The whole form body must arrive within this time (64 KiB at 56 kbit/s), else 408
+/// and the connection closes: the server's request timeout covers only the head, so a
+/// body trickled byte by byte would otherwise hold its connection for ever.
+pub const FORM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn protect<B: MessageBody>(
     mut req: ServiceRequest,
@@ -96,12 +100,23 @@ async fn read_form(req: &mut ServiceRequest) -> Result<Vec<u8>, actix_web::Error
     let (_, slot) = req.parts_mut();
     let mut payload = std::mem::replace(slot, actix_web::dev::Payload::None);
     let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
-        if body.len() + chunk.len() > FORM_LIMIT {
-            return Err(actix_web::error::ErrorPayloadTooLarge("form too large"));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk?;
+            if body.len() + chunk.len() > FORM_LIMIT {
+                return Err(actix_web::error::ErrorPayloadTooLarge("form too large"));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(())
+    };
+    match tokio::time::timeout(FORM_READ_TIMEOUT, read).await {
+        Ok(read) => read?,
+        Err(_) => {
+            tracing::info!("form body too slow; closing the connection");
+            let closing = actix_web::HttpResponse::RequestTimeout().force_close().finish();
+            return Err(actix_web::error::InternalError::from_response("form body too slow", closing).into());
+        }
     }
     if !is_utf8_form(&body) {
         return Err(actix_web::error::ErrorBadRequest("form is not UTF-8"));

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use actix_session::storage::{generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::body::MessageBody;
 use actix_web::cookie::time::Duration;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -15,6 +18,26 @@ use super::tokens::sha256;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::sessions::{self, NewSession};
+
+/// How a write that failed only because the database is busy or away is reported.
+const BUSY: &str = "session store busy";
+
+fn store_error(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Unavailable(why) => anyhow::anyhow!("{BUSY}: {why}"),
+        other => anyhow::anyhow!("session store: {other}"),
+    }
+}
+
+/// Middleware outside the sessions: actix-session turns a failed save, update or delete
+/// into an opaque 500 error. When the store was only busy (an exhausted pool, a
+/// statement timeout), the error becomes a 503 with Retry-After: the request may simply
+/// be repeated. (It stays an error, rendered as the anonymous error page: the request
+/// it came from is gone, so the error-page middleware cannot re-render it.)
+pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<B>, actix_web::Error> {
+    // The error keeps its cause only in its Debug form.
+    next.call(req).await.map_err(|e| if format!("{e:?}").contains(BUSY) { AppError::Unavailable(BUSY.into()).into() } else { e })
+}
 
 /// Sessions nobody has logged into yet (they only hold a CSRF token) live this long.
 const ANONYMOUS_TTL: StdDuration = StdDuration::from_secs(2 * 3600);
@@ -96,7 +119,7 @@ impl PgSessionStore {
             Ok(fresh)
         })
         .await
-        .map_err(|e| anyhow::anyhow!("session store: {e}"))
+        .map_err(store_error)
     }
 }
 
@@ -136,13 +159,13 @@ impl SessionStore for PgSessionStore {
         let expires_at = Utc::now() + chrono::TimeDelta::seconds(ttl.whole_seconds());
         db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at))
             .await
-            .map_err(|e| anyhow::anyhow!("session store: {e}"))
+            .map_err(store_error)
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
         db::run(&self.pool, move |conn| sessions::delete(conn, &hash))
             .await
-            .map_err(|e| anyhow::anyhow!("session store: {e}"))
+            .map_err(store_error)
     }
 }

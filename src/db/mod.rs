@@ -6,9 +6,12 @@ pub mod migrate;
 pub mod prepared;
 pub mod schema;
 
-use std::time::Duration;
-
 use std::cell::Cell;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 pub use prepared::prepared;
 
@@ -17,7 +20,23 @@ use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
 
 use crate::error::AppError;
 
-pub type DbPool = Pool<Manager>;
+/// The r2d2 pool plus a gate in front of it (see `run`). Derefs to the pool.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<Manager>,
+    /// One permit per pooled connection: at most that many blocking tasks wait on
+    /// the pool; every other request waits here, as a future, until its deadline.
+    gate: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Deref for DbPool {
+    type Target = Pool<Manager>;
+    fn deref(&self) -> &Pool<Manager> {
+        &self.pool
+    }
+}
+
 pub type DbConn = PooledConnection<Manager>;
 
 thread_local! {
@@ -27,16 +46,20 @@ thread_local! {
 }
 
 /// diesel's r2d2 manager, plus: a connection that lost its server (a restart, a
-/// terminated backend) is discarded when it is returned, not reused.
+/// terminated backend) is discarded when it is returned, not reused; every connection
+/// has a statement timeout (milliseconds), so a slow database bounds every request.
 #[derive(Debug)]
-pub struct Manager(ConnectionManager<PgConnection>);
+pub struct Manager(ConnectionManager<PgConnection>, u64);
 
 impl ManageConnection for Manager {
     type Connection = PgConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<PgConnection, Self::Error> {
-        self.0.connect()
+        use diesel::RunQueryDsl;
+        let mut conn = self.0.connect()?;
+        diesel::sql_query(format!("SET statement_timeout = {}", self.1)).execute(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
@@ -50,14 +73,19 @@ impl ManageConnection for Manager {
 
 /// Builds the pool without connecting eagerly: an instance starts (and answers 503) even
 /// while the database is briefly away.
-pub fn build_pool(url: &str, size: u32, wait: Duration) -> DbPool {
-    Pool::builder()
+pub fn build_pool(url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
+    let pool = Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(wait)
         .test_on_check_out(false)
-        .build_unchecked(Manager(ConnectionManager::<PgConnection>::new(url)))
+        .build_unchecked(Manager(ConnectionManager::<PgConnection>::new(url), statement_timeout.as_millis() as u64));
+    DbPool { pool, gate: Arc::new(Semaphore::new(size as usize)), wait }
 }
+
+/// A request that got through the gate late still gets this long to check a
+/// connection out (r2d2 may be opening one for it).
+const MIN_CHECKOUT: Duration = Duration::from_millis(250);
 
 /// Runs `f` with a pooled connection on this (blocking) thread. Pool exhaustion and
 /// lost connections become 503 (`AppError::Unavailable`).
@@ -66,7 +94,15 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, E>,
     E: Into<AppError>,
 {
-    let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+    run_checked_out(pool, pool.wait, f)
+}
+
+fn run_checked_out<T, E, F>(pool: &DbPool, wait: Duration, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: Into<AppError>,
+{
+    let mut conn = pool.get_timeout(wait).map_err(|e| AppError::Unavailable(e.to_string()))?;
     let result = f(&mut conn).map_err(Into::into);
     if matches!(result, Err(AppError::Unavailable(_))) {
         CONNECTION_LOST.with(|lost| lost.set(true));
@@ -76,15 +112,27 @@ where
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool, never on the async
-/// executor.
+/// executor. The whole wait (gate, then pool) is bounded by the pool's wait setting
+/// and ends in 503: without the gate every waiting request would hold a blocking
+/// thread (tokio starts up to 512 per worker, then queues without bound), so an
+/// exhausted pool turned into thousands of threads and waits far past the deadline.
 pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
+    let deadline = Instant::now() + pool.wait;
+    let permit = match tokio::time::timeout(pool.wait, pool.gate.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) | Err(_) => return Err(AppError::Unavailable("every database connection is busy".into())),
+    };
     let pool = pool.clone();
-    actix_web::web::block(move || run_here(&pool, f))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    actix_web::web::block(move || {
+        // Held until `f` is done, even if the request was abandoned meanwhile.
+        let _permit = permit;
+        run_checked_out(&pool, deadline.saturating_duration_since(Instant::now()).max(MIN_CHECKOUT), f)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }

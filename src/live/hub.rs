@@ -1,6 +1,7 @@
 //! The in-process fan-out: one broadcast channel per watched chat.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -31,11 +32,13 @@ pub struct Hub {
     chats: Mutex<HashMap<Uuid, broadcast::Sender<Signal>>>,
     notify: Mutex<Sender<(Uuid, i64)>>,
     sweep_now: Mutex<Sender<()>>,
+    /// Set on shutdown: streams end and no new one starts.
+    closed: AtomicBool,
 }
 
 impl Hub {
     pub(super) fn new(notify: Sender<(Uuid, i64)>, sweep_now: Sender<()>) -> Self {
-        Hub { instance: Uuid::new_v4(), chats: Mutex::new(HashMap::new()), notify: Mutex::new(notify), sweep_now: Mutex::new(sweep_now) }
+        Hub { instance: Uuid::new_v4(), chats: Mutex::new(HashMap::new()), notify: Mutex::new(notify), sweep_now: Mutex::new(sweep_now), closed: AtomicBool::new(false) }
     }
 
     /// Identifies this instance in notifications, so it ignores its own.
@@ -43,9 +46,27 @@ impl Hub {
         self.instance
     }
 
+    /// After `close`, a receiver that is already closed: the stream ends at once.
     pub fn subscribe(&self, chat_id: Uuid) -> broadcast::Receiver<Signal> {
         let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_closed() {
+            return broadcast::channel(1).1;
+        }
         chats.entry(chat_id).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
+    }
+
+    /// Ends every stream of this instance (their responses finish cleanly) and refuses
+    /// new ones. Called on shutdown: an open stream would otherwise keep its worker
+    /// busy until the shutdown timeout and then be cut off mid-body.
+    pub fn close(&self) {
+        let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        self.closed.store(true, Ordering::SeqCst);
+        // Dropping the senders tells every receiver `Closed`.
+        chats.clear();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Call once, right after the message's transaction committed.

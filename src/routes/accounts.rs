@@ -9,6 +9,7 @@ use crate::auth::current_user::CsrfToken;
 use crate::auth::throttle::{self, Throttled};
 use crate::auth::{password, TypedSession};
 use crate::config::Settings;
+use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::{Password, Username};
 use crate::error::{retry_secs, AppError};
@@ -92,7 +93,7 @@ pub async fn signup(
     let salt = password::new_salt();
     let pwd_hash = {
         let salt = salt.clone();
-        web::block(move || password::hash(&password, &salt)).await.map_err(|e| AppError::Internal(e.into()))??
+        cpu::run(move || password::hash(&password, &salt)).await??
     };
     let user_id = Uuid::now_v7();
     let name = username.clone();
@@ -174,7 +175,7 @@ pub async fn login(
     };
 
     // The same work whether or not the user exists: the answer time reveals nothing.
-    let verified = web::block(move || match credentials {
+    let verified = cpu::run(move || match credentials {
         Some(c) if password::verify(&password, &c.pwd_hash) => Some(c),
         Some(_) => None,
         None => {
@@ -182,8 +183,7 @@ pub async fn login(
             None
         }
     })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?;
+    .await?;
 
     match verified {
         Some(c) => {

@@ -37,6 +37,10 @@ pub async fn stream(
     if !settings.event_streams {
         return Err(AppError::Unavailable("event streams are turned off".into()));
     }
+    if hub.is_closed() {
+        // Shutting down: the browser retries (Retry-After), reaching another instance.
+        return Err(AppError::Unavailable("shutting down".into()));
+    }
     let me = user.user_id;
     let end = db::run(&pool, move |conn| chats::find_for_participant(conn, chat_id, me)).await?.ok_or(AppError::NotFound)?.last_seq;
     // A reconnecting browser says where it stopped; a new page says what it showed.

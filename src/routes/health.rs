@@ -2,6 +2,7 @@ use actix_web::{web, HttpResponse};
 use diesel::RunQueryDsl;
 
 use crate::db::{self, DbPool};
+use crate::error::UNAVAILABLE_RETRY_SECS;
 
 /// 200 `ok` when the database answers, 503 otherwise.
 pub async fn check(pool: web::Data<DbPool>) -> HttpResponse {
@@ -9,7 +10,11 @@ pub async fn check(pool: web::Data<DbPool>) -> HttpResponse {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+            // Like every 503 here: a load balancer or client may try again shortly.
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .insert_header((actix_web::http::header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS))
+                .body("database unavailable")
         }
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::{password, CurrentUser};
+use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Password;
 use crate::error::AppError;
@@ -80,7 +81,7 @@ pub async fn update_display_picture(
     form: MultipartForm<PictureUpload>,
 ) -> Result<HttpResponse, AppError> {
     let upload = form.into_inner().picture.map(|p| p.data.to_vec()).unwrap_or_default();
-    let encoded = web::block(move || pictures::reencode(&upload)).await.map_err(|e| AppError::Internal(e.into()))?;
+    let encoded = cpu::run(move || pictures::reencode(&upload)).await?;
     match encoded {
         Ok(picture) => {
             let me = user.user_id;
@@ -113,7 +114,7 @@ pub async fn update_password(
     let stored = db::run(&pool, move |conn| users::credentials_by_id(conn, me)).await?;
     let current_ok = {
         let current = form.current_password.clone();
-        web::block(move || password::verify(&current, &stored.pwd_hash)).await.map_err(|e| AppError::Internal(e.into()))?
+        cpu::run(move || password::verify(&current, &stored.pwd_hash)).await?
     };
     let mut settings = page(&user, &pool).await?;
     if !current_ok {
@@ -129,7 +130,7 @@ pub async fn update_password(
     let salt = password::new_salt();
     let pwd_hash = {
         let salt = salt.clone();
-        web::block(move || password::hash(&new, &salt)).await.map_err(|e| AppError::Internal(e.into()))??
+        cpu::run(move || password::hash(&new, &salt)).await??
     };
     let sid = user.sid.clone();
     db::run(&pool, move |conn| {

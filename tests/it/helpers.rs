@@ -117,7 +117,7 @@ pub fn test_settings() -> Settings {
 /// Settings for tests of ordering under many concurrent requests: pool waits that do not
 /// run out on a busy machine.
 pub fn patient_settings() -> Settings {
-    Settings { db_wait_ms: 30_000, ..test_settings() }
+    Settings { db_wait_ms: 30_000, db_statement_timeout_ms: 60_000, ..test_settings() }
 }
 
 pub struct TestApp {
@@ -179,17 +179,32 @@ impl Drop for TestApp {
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
+    jar: Arc<reqwest::cookie::Jar>,
     csrf: Mutex<Option<String>>,
 }
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Client { http, base: base.to_string(), csrf: Mutex::new(None) }
+        Client { http, base: base.to_string(), jar, csrf: Mutex::new(None) }
+    }
+
+    /// The same browser (cookies, CSRF token) talking to another instance.
+    pub fn moved_to(&self, base: &str) -> Client {
+        let csrf = Mutex::new(self.csrf.lock().unwrap().clone());
+        Client { http: self.http.clone(), base: base.to_string(), jar: self.jar.clone(), csrf }
+    }
+
+    /// The `Cookie` header this browser sends (for hand-written requests).
+    pub fn cookie_header(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().unwrap();
+        self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,6 +2,7 @@
 //! (a throwaway cluster for this run, or DATABASE_URL), a database per test.
 
 mod helpers;
+mod process;
 mod sse;
 
 mod accounts;
@@ -15,6 +16,8 @@ mod faults;
 mod friends;
 mod groups;
 mod hostile;
+mod instances;
 mod load;
+mod overload;
 mod pictures;
 mod security;

@@ -22,6 +22,18 @@ impl Seq for Event {
     }
 }
 
+/// What reading a stream found.
+#[derive(Debug)]
+pub enum Step {
+    Event(Event),
+    /// Nothing within the wait.
+    Quiet,
+    /// The response body ended properly (the chunked body's last chunk arrived).
+    Ended,
+    /// The connection failed mid-body (reset, closed without the last chunk).
+    Broken(String),
+}
+
 pub struct EventStream {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>,
     buffer: String,
@@ -47,13 +59,25 @@ impl EventStream {
     /// The next message event (comments and keep-alives skipped), or None after `wait`
     /// or when the stream ends.
     pub async fn next(&mut self, wait: Duration) -> Option<Event> {
+        match self.step(wait).await {
+            Step::Event(event) => Some(event),
+            Step::Quiet | Step::Ended | Step::Broken(_) => None,
+        }
+    }
+
+    /// The next message event, or what happened instead within `wait`.
+    pub async fn step(&mut self, wait: Duration) -> Step {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(event) = self.take_buffered() {
-                return Some(event);
+                return Step::Event(event);
             }
-            let chunk = tokio::time::timeout_at(deadline, self.body.next()).await.ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk.ok()?));
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return Step::Quiet,
+                Ok(None) => return Step::Ended,
+                Ok(Some(Err(e))) => return Step::Broken(format!("{e:?}")),
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            }
         }
     }
 
