@@ -12,6 +12,7 @@ mod chats;
 mod cluster;
 mod events;
 mod faults;
+mod form_fuzz;
 mod friends;
 mod groups;
 mod hostile;
