@@ -116,7 +116,7 @@ fn value(field: &'static str) -> BoxedStrategy<Vec<u8>> {
     let fresh_id_weight = if field == "client_id" { 6 } else { 1 };
     let fresh_id = any::<u128>().prop_map(|n| Uuid::from_u128(n).to_string().into_bytes());
     prop_oneof![
-        5 => prop::sample::select(plausible).prop_map(|v| encode(v.to_string())),
+        5 => prop::sample::select(plausible).prop_map(encode),
         fresh_id_weight => fresh_id,
         3 => raw_value(),
     ]
