@@ -45,6 +45,16 @@ impl Case {
     }
 }
 
+impl std::fmt::Display for Case {
+    /// What a failure message shows: the headers and the start of the body (it may be
+    /// hundreds of kilobytes), with `TOKEN` where the token goes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (body, _) = self.render("TOKEN");
+        let shown = String::from_utf8_lossy(&body[..body.len().min(400)]).into_owned();
+        write!(f, "content-type {:?}, htmx {}, {} bytes: {shown:?}", self.content_type, self.htmx, body.len())
+    }
+}
+
 /// Requests for a form whose fields are `fields`.
 pub fn case(fields: &'static [&'static str]) -> impl Strategy<Value = Case> {
     let body = prop_oneof![
