@@ -113,7 +113,10 @@ fn pair(fields: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
 fn value(field: &'static str) -> BoxedStrategy<Vec<u8>> {
     let plausible: &'static [&'static str] = match field {
         "username" | "to" | "members" => &["bob", "carol", "BOB ", "alice", "nobody", "dave"],
-        "password" | "password_confirm" => &[PASSWORD, "short", "another good password"],
+        "password" | "password_confirm" | "new_password" | "new_password_confirm" => {
+            &[PASSWORD, "short", "another good password"]
+        }
+        "current_password" => &["not the password", ""],
         "text" => &["hello", "  hi there  ", "line one\r\nline two", "a\rb", "<script>alert(1)</script>"],
         "name" => &["team", "  the team  ", "🎉 party", "x"],
         "greeting" => &["hi!", "", "  let us chat  "],
