@@ -25,6 +25,9 @@ command -v npm >/dev/null 2>&1 || need npm
 [ -x /usr/bin/chromedriver ] || need chromium-driver
 # vnu.jar (HTML validator used by the tests) needs a JRE.
 command -v java >/dev/null 2>&1 || need default-jre-headless
+# `make security-scan` installs sqlmap into a venv and drives the app with curl.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need python3 python3-venv
+command -v curl >/dev/null 2>&1 || need curl
 
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     # Debian's own rustc is too old for our MSRV (see Cargo.toml rust-version).

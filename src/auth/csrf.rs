@@ -160,3 +160,63 @@ mod tests {
         assert_eq!(form_field(b"a=1", "csrf_token"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use url::form_urlencoded;
+
+    use super::{form_field, is_utf8_form, FIELD};
+    use crate::domain::test_strings::{hostile_string, CASES};
+
+    fn encode(fields: &[(String, String)]) -> String {
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+    }
+
+    /// Byte sequences that are not UTF-8: a bare continuation byte, a lead byte without
+    /// its continuation, an encoded surrogate (U+D800), an overlong `/`, beyond U+10FFFF.
+    const NOT_UTF8: &[&str] = &["%FF", "%80", "%C3", "%ED%A0%80", "%C0%AF", "%F4%90%80%80"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        #[test]
+        fn any_bytes_are_judged_without_panicking(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = is_utf8_form(&body);
+            let _ = form_field(&body, FIELD);
+        }
+
+        #[test]
+        fn any_fields_a_browser_encodes_pass_and_the_token_is_found(
+            fields in prop::collection::vec((hostile_string(12), hostile_string(40)), 0..8),
+            token in "[A-Za-z0-9_-]{1,64}", at in any::<prop::sample::Index>(),
+        ) {
+            let mut fields = fields;
+            fields.retain(|(k, _)| k != FIELD);
+            let at = at.index(fields.len() + 1);
+            fields.insert(at, (FIELD.to_string(), token.clone()));
+            let body = encode(&fields);
+            prop_assert!(is_utf8_form(body.as_bytes()), "{:?}", body);
+            prop_assert_eq!(form_field(body.as_bytes(), FIELD), Some(token));
+        }
+
+        #[test]
+        fn one_escape_that_is_not_utf8_anywhere_refuses_the_form(
+            fields in prop::collection::vec(("[a-z]{1,8}", hostile_string(20)), 1..6),
+            at in any::<prop::sample::Index>(), in_key in any::<bool>(), bad in prop::sample::select(NOT_UTF8),
+        ) {
+            let mut pairs: Vec<String> = fields.iter().map(|f| encode(std::slice::from_ref(f))).collect();
+            let i = at.index(pairs.len());
+            let (key, value) = pairs[i].split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap_or_default();
+            pairs[i] = if in_key { format!("{key}{bad}={value}") } else { format!("{key}={value}{bad}") };
+            prop_assert!(!is_utf8_form(pairs.join("&").as_bytes()), "{:?}", pairs);
+        }
+
+        /// Broken escapes (`%`, `%G1`, `%4`) are taken literally, as the form parser takes
+        /// them: without a high byte a body decodes to ASCII and is accepted.
+        #[test]
+        fn broken_escapes_without_high_bytes_are_accepted(body in "[g-z0-7=&+;% ]{0,200}") {
+            prop_assert!(is_utf8_form(body.as_bytes()), "{:?}", body);
+        }
+    }
+}

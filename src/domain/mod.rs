@@ -8,6 +8,9 @@ mod password;
 mod username;
 mod username_prefix;
 
+#[cfg(test)]
+pub(crate) mod test_strings;
+
 pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;

@@ -219,3 +219,31 @@ mod tests {
         assert_eq!(Origin::of("", "a&b=c d").location(), "/friends?q=a%26b%3Dc+d");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::Origin;
+    use crate::domain::test_strings::{hostile_string, CASES};
+    use crate::domain::Username;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Whatever a form puts in `return_to` and `q`, a plain POST goes back to this
+        /// site's friends page or a profile, in one clean header value: no open redirect.
+        #[test]
+        fn a_friendship_form_returns_only_to_the_friends_page_or_a_profile(
+            return_to in prop_oneof![hostile_string(40), hostile_string(30).prop_map(|s| format!("/users/{s}"))],
+            q in hostile_string(80),
+        ) {
+            let location = Origin::of(&return_to, &q).location();
+            prop_assert!(location == "/friends" || location.starts_with("/friends?q=") || location.starts_with("/users/"), "{:?}", location);
+            prop_assert!(location.bytes().all(|b| b.is_ascii_graphic()), "{:?}", location);
+            if let Some(name) = location.strip_prefix("/users/") {
+                prop_assert_eq!(Username::parse(name).map(|u| u.to_string()), Ok(name.to_string()));
+            }
+        }
+    }
+}

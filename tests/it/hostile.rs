@@ -98,3 +98,21 @@ async fn malformed_multipart_and_image_bombs_are_refused() {
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM display_pictures"), 0);
     assert_eq!(alice.get("/healthz").await.status(), StatusCode::OK);
 }
+
+/// PostgreSQL text cannot hold NUL: a search for one used to reach the query and fail
+/// with a 500. No username has a control character, so such a search shows nothing.
+#[actix_web::test]
+async fn a_search_with_a_nul_or_control_character_shows_no_results_instead_of_failing() {
+    let app = TestApp::spawn().await;
+    let alice = app.signup("alice").await;
+    let _alfred = app.signup("alfred").await;
+    for q in ["%00", "al%00", "al%1B", "a%0Dl"] {
+        let (status, body) = alice.get_page(&format!("/friends?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "the page for q={q}");
+        assert!(!body.contains("alfred"), "q={q} matches no one");
+        let htmx = alice.http.get(alice.url(&format!("/friends?q={q}"))).header("HX-Request", "true").send().await.unwrap();
+        assert_eq!(htmx.status(), StatusCode::OK, "the search fragment for q={q}");
+    }
+    let (_, body) = alice.get_page("/friends?q=al").await;
+    assert!(body.contains("alfred"), "a plain search still finds people");
+}

@@ -13,6 +13,7 @@ mod chats;
 mod cluster;
 mod events;
 mod faults;
+mod form_fuzz;
 mod friends;
 mod groups;
 mod hostile;
