@@ -77,7 +77,8 @@ mod properties {
 
         #[test]
         fn every_one_line_name_of_one_to_eighty_characters_is_accepted(
-            chars in prop::collection::vec(hostile_char().prop_filter("one line", |c| is_one_line(*c)), 1..=80),
+            // Mapped rather than filtered: a filter rejects too often at high case counts.
+            chars in prop::collection::vec(hostile_char().prop_map(|c| if is_one_line(c) { c } else { '~' }), 1..=80),
             before in padding(), after in padding(),
         ) {
             let name: String = chars.into_iter().collect();
