@@ -58,6 +58,13 @@ pub struct Settings {
     /// HTTP worker threads (defaults to the number of cores).
     #[arg(long, env = "CHAAT_WORKERS")]
     pub workers: Option<usize>,
+    /// Open connections at most, over all workers (each open event stream is one).
+    /// Beyond it the server stops accepting until some close, so a flood of connections
+    /// cannot exhaust file descriptors or memory. An idle stream costs ~17 KiB
+    /// (BENCHMARKS.md): 12,000 is ~200 MiB, and room for the 10,000 streams of the
+    /// fanout benchmark. The process's open-files limit must be above it.
+    #[arg(long, env = "CHAAT_MAX_CONNECTIONS", default_value_t = 12_000)]
+    pub max_connections: usize,
     /// Serve live event streams. Turn off behind a proxy that buffers responses: the
     /// chat pages then poll for new messages every 3 s instead.
     #[arg(long, env = "CHAAT_EVENT_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -82,6 +89,7 @@ impl Settings {
             signups_per_addr: 10,
             throttle_window_secs: 300,
             workers: None,
+            max_connections: 12_000,
             event_streams: true,
         }
     }

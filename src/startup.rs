@@ -34,10 +34,6 @@ const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Idle time before a keep-alive connection is closed.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
-/// Open connections per worker (each open event stream is one). Beyond this the server
-/// stops accepting until some close, so a flood of connections cannot exhaust file
-/// descriptors or memory; 2 000 per core of idle streams is cheap.
-const MAX_CONNECTIONS_PER_WORKER: usize = 2_000;
 /// How long a drain (SIGTERM) waits for in-flight requests: as long as a slow form body
 /// may take (`csrf::FORM_READ_TIMEOUT`). Event streams end at once.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -170,8 +166,10 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     let pool = web::Data::new(pool);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
-    let workers = settings.workers;
-    let mut server = HttpServer::new(move || {
+    let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // actix limits connections per worker; `max_connections` is the instance's total.
+    let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
+    let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(PgSessionStore::new(store_pool.clone()), key.clone())
             .cookie_name("chaat_session".into())
             .cookie_secure(settings.cookie_secure)
@@ -215,14 +213,12 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
     .keep_alive(KEEP_ALIVE)
-    .max_connections(MAX_CONNECTIONS_PER_WORKER)
+    .max_connections(max_connections_per_worker)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     // Signals are handled by `Application::run_until_stopped`, which drains the hub too.
     .disable_signals()
+    .workers(workers)
     .listen(listener)?;
-    if let Some(n) = workers {
-        server = server.workers(n);
-    }
     Ok(server.run())
 }
 

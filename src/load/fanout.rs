@@ -38,6 +38,9 @@ struct StreamResult {
     dropped: Option<String>,
 }
 
+/// How long opening all streams may take (10,000 open in ~4 s on 2 cores).
+const OPEN_PHASE_LIMIT: Duration = Duration::from_secs(60);
+
 pub async fn run(target: &Target, opts: &FanoutOptions) -> anyhow::Result<Report> {
     let chats = opts.chats.clamp(1, opts.streams.max(1));
     let pairs: Vec<Arc<Pair>> = setup::pairs(target, chats).await?.into_iter().map(Arc::new).collect();
@@ -52,6 +55,10 @@ pub async fn run(target: &Target, opts: &FanoutOptions) -> anyhow::Result<Report
         .map(|i| {
             let pair = pairs[i % chats].clone();
             async move {
+                // Bounded as a whole too: past the deadline the rest count as failed.
+                if open_started.elapsed() > OPEN_PHASE_LIMIT {
+                    anyhow::bail!("not opened: the open phase passed {OPEN_PHASE_LIMIT:?}");
+                }
                 let who = if (i / chats).is_multiple_of(2) { &pair.a } else { &pair.b };
                 EventStream::open(who, &format!("/chats/{}/events", pair.chat)).await.map(|s| (i % chats, s))
             }

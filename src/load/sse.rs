@@ -49,7 +49,12 @@ impl EventStream {
     /// Opens `path` on `person`'s session; fails unless it answers 200 with an event
     /// stream. No request time limit applies to the open stream.
     pub async fn open(person: &Person, path: &str) -> anyhow::Result<Self> {
-        let resp = person.http.get(person.url(path)).header("Accept", "text/event-stream").timeout(LONG).send().await?;
+        // The whole-request timeout must outlast the stream; the answer's head gets the
+        // usual per-request limit (a server that stopped accepting must not hang us).
+        let request = person.http.get(person.url(path)).header("Accept", "text/event-stream").timeout(LONG).send();
+        let resp = tokio::time::timeout(OPEN_TIMEOUT, request)
+            .await
+            .map_err(|_| anyhow::anyhow!("event stream {path} did not answer within {OPEN_TIMEOUT:?}"))??;
         let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         if resp.status() != StatusCode::OK || !kind.starts_with("text/event-stream") {
             bail!("event stream {path} answered {} {kind}", resp.status());
@@ -86,6 +91,7 @@ pub const MARK: &str = "LDM";
 
 /// Streams stay open for the whole scenario; this only bounds a forgotten one.
 const LONG: std::time::Duration = std::time::Duration::from_secs(3600);
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Position and length of the first blank line (`\n\n` or `\r\n\r\n`).
 fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
