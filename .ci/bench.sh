@@ -20,28 +20,14 @@ bin=$CARGO_TARGET_DIR/release
 ulimit -n "$(ulimit -Hn)"
 echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), open files $(ulimit -n)"
 
-dir=$(mktemp -d /tmp/chaat-bench.XXXXXX)
-chmod 755 "$dir"
-app_pid=
+. .ci/app.sh
+dir= app_pid=
 stop() {
-    if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then
-        kill -TERM "$app_pid"      # the app stops its private cluster on the way out
-        for _ in $(seq 1 100); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    rm -rf "$dir"
+    stop_app
+    [ -z "$dir" ] || rm -rf "$dir"
 }
 trap stop EXIT
-
-CHAAT_DATA_DIR=$dir CHAAT_BIND=127.0.0.1:$port RUST_LOG=${BENCH_LOG:-warn} \
-CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000 \
-    "$bin/chaat" serve >"$dir/app.log" 2>&1 &
-app_pid=$!
-for _ in $(seq 1 300); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    kill -0 "$app_pid" 2>/dev/null || { cat "$dir/app.log"; exit 1; }
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the app did not come up"; cat "$dir/app.log"; exit 1; }
+APP_LOG=${BENCH_LOG:-warn} start_app "$bin" "$port" bench
 sock=$dir/run    # the private cluster's Unix socket directory (see src/db/cluster.rs)
 export DATABASE_URL="postgresql://app@/chaat?host=$sock"
 echo "== app pid $app_pid on 127.0.0.1:$port, database socket $sock"

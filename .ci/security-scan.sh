@@ -38,31 +38,14 @@ echo "== sqlmap $("$venv/bin/sqlmap" --version), level $level, risk $risk, $(dat
 
 # --- the app: release build, private cluster in a temporary directory
 [ "${SCAN_NO_BUILD:-0}" = 1 ] || cargo build --release --locked --bin chaat
-dir=$(mktemp -d /tmp/chaat-scan.XXXXXX)
-chmod 755 "$dir"
-app_pid=
+. .ci/app.sh
+dir= app_pid=
 stop() {
-    if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then
-        kill -TERM "$app_pid"      # the app stops its private cluster on the way out
-        for _ in $(seq 1 100); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    cp "$dir/app.log" "$out/app.log" 2>/dev/null || true
-    rm -rf "$dir"
+    stop_app
+    [ -z "$dir" ] || { cp "$dir/app.log" "$out/app.log" 2>/dev/null || true; rm -rf "$dir"; }
 }
 trap stop EXIT
-
-# Throttles out of the way: the scanner must reach the SQL behind login and signup, not
-# a 429 (throttling has its own tests).
-CHAAT_DATA_DIR=$dir CHAAT_BIND=127.0.0.1:$port RUST_LOG=warn \
-CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000000 \
-    "$CARGO_TARGET_DIR/release/chaat" serve >"$dir/app.log" 2>&1 &
-app_pid=$!
-for _ in $(seq 1 300); do
-    curl -fs "$base/healthz" >/dev/null 2>&1 && break
-    kill -0 "$app_pid" 2>/dev/null || { cat "$dir/app.log"; exit 1; }
-    sleep 0.1
-done
-curl -fs "$base/healthz" >/dev/null || { echo "the app did not come up"; cat "$dir/app.log"; exit 1; }
+start_app "$CARGO_TARGET_DIR/release" "$port" scan
 echo "== app pid $app_pid on $base"
 
 # --- people, friendships, chats and a message, through the real routes (curl)
