@@ -16,21 +16,9 @@ const HTMX_VERSION: &str = "4.0.1";
 /// (path under node_modules/htmx.org/dist, file name in OUT_DIR, sha256).
 /// Update together with package.json when upgrading htmx.
 const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "htmx.min.js",
-        "htmx.min.js",
-        "a0abb04f2f45a1f89d1d4844023245537e5e6014c87b144553e0607b4cc32130",
-    ),
-    (
-        "ext/hx-sse.min.js",
-        "hx-sse.min.js",
-        "18ef2761356ec1fe0bb6d92612315b37517a7c1e9856b661c5ae81fef239d103",
-    ),
-    (
-        "ext/hx-upsert.min.js",
-        "hx-upsert.min.js",
-        "9e516c6608f765b568559a4caed3c3121eff2702fb7ce012f21775639d2699c3",
-    ),
+    ("htmx.min.js", "htmx.min.js", "a0abb04f2f45a1f89d1d4844023245537e5e6014c87b144553e0607b4cc32130"),
+    ("ext/hx-sse.min.js", "hx-sse.min.js", "18ef2761356ec1fe0bb6d92612315b37517a7c1e9856b661c5ae81fef239d103"),
+    ("ext/hx-upsert.min.js", "hx-upsert.min.js", "9e516c6608f765b568559a4caed3c3121eff2702fb7ce012f21775639d2699c3"),
 ];
 
 fn main() {
@@ -55,10 +43,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", src.display());
         let bytes = match std::fs::read(&src) {
             Ok(b) => b,
-            Err(e) => panic!(
-                "missing {} ({e}): run `npm ci --ignore-scripts` (or `make assets`)",
-                src.display()
-            ),
+            Err(e) => panic!("missing {} ({e}): run `npm ci --ignore-scripts` (or `make assets`)", src.display()),
         };
         let got = hex::encode(Sha256::digest(&bytes));
         if got != *want {

@@ -24,8 +24,7 @@ pub fn create(database_url: &str, password_text: &str) -> anyhow::Result<()> {
         }
         let salt = password::new_salt();
         let pwd_hash = password::hash(&password, &salt)?;
-        NewUser { user_id: Uuid::now_v7(), username: username.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }
-            .insert(&mut conn)?;
+        NewUser { user_id: Uuid::now_v7(), username: username.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(&mut conn)?;
         println!("{name}: created");
     }
     befriend(&mut conn)?;

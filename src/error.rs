@@ -53,9 +53,7 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                AppError::Unavailable(info.message().to_string())
-            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => AppError::Unavailable(info.message().to_string()),
             // The statement timeout (SQLSTATE 57014, which diesel does not name): the
             // database is too slow right now. Matched on PostgreSQL's English message; a
             // server with translated messages makes this a 500, still bounded in time.

@@ -28,9 +28,7 @@ pub fn reencode(upload: &[u8]) -> Result<Encoded, Invalid> {
     if upload.is_empty() {
         return Err(Invalid("Choose a picture to upload."));
     }
-    let mut reader = ImageReader::new(Cursor::new(upload))
-        .with_guessed_format()
-        .map_err(|_| Invalid("That file could not be read."))?;
+    let mut reader = ImageReader::new(Cursor::new(upload)).with_guessed_format().map_err(|_| Invalid("That file could not be read."))?;
     match reader.format() {
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif) => {}
         _ => return Err(Invalid("Upload a PNG, JPEG, WebP or GIF picture.")),

@@ -18,13 +18,13 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::csrf;
 use crate::auth::session_store::{self, PgSessionStore};
+use crate::auth::TypedSession;
 use crate::config::Settings;
 use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
-use crate::auth::TypedSession;
 use crate::error::{default_message, error_page_for, ErrorMessage};
-use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::live::{self, Hub};
+use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::routes;
 
 /// How long a client may take to send a request's head; then 408 and the connection
@@ -176,9 +176,10 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
             .cookie_content_security(CookieContentSecurity::Signed)
-            .session_lifecycle(PersistentSession::default().session_ttl(
-                actix_web::cookie::time::Duration::seconds(settings.session_ttl().as_secs() as i64),
-            ))
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(actix_web::cookie::time::Duration::seconds(settings.session_ttl().as_secs() as i64)),
+            )
             .build();
         App::new()
             .app_data(pool.clone())
@@ -229,11 +230,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
 /// with an error status (422 forms, htmx fragments) pass untouched.
 fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let status = res.status();
-    let is_html = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/html"));
+    let is_html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
     let ours = res.response().extensions().get::<ErrorMessage>().map(|m| m.0.clone());
     let user = TypedSession::of(res.request()).current_user();
     let message = match (ours, is_html) {

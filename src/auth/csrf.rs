@@ -23,10 +23,7 @@ pub const FORM_LIMIT: usize = 64 * 1024;
 /// body trickled byte by byte would otherwise hold its connection for ever.
 pub const FORM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub async fn protect<B: MessageBody>(
-    mut req: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+pub async fn protect<B: MessageBody>(mut req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }

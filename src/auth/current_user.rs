@@ -78,12 +78,7 @@ impl TypedSession {
 
     pub fn current_user(&self) -> Option<CurrentUser> {
         let user_id = self.get(keys::USER_ID)?.parse().ok()?;
-        Some(CurrentUser {
-            user_id,
-            username: self.get(keys::USERNAME)?,
-            csrf_token: self.get(keys::CSRF)?,
-            sid: self.get(keys::SID)?,
-        })
+        Some(CurrentUser { user_id, username: self.get(keys::USERNAME)?, csrf_token: self.get(keys::CSRF)?, sid: self.get(keys::SID)? })
     }
 }
 

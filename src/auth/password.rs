@@ -32,10 +32,7 @@ pub fn verify(password: &str, pwd_hash: &str) -> bool {
 pub fn verify_dummy(password: &str) {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password_with_salt(b"not-a-real-password", new_salt().as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password_with_salt(b"not-a-real-password", new_salt().as_bytes()).map(|h| h.to_string()).unwrap_or_default()
     });
     let _ = verify(password, dummy);
 }

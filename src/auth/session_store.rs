@@ -98,13 +98,8 @@ impl PgSessionStore {
         db::run(&self.pool, move |conn| {
             let hash = sha256(key.as_ref().as_bytes());
             let ua = user_agent_of(&state);
-            let mut row = NewSession {
-                key_hash: &hash,
-                user_id: user_id_of(&state),
-                data: to_json(&state),
-                user_agent: ua.as_deref(),
-                expires_at,
-            };
+            let mut row =
+                NewSession { key_hash: &hash, user_id: user_id_of(&state), data: to_json(&state), user_agent: ua.as_deref(), expires_at };
             if is_new {
                 sessions::insert(conn, &row)?;
                 return Ok::<_, diesel::result::Error>(key);
@@ -157,15 +152,11 @@ impl SessionStore for PgSessionStore {
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
         let expires_at = Utc::now() + chrono::TimeDelta::seconds(ttl.whole_seconds());
-        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at))
-            .await
-            .map_err(store_error)
+        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at)).await.map_err(store_error)
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
-        db::run(&self.pool, move |conn| sessions::delete(conn, &hash))
-            .await
-            .map_err(store_error)
+        db::run(&self.pool, move |conn| sessions::delete(conn, &hash)).await.map_err(store_error)
     }
 }

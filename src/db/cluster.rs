@@ -146,8 +146,7 @@ impl Cluster {
     fn prepare_dir(&self, dir: &Path) -> anyhow::Result<()> {
         fs::create_dir_all(dir)?;
         if let Some((uid, gid)) = self.as_postgres {
-            std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-                .with_context(|| format!("chown {} to postgres", dir.display()))?;
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).with_context(|| format!("chown {} to postgres", dir.display()))?;
             // postgres must be able to reach the directory through its parents.
             for parent in dir.ancestors().skip(1) {
                 let meta = fs::metadata(parent)?;

@@ -8,7 +8,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Arbitrary constant: the advisory lock that serialises migrations of instances that
 /// start at the same time (diesel_migrations takes no lock itself).
-const MIGRATION_LOCK: i64 = 0x0C4A_A7_0001;
+const MIGRATION_LOCK: i64 = 0x000C_4AA7_0001;
 
 pub fn run_pending(url: &str) -> anyhow::Result<()> {
     let mut conn = PgConnection::establish(url)?;

@@ -63,9 +63,10 @@ impl QueryFragment<Pg> for Prepared<'_> {
             }
             out.push_sql(&rest[..at]);
             let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
-            let bind = n.checked_sub(1).and_then(|i| self.binds.get(i)).ok_or_else(|| {
-                diesel::result::Error::QueryBuilderError(format!("${n} has no bound value").into())
-            })?;
+            let bind = n
+                .checked_sub(1)
+                .and_then(|i| self.binds.get(i))
+                .ok_or_else(|| diesel::result::Error::QueryBuilderError(format!("${n} has no bound value").into()))?;
             bind.walk_ast(out.reborrow())?;
             rest = &rest[at + 1 + digits..];
         }

@@ -38,7 +38,13 @@ pub struct Hub {
 
 impl Hub {
     pub(super) fn new(notify: Sender<(Uuid, i64)>, sweep_now: Sender<()>) -> Self {
-        Hub { instance: Uuid::new_v4(), chats: Mutex::new(HashMap::new()), notify: Mutex::new(notify), sweep_now: Mutex::new(sweep_now), closed: AtomicBool::new(false) }
+        Hub {
+            instance: Uuid::new_v4(),
+            chats: Mutex::new(HashMap::new()),
+            notify: Mutex::new(notify),
+            sweep_now: Mutex::new(sweep_now),
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// Identifies this instance in notifications, so it ignores its own.

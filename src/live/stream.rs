@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::{Hub, Signal};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::messages::{self, MessageView};
 use crate::models::chats;
+use crate::models::messages::{self, MessageView};
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;

@@ -59,10 +59,7 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// The processes whose parent is `ppid` (bounded by what /proc lists).
 fn children(ppid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| parent_of(*pid) == Some(ppid))
-        .collect()
+    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()).filter(|pid| parent_of(*pid) == Some(ppid)).collect()
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
@@ -83,7 +80,7 @@ mod tests {
         }
         let me = std::process::id();
         assert!(cpu_seconds(me).is_some_and(|s| s > 0.0));
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("sleep runs");
+        let Ok(mut child) = std::process::Command::new("sleep").arg("5").spawn() else { panic!("sleep does not run") };
         assert!(children(me).contains(&child.id()));
         let _ = child.kill();
         let _ = child.wait();

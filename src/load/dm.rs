@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::cpu::{per_unit, Sample};
 use super::setup::{self, Pair};
 use super::sse::{marker, EventStream, MARK};
 use super::stats::{describe, Latencies};
-use super::cpu::{per_unit, Sample};
 use super::{Report, Target};
 
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::cpu::{per_unit, Sample};
 use super::setup::{self, Pair};
 use super::stats::{describe, Latencies};
-use super::cpu::{per_unit, Sample};
 use super::{Report, Target};
 
 #[derive(Debug, Clone)]
@@ -36,9 +36,8 @@ pub async fn run(target: &Target, opts: &PagesOptions) -> anyhow::Result<Report>
     }
     let started = Instant::now();
     let cpu_before = target.watched.sample();
-    let workers: Vec<_> = (0..opts.concurrency.max(1))
-        .map(|w| tokio::spawn(work(pairs[w % pairs.len()].clone(), w, opts.clone())))
-        .collect();
+    let workers: Vec<_> =
+        (0..opts.concurrency.max(1)).map(|w| tokio::spawn(work(pairs[w % pairs.len()].clone(), w, opts.clone()))).collect();
     let mut all = Worker::default();
     for w in workers {
         let w = w.await?;

@@ -102,9 +102,8 @@ pub fn is_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> 
 /// loses the race rolls back and takes the winner's chat.
 pub fn find_or_create_direct(conn: &mut PgConnection, me: Uuid, friend: Uuid) -> QueryResult<Uuid> {
     let (low, high) = ordered(me, friend);
-    let existing = |conn: &mut PgConnection| {
-        direct_chats::table.find((low, high)).select(direct_chats::chat_id).first::<Uuid>(conn).optional()
-    };
+    let existing =
+        |conn: &mut PgConnection| direct_chats::table.find((low, high)).select(direct_chats::chat_id).first::<Uuid>(conn).optional();
     if let Some(chat_id) = existing(conn)? {
         return Ok(chat_id);
     }

@@ -40,9 +40,7 @@ pub fn replace(conn: &mut PgConnection, user_id: Uuid, content_type: &str, bytes
                 display_pictures::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        diesel::update(users::table.find(user_id))
-            .set(users::display_picture.eq(format!("/display-pictures/{user_id}")))
-            .execute(conn)?;
+        diesel::update(users::table.find(user_id)).set(users::display_picture.eq(format!("/display-pictures/{user_id}"))).execute(conn)?;
         Ok(())
     })
 }

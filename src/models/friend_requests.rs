@@ -96,12 +96,7 @@ struct Upserted {
 }
 
 /// Sends `from`'s request to `to`, or accepts `to`'s pending request to `from`.
-pub fn send(
-    conn: &mut PgConnection,
-    from: Uuid,
-    to: &Username,
-    greeting: &Greeting,
-) -> QueryResult<Result<Sent, SendRefusal>> {
+pub fn send(conn: &mut PgConnection, from: Uuid, to: &Username, greeting: &Greeting) -> QueryResult<Result<Sent, SendRefusal>> {
     let result = conn.transaction(|conn| {
         let them = users::find_by_username(conn, to)?.ok_or(Abort::Refused(SendRefusal::NoSuchUser))?.user_id;
         if them == from {
@@ -221,13 +216,7 @@ pub fn withdraw(conn: &mut PgConnection, request_id: Uuid, me: Uuid) -> QueryRes
 
 /// One conditional update: only `me`'s side of a pending request changes. When nothing
 /// changed, a second look says why (the update alone decided; this only explains).
-fn close(
-    conn: &mut PgConnection,
-    request_id: Uuid,
-    me: Uuid,
-    side: Side,
-    to: Status,
-) -> QueryResult<Result<Answered, NotAnswerable>> {
+fn close(conn: &mut PgConnection, request_id: Uuid, me: Uuid, side: Side, to: Status) -> QueryResult<Result<Answered, NotAnswerable>> {
     let col = side.column();
     let answered = diesel::sql_query(format!(
         "UPDATE friend_requests r SET status = $3, responded_at = now() \

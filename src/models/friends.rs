@@ -11,15 +11,16 @@ use crate::domain::{Username, UsernamePrefix};
 
 /// The pair in the order the table stores it.
 pub fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
-    if a < b { (a, b) } else { (b, a) }
+    if a < b {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 pub fn are_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> QueryResult<bool> {
     let (user1, user2) = ordered(a, b);
-    diesel::select(diesel::dsl::exists(
-        friends::table.filter(friends::user1.eq(user1)).filter(friends::user2.eq(user2)),
-    ))
-    .get_result(conn)
+    diesel::select(diesel::dsl::exists(friends::table.filter(friends::user1.eq(user1)).filter(friends::user2.eq(user2)))).get_result(conn)
 }
 
 /// A friend, as pickers show them (the new-group form, "add a member").
@@ -66,7 +67,9 @@ pub fn friendship(conn: &mut PgConnection, me: Uuid, them: Uuid) -> QueryResult<
     let pending = friend_requests::table
         .filter(friend_requests::status.eq("pending"))
         .filter(
-            friend_requests::from_user.eq(me).and(friend_requests::to_user.eq(them))
+            friend_requests::from_user
+                .eq(me)
+                .and(friend_requests::to_user.eq(them))
                 .or(friend_requests::from_user.eq(them).and(friend_requests::to_user.eq(me))),
         )
         .select((friend_requests::request_id, friend_requests::from_user, friend_requests::greeting))
@@ -107,8 +110,7 @@ pub fn remove(conn: &mut PgConnection, me: Uuid, them: &Username) -> QueryResult
         return Ok(Unfriended::NoSuchUser);
     };
     let (user1, user2) = ordered(me, them.user_id);
-    let deleted = diesel::delete(friends::table.filter(friends::user1.eq(user1)).filter(friends::user2.eq(user2)))
-        .execute(conn)?;
+    let deleted = diesel::delete(friends::table.filter(friends::user1.eq(user1)).filter(friends::user2.eq(user2))).execute(conn)?;
     Ok(if deleted == 1 { Unfriended::Removed } else { Unfriended::NotFriends })
 }
 
@@ -186,9 +188,7 @@ pub fn search(conn: &mut PgConnection, me: Uuid, prefix: &UsernamePrefix) -> Que
             let friendship = match (r.since, r.request_id, r.from_user) {
                 (Some(since), _, _) => Friendship::Friends { since },
                 (None, Some(request_id), Some(from)) if from == me => Friendship::RequestSent { request_id },
-                (None, Some(request_id), Some(_)) => {
-                    Friendship::RequestReceived { request_id, greeting: r.greeting.unwrap_or_default() }
-                }
+                (None, Some(request_id), Some(_)) => Friendship::RequestReceived { request_id, greeting: r.greeting.unwrap_or_default() },
                 _ => Friendship::None,
             };
             Person { user_id: r.user_id, username: r.username, friendship }

@@ -74,7 +74,12 @@ pub fn create(conn: &mut PgConnection, creator: Actor, name: &GroupName, members
         }
         let chat_id = Uuid::now_v7();
         diesel::insert_into(chats::table)
-            .values((chats::chat_id.eq(chat_id), chats::is_group.eq(true), chats::name.eq(name.as_str()), chats::created_by.eq(creator.user_id)))
+            .values((
+                chats::chat_id.eq(chat_id),
+                chats::is_group.eq(true),
+                chats::name.eq(name.as_str()),
+                chats::created_by.eq(creator.user_id),
+            ))
             .execute(conn)?;
         let people = std::iter::once((creator.user_id, "owner")).chain(chosen.into_iter().map(|id| (id, "member")));
         let rows: Vec<_> = people
@@ -197,9 +202,7 @@ fn leave_locked(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, locked: &L
     };
     let mut lines = vec![record(conn, chat_id, actor, &format!("{} left", actor.username))?];
     if locked.is_owner {
-        diesel::update(chat_participants::table.find((chat_id, heir)))
-            .set(chat_participants::role.eq("owner"))
-            .execute(conn)?;
+        diesel::update(chat_participants::table.find((chat_id, heir))).set(chat_participants::role.eq("owner")).execute(conn)?;
         lines.push(record(conn, chat_id, actor, &format!("{heir_name} is now the owner"))?);
     }
     // Last: the lines above are sent by the actor, who must still take part.
@@ -251,11 +254,7 @@ fn lock(conn: &mut PgConnection, chat_id: Uuid, actor: Actor) -> QueryResult<Res
         .for_update()
         .first::<(bool, i64, Option<String>)>(conn)
         .optional()?;
-    let role = chat_participants::table
-        .find((chat_id, actor.user_id))
-        .select(chat_participants::role)
-        .first::<String>(conn)
-        .optional()?;
+    let role = chat_participants::table.find((chat_id, actor.user_id)).select(chat_participants::role).first::<String>(conn).optional()?;
     Ok(match (chat, role) {
         (Some((true, last_seq, name)), Some(role)) => Ok(Locked { last_seq, name, is_owner: role == "owner" }),
         (Some((false, ..)), Some(_)) => Err(Refusal::DirectChat),
@@ -283,7 +282,7 @@ mod tests {
     fn wanted_names_are_sorted_into_friends_and_others_once_each() {
         let bob = FriendName { user_id: Uuid::now_v7(), username: "bob".into() };
         let wanted = ["Bob", "bob", "alice", "dave", "dave", "not a name"].map(String::from);
-        let (chosen, others) = sort_out(&[bob.clone()], "alice", &wanted);
+        let (chosen, others) = sort_out(std::slice::from_ref(&bob), "alice", &wanted);
         assert_eq!(chosen, vec![bob.user_id]);
         assert_eq!(others, vec!["dave".to_string(), "not a name".to_string()]);
     }

@@ -37,13 +37,12 @@ const SELECT_VIEW: &str = "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.us
 
 /// The newest `limit` messages before `before` (all when `None`), oldest first.
 pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> = crate::db::prepared(format!(
-        "{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
-    ))
-    .bind::<SqlUuid, _>(chat_id)
-    .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
-    .bind::<BigInt, _>(limit)
-    .load(conn)?;
+    let mut page: Vec<MessageView> =
+        crate::db::prepared(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"))
+            .bind::<SqlUuid, _>(chat_id)
+            .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
+            .bind::<BigInt, _>(limit)
+            .load(conn)?;
     page.reverse();
     Ok(page)
 }
@@ -132,8 +131,5 @@ impl NewMessage<'_> {
 
 /// The chats' current ends, for the live sweep: `(chat_id, last_seq)`.
 pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, i64)>> {
-    chats::table
-        .filter(chats::chat_id.eq_any(chat_ids))
-        .select((chats::chat_id, chats::last_seq))
-        .load(conn)
+    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
 }

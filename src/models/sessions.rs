@@ -62,17 +62,11 @@ pub fn update(conn: &mut PgConnection, new: &NewSession<'_>) -> QueryResult<bool
 }
 
 pub fn touch(conn: &mut PgConnection, key_hash: &[u8]) -> QueryResult<()> {
-    diesel::update(sessions::table.find(key_hash))
-        .set(sessions::last_seen_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(sessions::table.find(key_hash)).set(sessions::last_seen_at.eq(diesel::dsl::now)).execute(conn).map(|_| ())
 }
 
 pub fn set_expiry(conn: &mut PgConnection, key_hash: &[u8], expires_at: DateTime<Utc>) -> QueryResult<()> {
-    diesel::update(sessions::table.find(key_hash))
-        .set(sessions::expires_at.eq(expires_at))
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(sessions::table.find(key_hash)).set(sessions::expires_at.eq(expires_at)).execute(conn).map(|_| ())
 }
 
 pub fn delete(conn: &mut PgConnection, key_hash: &[u8]) -> QueryResult<()> {
@@ -81,12 +75,10 @@ pub fn delete(conn: &mut PgConnection, key_hash: &[u8]) -> QueryResult<()> {
 
 /// Ends every session of `user_id` except the one whose `sid` is `keep_sid`.
 pub fn delete_others(conn: &mut PgConnection, user_id: Uuid, keep_sid: &str) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM sessions WHERE user_id = $1 AND (data->>'sid') IS DISTINCT FROM $2",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(user_id)
-    .bind::<diesel::sql_types::Text, _>(keep_sid)
-    .execute(conn)
+    diesel::sql_query("DELETE FROM sessions WHERE user_id = $1 AND (data->>'sid') IS DISTINCT FROM $2")
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(keep_sid)
+        .execute(conn)
 }
 
 pub fn list_live_for_user(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<ActiveSession>> {
@@ -96,12 +88,7 @@ pub fn list_live_for_user(conn: &mut PgConnection, user_id: Uuid) -> QueryResult
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::expires_at.gt(diesel::dsl::now))
         .order(sessions::last_seen_at.desc())
-        .select((
-            sql::<Nullable<Text>>("data->>'sid'"),
-            sessions::user_agent,
-            sessions::created_at,
-            sessions::last_seen_at,
-        ))
+        .select((sql::<Nullable<Text>>("data->>'sid'"), sessions::user_agent, sessions::created_at, sessions::last_seen_at))
         .load(conn)
 }
 

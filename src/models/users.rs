@@ -43,10 +43,7 @@ pub enum SignupOutcome {
 impl NewUser<'_> {
     /// Inserts the user; a taken name is an outcome, decided by the unique constraint.
     pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<SignupOutcome> {
-        let inserted = diesel::insert_into(users::table)
-            .values(self)
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        let inserted = diesel::insert_into(users::table).values(self).on_conflict_do_nothing().execute(conn)?;
         Ok(if inserted == 1 { SignupOutcome::Created(self.user_id) } else { SignupOutcome::UsernameTaken })
     }
 }
@@ -68,12 +65,8 @@ pub fn credentials_by_id(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<
 }
 
 pub fn set_password(conn: &mut PgConnection, user_id: Uuid, salt: &str, pwd_hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(user_id))
-        .set((users::dynamic_salt.eq(salt), users::pwd_hash.eq(pwd_hash)))
-        .execute(conn)
-        .map(|_| ())
+    diesel::update(users::table.find(user_id)).set((users::dynamic_salt.eq(salt), users::pwd_hash.eq(pwd_hash))).execute(conn).map(|_| ())
 }
-
 
 #[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct NavCounts {
@@ -95,7 +88,5 @@ pub const NAV_COUNTS_COLUMNS: &str = "\
 
 /// The badges of the navigation, in one round trip.
 pub fn nav_counts(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<NavCounts> {
-    crate::db::prepared(format!("SELECT {NAV_COUNTS_COLUMNS}"))
-        .bind::<diesel::sql_types::Uuid, _>(user_id)
-        .get_result(conn)
+    crate::db::prepared(format!("SELECT {NAV_COUNTS_COLUMNS}")).bind::<diesel::sql_types::Uuid, _>(user_id).get_result(conn)
 }

@@ -97,10 +97,9 @@ pub async fn signup(
     };
     let user_id = Uuid::now_v7();
     let name = username.clone();
-    let outcome = db::run(&pool, move |conn| {
-        NewUser { user_id, username: name.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(conn)
-    })
-    .await?;
+    let outcome =
+        db::run(&pool, move |conn| NewUser { user_id, username: name.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(conn))
+            .await?;
     match outcome {
         SignupOutcome::Created(user_id) => {
             TypedSession::of(&req).log_in(user_id, username.as_str(), user_agent(&req))?;
@@ -121,11 +120,7 @@ pub async fn login_form(req: HttpRequest, csrf: CsrfToken) -> Result<HttpRespons
 }
 
 fn login_page(csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
-    LoginPage {
-        layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) },
-        username: Field::new(username),
-        form_error,
-    }
+    LoginPage { layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) }, username: Field::new(username), form_error }
 }
 
 #[derive(Deserialize)]

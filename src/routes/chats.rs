@@ -56,7 +56,13 @@ pub async fn open_direct(user: CurrentUser, pool: web::Data<DbPool>, form: web::
 }
 
 /// The chat page with empty forms, or the composer's text and error kept (422).
-pub async fn load_page(user: &CurrentUser, pool: &DbPool, chat_id: Uuid, composer_text: String, error: Option<String>) -> Result<HttpResponse, AppError> {
+pub async fn load_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    chat_id: Uuid,
+    composer_text: String,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     show_page(user, pool, chat_id, PageForms { composer_text, composer_error: error, ..PageForms::default() }).await
 }
 
@@ -105,7 +111,8 @@ pub async fn show_page(user: &CurrentUser, pool: &DbPool, chat_id: Uuid, forms: 
         client_id: Uuid::new_v4(),
         text: forms.composer_text,
         // After a refused send the form stays, to keep the text and show why.
-        closed: (!can_send && forms.composer_error.is_none()).then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
+        closed: (!can_send && forms.composer_error.is_none())
+            .then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
         error: forms.composer_error,
     };
     let group = group.map(|(members, friends)| {

@@ -19,7 +19,11 @@ const CACHE: &str = "private, no-cache";
 enum Picture {
     /// The client's copy (by ETag) is current.
     Unchanged(String),
-    Body { etag: String, content_type: String, bytes: Vec<u8> },
+    Body {
+        etag: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 pub async fn show(
@@ -51,10 +55,9 @@ pub async fn show(
     })
     .await?;
     Ok(match picture {
-        Picture::Unchanged(etag) => HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .insert_header((header::CACHE_CONTROL, CACHE))
-            .finish(),
+        Picture::Unchanged(etag) => {
+            HttpResponse::NotModified().insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, CACHE)).finish()
+        }
         Picture::Body { etag, content_type, bytes } => HttpResponse::Ok()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, CACHE))

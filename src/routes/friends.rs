@@ -144,9 +144,7 @@ pub(super) async fn finish(
         (Ok(_), false) => return Ok(see_other(&origin.location())),
         (Err(e), false) => return Err(e),
         (Ok(done), true) => (StatusCode::OK, Notice::done(done)),
-        (Err(AppError::NotFound), true) => {
-            (StatusCode::NOT_FOUND, Notice::error(default_message(StatusCode::NOT_FOUND)))
-        }
+        (Err(AppError::NotFound), true) => (StatusCode::NOT_FOUND, Notice::error(default_message(StatusCode::NOT_FOUND))),
         (Err(AppError::Conflict(why)), true) => (StatusCode::CONFLICT, Notice::error(why)),
         (Err(e), true) => return Err(e),
     };

@@ -77,7 +77,13 @@ pub async fn remove(
     answer(&req, &hub, chat_id, me, outcome)
 }
 
-pub async fn leave(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>, hub: web::Data<Hub>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn leave(
+    req: HttpRequest,
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let chat_id = chat_id(&path)?;
     let (me, my_name) = (user.user_id, user.username.clone());
     let outcome = db::run(&pool, move |conn| groups::leave(conn, chat_id, Actor { user_id: me, username: &my_name })).await?;

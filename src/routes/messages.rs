@@ -81,10 +81,8 @@ pub async fn create(
         Err(invalid) => return refuse(&req, &user, &pool, chat_id, text, invalid.to_string()).await,
     };
     let me = user.user_id;
-    let outcome = db::run(&pool, move |conn| {
-        NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: "text" }.send(conn)
-    })
-    .await?;
+    let outcome =
+        db::run(&pool, move |conn| NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: "text" }.send(conn)).await?;
     match outcome {
         SendOutcome::Sent(message) => hub.publish(message),
         // A repeated form (double click, retry): answered like the first, nothing stored.
@@ -106,7 +104,14 @@ fn composer(user: &CurrentUser, chat_id: Uuid, text: String, error: Option<Strin
 }
 
 /// 422 with the text kept: the form (htmx) or the whole chat page.
-async fn refuse(req: &HttpRequest, user: &CurrentUser, pool: &DbPool, chat_id: Uuid, text: String, error: String) -> Result<HttpResponse, AppError> {
+async fn refuse(
+    req: &HttpRequest,
+    user: &CurrentUser,
+    pool: &DbPool,
+    chat_id: Uuid,
+    text: String,
+    error: String,
+) -> Result<HttpResponse, AppError> {
     let me = user.user_id;
     if !db::run(pool, move |conn| chats::is_participant(conn, chat_id, me)).await? {
         return Err(AppError::NotFound);
@@ -124,7 +129,12 @@ pub struct ReadForm {
 }
 
 /// Marks the chat read up to `seq` (the page does this while it is visible).
-pub async fn read(user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>, form: web::Form<ReadForm>) -> Result<HttpResponse, AppError> {
+pub async fn read(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    form: web::Form<ReadForm>,
+) -> Result<HttpResponse, AppError> {
     let chat_id = chat_id(&path)?;
     let (me, seq) = (user.user_id, form.seq);
     db::run(&pool, move |conn| {

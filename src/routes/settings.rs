@@ -34,11 +34,7 @@ fn notice(done: Option<&str>) -> Option<String> {
 async fn page(user: &CurrentUser, pool: &DbPool) -> Result<SettingsPage, AppError> {
     let me = user.user_id;
     let (counts, version, listed) = db::run(pool, move |conn| {
-        Ok::<_, AppError>((
-            users::nav_counts(conn, me)?,
-            display_pictures::updated_at(conn, me)?,
-            sessions::list_live_for_user(conn, me)?,
-        ))
+        Ok::<_, AppError>((users::nav_counts(conn, me)?, display_pictures::updated_at(conn, me)?, sessions::list_live_for_user(conn, me)?))
     })
     .await?;
     Ok(SettingsPage {
@@ -85,8 +81,7 @@ pub async fn update_display_picture(
     match encoded {
         Ok(picture) => {
             let me = user.user_id;
-            db::run(&pool, move |conn| display_pictures::replace(conn, me, picture.content_type, &picture.bytes))
-                .await?;
+            db::run(&pool, move |conn| display_pictures::replace(conn, me, picture.content_type, &picture.bytes)).await?;
             Ok(see_other("/settings?done=picture"))
         }
         Err(invalid) => {

@@ -32,24 +32,14 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!(concat!(env!("OUT_DIR"), "/hx-upsert.min.js")),
         immutable: true,
     },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../static/app.css"),
-        immutable: false,
-    },
+    Asset { name: "app.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../static/app.css"), immutable: false },
     Asset {
         name: "chat.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/chat.js"),
         immutable: false,
     },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/app.js"),
-        immutable: false,
-    },
+    Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/app.js"), immutable: false },
 ];
 
 pub async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

@@ -76,9 +76,14 @@ pub enum Relation {
     Myself,
     Friends,
     /// I sent a pending request (I can withdraw it).
-    RequestSent { request_id: Uuid },
+    RequestSent {
+        request_id: Uuid,
+    },
     /// They sent me a pending request (I can accept or reject it).
-    RequestReceived { request_id: Uuid, greeting: String },
+    RequestReceived {
+        request_id: Uuid,
+        greeting: String,
+    },
     None,
 }
 

@@ -112,8 +112,9 @@ pub fn timeline<'a>(messages: &'a [MessageView], viewer: Uuid, before: Option<&'
             rows.push(Row::Day(format::day(&m.sent_time, Utc::now())));
         }
         let continued = !new_day
-            && prev.is_some_and(|p| p.sender == m.sender && p.kind == "text" && m.kind == "text"
-                && m.sent_time - p.sent_time < chrono::TimeDelta::minutes(10));
+            && prev.is_some_and(|p| {
+                p.sender == m.sender && p.kind == "text" && m.kind == "text" && m.sent_time - p.sent_time < chrono::TimeDelta::minutes(10)
+            });
         rows.push(Row::Message(MessageItem { m, mine: m.sender == viewer, continued }));
         prev = Some(m);
     }
@@ -217,4 +218,3 @@ pub struct MessagesFragment<'a> {
     pub rows: Vec<Row<'a>>,
     pub older_than: Option<i64>,
 }
-

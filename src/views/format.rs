@@ -66,27 +66,6 @@ pub fn device(user_agent: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::device;
-
-    #[test]
-    fn device_names_common_browsers() {
-        let cases = [
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Linux"),
-            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0", "Edge on Windows"),
-            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome on Android"),
-            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1", "Safari on iOS"),
-            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "Safari on macOS"),
-            ("curl/8.5.0", "Unknown device"),
-            ("", "Unknown device"),
-        ];
-        for (ua, want) in cases {
-            assert_eq!(device(ua), want, "user agent {ua:?}");
-        }
-    }
-}
-
 /// A day separator: "Today", "Yesterday", or "24 Nov 2026".
 pub fn day(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
     let (d, today) = (t.date_naive(), now.date_naive());
@@ -105,5 +84,26 @@ pub fn short_when(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
         clock(t)
     } else {
         t.format("%-d %b").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device;
+
+    #[test]
+    fn device_names_common_browsers() {
+        let cases = [
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Linux"),
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0", "Edge on Windows"),
+            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome on Android"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1", "Safari on iOS"),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15", "Safari on macOS"),
+            ("curl/8.5.0", "Unknown device"),
+            ("", "Unknown device"),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(device(ua), want, "user agent {ua:?}");
+        }
     }
 }

@@ -101,7 +101,13 @@ async fn every_route_answers_each_kind_of_visitor_as_the_table_says() {
             let got = resp.status().as_u16();
             let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             if got != row.expect[i] {
-                mismatches.push(format!("{} {} as {}: expected {}, got {got}", row.method, row.path, ["anonymous", "eve", "bob", "alice"][i], row.expect[i]));
+                mismatches.push(format!(
+                    "{} {} as {}: expected {}, got {got}",
+                    row.method,
+                    row.path,
+                    ["anonymous", "eve", "bob", "alice"][i],
+                    row.expect[i]
+                ));
             } else if i == ANON && got == 303 && row.path != "/" && location != "/login" {
                 mismatches.push(format!("{} {} as anonymous: redirected to {location}, not /login", row.method, row.path));
             }
@@ -117,5 +123,8 @@ fn pending_request(app: &TestApp) -> Uuid {
         request_id: Uuid,
     }
     use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT request_id FROM friend_requests WHERE status = 'pending'").get_result::<R>(&mut app.conn()).unwrap().request_id
+    diesel::sql_query("SELECT request_id FROM friend_requests WHERE status = 'pending'")
+        .get_result::<R>(&mut app.conn())
+        .unwrap()
+        .request_id
 }

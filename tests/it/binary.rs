@@ -64,7 +64,12 @@ fn missing_postgresql_binaries_give_one_line_naming_the_package() {
 fn demo_creates_the_people_of_the_design_notes_once() {
     let db = TestDb::new();
     for _ in 0..2 {
-        let out = Command::new(CHAAT).args(["demo", "--password", "demo-password"]).env("DATABASE_URL", &db.url).env("RUST_LOG", "off").output().unwrap();
+        let out = Command::new(CHAAT)
+            .args(["demo", "--password", "demo-password"])
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let mut conn = db.conn();
@@ -76,13 +81,19 @@ fn demo_creates_the_people_of_the_design_notes_once() {
     let count = |conn: &mut diesel::PgConnection, sql: &str| crate::helpers::count(conn, sql);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM friends"), 3, "shahn–shivam, shahn–udit, shivam–udit");
     assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM friend_requests r JOIN users f ON f.user_id = r.from_user JOIN users t ON t.user_id = r.to_user \
-                           WHERE r.status = 'pending' AND f.username = 'atharva' AND t.username = 'shahn' AND r.greeting = 'hi'"),
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM friend_requests r JOIN users f ON f.user_id = r.from_user JOIN users t ON t.user_id = r.to_user \
+                           WHERE r.status = 'pending' AND f.username = 'atharva' AND t.username = 'shahn' AND r.greeting = 'hi'"
+        ),
         1
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM direct_chats"), 2, "udit/shahn and shivam/shahn");
     assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM messages m JOIN users u ON u.user_id = m.sender WHERE u.username = 'shivam' AND m.text = 'helloo'"),
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM messages m JOIN users u ON u.user_id = m.sender WHERE u.username = 'shivam' AND m.text = 'helloo'"
+        ),
         1
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chats WHERE is_group AND name = 'group-1'"), 1);

@@ -203,7 +203,13 @@ async fn the_chat_page_shows_the_latest_fifty_and_older_pages_have_no_gap_or_dup
 
     let mut before = 71;
     loop {
-        let resp = alice.http.get(alice.url(&format!("/chats/{chat}/messages?before={before}"))).header("HX-Request", "true").send().await.unwrap();
+        let resp = alice
+            .http
+            .get(alice.url(&format!("/chats/{chat}/messages?before={before}")))
+            .header("HX-Request", "true")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         let fragment = resp.text().await.unwrap();
         let older = seqs_in(&fragment);
@@ -271,7 +277,12 @@ async fn outsiders_get_404_on_every_chat_url_and_nothing_changes() {
     let (_alice, bob, chat) = alice_and_bob(&app).await;
     send(&bob, chat, "private").await;
     let eve = app.signup("eve").await;
-    for path in [format!("/chats/{chat}"), format!("/chats/{chat}/messages?before=5"), format!("/chats/{chat}/messages?after=0"), format!("/chats/{chat}/events")] {
+    for path in [
+        format!("/chats/{chat}"),
+        format!("/chats/{chat}/messages?before=5"),
+        format!("/chats/{chat}/messages?after=0"),
+        format!("/chats/{chat}/events"),
+    ] {
         assert_eq!(eve.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(send(&eve, chat, "intruder").await.status(), StatusCode::NOT_FOUND);

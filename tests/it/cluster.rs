@@ -25,14 +25,29 @@ async fn the_database_enforces_the_rules_of_the_data_model() {
     let a = "'00000000-0000-7000-8000-00000000000a'";
     let b = "'00000000-0000-7000-8000-00000000000b'";
     let ok = |conn: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).execute(conn).is_ok();
-    assert!(ok(&mut conn, &format!("INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES ({a}, 'alice', 's', 'h'), ({b}, 'bob', 's', 'h')")));
-    assert!(!ok(&mut conn, "INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES (gen_random_uuid(), 'Alice', 's', 'h')"), "upper case refused");
+    assert!(ok(
+        &mut conn,
+        &format!("INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES ({a}, 'alice', 's', 'h'), ({b}, 'bob', 's', 'h')")
+    ));
+    assert!(
+        !ok(&mut conn, "INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES (gen_random_uuid(), 'Alice', 's', 'h')"),
+        "upper case refused"
+    );
     assert!(!ok(&mut conn, &format!("INSERT INTO friends (id, user1, user2) VALUES (gen_random_uuid(), GREATEST({a}::uuid, {b}::uuid), LEAST({a}::uuid, {b}::uuid))")), "user1 < user2");
     assert!(!ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user, greeting) VALUES (gen_random_uuid(), {a}, {b}, repeat('x', 201))")), "greeting ≤ 200");
-    assert!(!ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {a}, {a})")), "not to yourself");
+    assert!(
+        !ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {a}, {a})")),
+        "not to yourself"
+    );
     assert!(ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {a}, {b})")));
-    assert!(!ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {b}, {a})")), "one pending per pair, either direction");
-    assert!(ok(&mut conn, &format!("INSERT INTO chats (chat_id, is_group, created_by) VALUES ('00000000-0000-7000-8000-0000000000c1', false, {a})")));
+    assert!(
+        !ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {b}, {a})")),
+        "one pending per pair, either direction"
+    );
+    assert!(ok(
+        &mut conn,
+        &format!("INSERT INTO chats (chat_id, is_group, created_by) VALUES ('00000000-0000-7000-8000-0000000000c1', false, {a})")
+    ));
     assert!(!ok(&mut conn, &format!("INSERT INTO direct_chats (user_low, user_high, chat_id) VALUES (GREATEST({a}::uuid, {b}::uuid), LEAST({a}::uuid, {b}::uuid), '00000000-0000-7000-8000-0000000000c1')")), "user_low < user_high");
     assert!(!ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {a}, repeat('x', 4001))")), "message ≤ 4000");
     assert!(!ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {a}, '  ')")), "message not blank");
@@ -53,7 +68,11 @@ fn the_app_runs_its_own_cluster_and_stops_it() {
     assert!(dir.join("run/.s.PGSQL.5432").exists(), "a Unix socket inside it");
     let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&database.url).unwrap();
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'users'"), 1);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_settings WHERE name = 'listen_addresses' AND setting = ''"), 1, "no TCP port");
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM pg_settings WHERE name = 'listen_addresses' AND setting = ''"),
+        1,
+        "no TCP port"
+    );
     drop(conn);
     // A second start on the same directory reuses the running cluster and does not own it.
     let again = chaat::startup::Database::open(&settings).expect("open again");

@@ -73,7 +73,7 @@ async fn a_stream_without_a_position_starts_at_the_end() {
 
 #[actix_web::test]
 async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
-    let (first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
+    let (_first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
     for i in 1..=20 {
         send(&alice, chat, &format!("across {i}")).await;
     }
@@ -90,9 +90,11 @@ async fn killing_the_listen_connection_loses_no_event() {
 
     for round in 0..3 {
         wait_for_listeners(&first, 2).await;
-        let killed = diesel::sql_query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")
-            .execute(&mut first.conn())
-            .unwrap();
+        let killed = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .execute(&mut first.conn())
+        .unwrap();
         assert!(killed >= 1, "round {round}: a LISTEN connection was terminated");
         for i in 0..5 {
             send(&alice, chat, &format!("during {round}.{i}")).await;

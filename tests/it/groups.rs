@@ -80,7 +80,8 @@ fn system_lines(app: &TestApp, chat: Uuid) -> Vec<String> {
 
 /// The seq of a message with this text (the newest one), if any.
 fn seq_of(app: &TestApp, chat: Uuid, text: &str) -> Option<i64> {
-    let sql = format!("SELECT COALESCE(max(seq), -1) AS n FROM messages WHERE chat_id = '{chat}' AND text = '{}'", text.replace('\'', "''"));
+    let sql =
+        format!("SELECT COALESCE(max(seq), -1) AS n FROM messages WHERE chat_id = '{chat}' AND text = '{}'", text.replace('\'', "''"));
     Some(count(&mut app.conn(), &sql)).filter(|n| *n >= 0)
 }
 
@@ -102,7 +103,12 @@ async fn alice_bob_carol(app: &TestApp) -> (Client, Client, Client) {
 /// Every URL of a chat answers 404 to `client`, and nothing changes.
 async fn assert_no_access(app: &TestApp, client: &Client, chat: Uuid, who: &str) {
     let before = count(&mut app.conn(), "SELECT count(*) AS n FROM messages");
-    for path in [format!("/chats/{chat}"), format!("/chats/{chat}/messages?after=0"), format!("/chats/{chat}/messages?before=9"), format!("/chats/{chat}/events")] {
+    for path in [
+        format!("/chats/{chat}"),
+        format!("/chats/{chat}/messages?after=0"),
+        format!("/chats/{chat}/messages?before=9"),
+        format!("/chats/{chat}/events"),
+    ] {
         assert_eq!(client.get(&path).await.status(), StatusCode::NOT_FOUND, "{who}: GET {path}");
     }
     assert_eq!(send(client, chat, "still here?").await.status(), StatusCode::NOT_FOUND, "{who}: send");
@@ -128,7 +134,10 @@ async fn a_new_group_has_the_creator_as_owner_and_the_chosen_friends_as_members(
 
     let chat = create_group(&alice, "  Weekend trip ", &["bob", "carol", "bob"]).await;
     assert_eq!(members(&app, chat), roles(&[("alice", "owner"), ("bob", "member"), ("carol", "member")]));
-    assert_eq!(count(&mut app.conn(), &format!("SELECT count(*) AS n FROM chats WHERE chat_id = '{chat}' AND is_group AND name = 'Weekend trip'")), 1);
+    assert_eq!(
+        count(&mut app.conn(), &format!("SELECT count(*) AS n FROM chats WHERE chat_id = '{chat}' AND is_group AND name = 'Weekend trip'")),
+        1
+    );
     assert_eq!(system_lines(&app, chat), vec!["alice created the group"]);
     assert_eq!((unread(&app, chat, "alice"), unread(&app, chat, "bob")), (0, 1), "the news is unread for the others");
 
@@ -500,7 +509,10 @@ async fn the_list_shows_groups_and_direct_chats_together_newest_first_with_unrea
 
     send(&bob, direct, "three").await;
     let (_, list) = alice.get_page("/chats").await;
-    assert!(list.find(&format!("/chats/{direct}\"")).unwrap() < list.find(&format!("/chats/{group}\"")).unwrap(), "now the direct chat is newest");
+    assert!(
+        list.find(&format!("/chats/{direct}\"")).unwrap() < list.find(&format!("/chats/{group}\"")).unwrap(),
+        "now the direct chat is newest"
+    );
     assert!(list_row(&list, direct).contains("<span class=\"badge\">3<"));
     alice.get_page(&format!("/chats/{group}")).await;
     let (_, list) = alice.get_page("/chats").await;
@@ -524,7 +536,8 @@ fn chaat_demo_adds_group_1_once_the_friendships_exist() {
     chaat::demo::create(&db.url, "demo-password").unwrap();
     chaat::demo::create(&db.url, "demo-password").unwrap();
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chats WHERE is_group AND name = 'group-1'"), 1);
-    let roles = "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) JOIN chats c USING (chat_id) WHERE c.name = 'group-1'";
+    let roles =
+        "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) JOIN chats c USING (chat_id) WHERE c.name = 'group-1'";
     assert_eq!(count(&mut conn, &format!("{roles} AND u.username = 'shahn' AND p.role = 'owner'")), 1);
     assert_eq!(count(&mut conn, &format!("{roles} AND u.username IN ('shivam', 'udit') AND p.role = 'member'")), 2);
     assert_eq!(count(&mut conn, roles), 3);

@@ -50,9 +50,7 @@ fn start_private_cluster() -> Server {
     let _ = std::fs::remove_dir_all(&dir);
     let cluster = Cluster::new(&dir).expect("PostgreSQL binaries");
     cluster.init().expect("initdb");
-    cluster
-        .start(&["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=500"])
-        .expect("start the test cluster");
+    cluster.start(&["fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=500"]).expect("start the test cluster");
     let pid_file = cluster.data_dir().join("postmaster.pid");
     let watchdog = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
@@ -61,6 +59,9 @@ fn start_private_cluster() -> Server {
         pid = pid_file.display(),
         dir = dir.display()
     );
+    // Never waited for: it outlives this process by design (it stops the cluster after
+    // the test binary is gone, however it ended).
+    #[allow(clippy::zombie_processes)]
     std::process::Command::new("sh")
         .arg("-c")
         .arg(watchdog)
@@ -186,11 +187,7 @@ pub struct Client {
 impl Client {
     pub fn new(base: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Client { http, base: base.to_string(), jar, csrf: Mutex::new(None) }
     }
 
@@ -267,9 +264,7 @@ impl Client {
     }
 
     pub async fn signup(&self, username: &str, password: &str) -> Response {
-        let resp = self
-            .post("/signup", &[("username", username), ("password", password), ("password_confirm", password)])
-            .await;
+        let resp = self.post("/signup", &[("username", username), ("password", password), ("password_confirm", password)]).await;
         self.forget_csrf();
         resp
     }

@@ -129,11 +129,7 @@ async fn clients_of_an_instance_killed_under_load_resume_on_another_and_lose_not
     };
     let all = futures_util::future::join_all([sender(&alice, 0), sender(&bob, 1), sender(&alice, 2), sender(&bob, 3)]);
     let senders = async {
-        let acked: Vec<(Uuid, String)> = all
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
+        let acked: Vec<(Uuid, String)> = all.await.into_iter().flatten().collect();
         all_sent.set(Some(stored(&db, chat).len() as i64));
         acked
     };

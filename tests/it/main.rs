@@ -1,6 +1,10 @@
 //! The one integration-test binary: the real app on 127.0.0.1:0, a real PostgreSQL
 //! (a throwaway cluster for this run, or DATABASE_URL), a database per test.
 
+// A test that meets the unexpected should stop right there, with the value in the
+// message: unwrap and expect are how tests fail, unlike the app, which must answer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 mod process;
 mod sse;

@@ -38,10 +38,8 @@ async fn answer(mut conn: TcpStream, sent: Instant, bound: Duration) -> (String,
 async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_time_and_memory() {
     let db = crate::helpers::TestDb::new();
     // Statements may wait a minute here: the pool must stay exhausted during the burst.
-    let server = Chaat::serve(
-        &db.url,
-        &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000")],
-    );
+    let server =
+        Chaat::serve(&db.url, &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000")]);
     let addr = server.base.trim_start_matches("http://").to_string();
     let (alice, _bob, chat) = friends_with_a_chat(&db, &server.base).await;
     alice.csrf_token().await;
@@ -84,8 +82,7 @@ async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_tim
         for i in 0..BURST {
             sent.push(send_request(&addr, if i % 2 == 0 { &health } else { &page }).await);
         }
-        let answers =
-            futures_util::future::join_all(sent.into_iter().map(|(conn, at)| answer(conn, at, Duration::from_secs(15)))).await;
+        let answers = futures_util::future::join_all(sent.into_iter().map(|(conn, at)| answer(conn, at, Duration::from_secs(15)))).await;
         done.set(true);
         answers
     };

@@ -17,7 +17,8 @@ use crate::helpers::{Client as Http, TestApp};
 
 /// 32 characters, the longest username there is.
 pub const LONG_NAME: &str = "maximilian_alexander.longname-32";
-const LONG_WORD: &str = "Pneumonoultramicroscopicsilicovolcanoconiosis-and-a-link-https://example.com/a/very/long/path/without/any/spaces/at/all";
+const LONG_WORD: &str =
+    "Pneumonoultramicroscopicsilicovolcanoconiosis-and-a-link-https://example.com/a/very/long/path/without/any/spaces/at/all";
 
 /// The page types, named, with the people whose view they are.
 struct Pages {
@@ -59,7 +60,12 @@ async fn seed(app: &TestApp) -> Pages {
     send(&bob, direct, LONG_WORD).await;
     send(&alice, direct, "👍 perfect").await;
 
-    let resp = alice.post("/chats/group", &[("name", "Weekend trip to the mountains"), ("members", "bob"), ("members", "carol"), ("members", LONG_NAME)]).await;
+    let resp = alice
+        .post(
+            "/chats/group",
+            &[("name", "Weekend trip to the mountains"), ("members", "bob"), ("members", "carol"), ("members", LONG_NAME)],
+        )
+        .await;
     let group: Uuid = resp.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/chats/").parse().unwrap();
     send(&alice, group, "Who's driving?").await;
     send(&carol, group, "I can take three people.").await;
@@ -149,7 +155,12 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
         browser.goto(&format!("{}{path}", app.address)).await.unwrap();
         let is_dark = browser.execute("return matchMedia('(prefers-color-scheme: dark)').matches", vec![]).await.unwrap();
         if is_dark.as_bool() != Some(dark) {
-            fail_with_screenshot(browser, &format!("{name}-{theme}"), &format!("prefers-color-scheme: dark is {dark} in the {theme} browser")).await;
+            fail_with_screenshot(
+                browser,
+                &format!("{name}-{theme}"),
+                &format!("prefers-color-scheme: dark is {dark} in the {theme} browser"),
+            )
+            .await;
         }
         viewport(browser, 360, 740).await;
         let overflow: Vec<String> = serde_json::from_value(browser.execute(OVERFLOW, vec![]).await.unwrap()).unwrap();
@@ -260,12 +271,13 @@ async fn every_page_type_is_valid_html() {
     std::fs::write(dir.join("signup-errors.html"), wrong.text().await.unwrap()).unwrap();
     files.push(dir.join("signup-errors.html"));
 
-    let out = match std::process::Command::new("java").arg("-jar").arg(&jar).args(["--errors-only", "--format", "json"]).args(&files).output() {
-        Ok(out) => out,
-        Err(e) => panic!("java: {e}: run `make deps` (installs a headless JRE)"),
-    };
-    let report: serde_json::Value = serde_json::from_slice(&out.stderr)
-        .unwrap_or_else(|e| panic!("vnu's JSON report: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let out =
+        match std::process::Command::new("java").arg("-jar").arg(&jar).args(["--errors-only", "--format", "json"]).args(&files).output() {
+            Ok(out) => out,
+            Err(e) => panic!("java: {e}: run `make deps` (installs a headless JRE)"),
+        };
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("vnu's JSON report: {e}: {}", String::from_utf8_lossy(&out.stderr)));
     let mut errors = String::new();
     let mut htmx = std::collections::BTreeSet::new();
     for m in report["messages"].as_array().unwrap() {

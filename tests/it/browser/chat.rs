@@ -42,7 +42,12 @@ async fn two_people_see_each_others_messages_live() {
         assert_eq!(value, "");
         assert!(focused, "the composer keeps the focus after sending");
 
-        bob.find(Locator::Css("#composer-text")).await.unwrap().send_keys("hi alice, line one\u{E008}\u{E007}\u{E000}line two\u{E007}").await.unwrap();
+        bob.find(Locator::Css("#composer-text"))
+            .await
+            .unwrap()
+            .send_keys("hi alice, line one\u{E008}\u{E007}\u{E000}line two\u{E007}")
+            .await
+            .unwrap();
         expect_message(alice, "line two", LIVE, "alice").await;
         let body = alice.find(Locator::XPath(&message_with("line two"))).await.unwrap().text().await.unwrap();
         assert!(body.contains("line one\nline two"), "Shift+Enter made a new line: {body:?}");
@@ -63,7 +68,10 @@ async fn composer_state(browser: &Client) -> (String, bool) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let v = browser.execute("let t = document.getElementById('composer-text'); return [t.value, document.activeElement === t];", vec![]).await.unwrap();
+    let v = browser
+        .execute("let t = document.getElementById('composer-text'); return [t.value, document.activeElement === t];", vec![])
+        .await
+        .unwrap();
     (v[0].as_str().unwrap_or("").to_string(), v[1].as_bool().unwrap_or(false))
 }
 
@@ -131,7 +139,14 @@ async fn a_group_of_three_chats_live() {
         // bob and carol find the group in their chat list.
         for (browser, name) in [(bob, "bob"), (carol, "carol")] {
             browser.goto(&format!("{}/chats", app.address)).await.unwrap();
-            let row = wait_for(browser, Locator::XPath("//a[contains(@class,'chat-row')][contains(., 'Weekend trip')]"), PAGE, name, &format!("{name} sees the group in the list")).await;
+            let row = wait_for(
+                browser,
+                Locator::XPath("//a[contains(@class,'chat-row')][contains(., 'Weekend trip')]"),
+                PAGE,
+                name,
+                &format!("{name} sees the group in the list"),
+            )
+            .await;
             row.click().await.unwrap();
             wait_for(browser, Locator::Css("#composer-text"), PAGE, name, &format!("{name} opens the group")).await;
         }
@@ -263,12 +278,26 @@ async fn a_new_display_picture_shows_in_the_chat() {
         bob.find(Locator::Css("#picture")).await.unwrap().send_keys(upload.to_str().unwrap()).await.unwrap();
         bob.find(Locator::XPath("//button[contains(., 'Upload picture')]")).await.unwrap().click().await.unwrap();
         wait_for(bob, Locator::Css(".notice"), PAGE, "picture-upload", "a confirmation after the upload").await;
-        wait_until(bob, "let i = document.getElementById('current-picture'); return i.complete && i.naturalWidth === 100", PAGE, "picture-settings", "the new picture in settings").await;
+        wait_until(
+            bob,
+            "let i = document.getElementById('current-picture'); return i.complete && i.naturalWidth === 100",
+            PAGE,
+            "picture-settings",
+            "the new picture in settings",
+        )
+        .await;
 
         alice.goto(&chat_url).await.unwrap();
         assert_eq!(avatar_width(alice, "bob", "picture-after-alice").await, 100, "alice sees bob's new picture in the chat");
         bob.goto(&chat_url).await.unwrap();
-        wait_until(bob, "let i = document.querySelector('.nav-profile img'); return i.complete && i.naturalWidth === 100", PAGE, "picture-after-bob", "bob's own new picture in the navigation").await;
+        wait_until(
+            bob,
+            "let i = document.querySelector('.nav-profile img'); return i.complete && i.naturalWidth === 100",
+            PAGE,
+            "picture-after-bob",
+            "bob's own new picture in the navigation",
+        )
+        .await;
         screenshot(alice, "picture-in-chat-1280").await;
     })
     .await;
@@ -335,7 +364,12 @@ async fn the_keyboard_alone_reaches_the_composer_and_sends() {
             let name = name.as_str().unwrap().to_string();
             stops.push(name.clone());
             if visible != true || ring != true {
-                fail_with_screenshot(alice, "keyboard", &format!("the focused {name} is visible ({visible}) with a focus ring ({ring}); stops: {stops:?}")).await;
+                fail_with_screenshot(
+                    alice,
+                    "keyboard",
+                    &format!("the focused {name} is visible ({visible}) with a focus ring ({ring}); stops: {stops:?}"),
+                )
+                .await;
             }
             if composer == true {
                 break;
@@ -383,9 +417,13 @@ async fn without_event_streams_the_chat_page_polls_for_new_messages() {
             // The stream answers 503; chat.js polls ?after= every 3 s.
             expect_message(alice, &format!("polled {i}"), PAGE, "alice-polling").await;
         }
-        let shown = alice.execute("return Array.from(document.querySelectorAll('#messages [data-seq]')).map(e => e.dataset.seq).join(',')", vec![]).await.unwrap();
+        let shown = alice
+            .execute("return Array.from(document.querySelectorAll('#messages [data-seq]')).map(e => e.dataset.seq).join(',')", vec![])
+            .await
+            .unwrap();
         assert_eq!(shown.as_str(), Some("1,2"), "each message once, in order");
-        let errors = alice.execute("return document.querySelectorAll('#messages main, #messages .error-page').length", vec![]).await.unwrap();
+        let errors =
+            alice.execute("return document.querySelectorAll('#messages main, #messages .error-page').length", vec![]).await.unwrap();
         assert_eq!(errors.as_i64(), Some(0), "no error page swapped into the list");
     })
     .await;

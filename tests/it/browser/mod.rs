@@ -74,8 +74,15 @@ impl Driver {
     pub async fn session(&self, session: Session) -> Client {
         let Session { javascript, dark } = session;
         let mut args = vec![
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--window-size=1280,800",
         ];
         // One --blink-settings flag (a second one would replace the first).
@@ -130,10 +137,7 @@ pub async fn screenshot(browser: &Client, name: &str) {
 pub async fn fail_with_screenshot(browser: &Client, name: &str, expected: &str) {
     screenshot(browser, &format!("failed-{name}")).await;
     let url = browser.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-    panic!(
-        "{expected} (at {url}; screenshot in {})",
-        screenshot_dir().join(format!("failed-{name}.png")).display()
-    );
+    panic!("{expected} (at {url}; screenshot in {})", screenshot_dir().join(format!("failed-{name}.png")).display());
 }
 
 /// Waits for an element; on failure says what was expected and saves a screenshot.
@@ -168,7 +172,14 @@ pub async fn login(browser: &Client, app: &TestApp, username: &str) {
     browser.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     browser.find(Locator::Css("form[action='/login'] button[type=submit]")).await.unwrap().click().await.unwrap();
     let chats = format!("{}/chats", app.address);
-    wait_until(browser, &format!("return location.href === {chats:?}"), PAGE, &format!("login-{username}"), &format!("{username} lands on /chats after logging in")).await;
+    wait_until(
+        browser,
+        &format!("return location.href === {chats:?}"),
+        PAGE,
+        &format!("login-{username}"),
+        &format!("{username} lands on /chats after logging in"),
+    )
+    .await;
 }
 
 pub async fn signup(browser: &Client, app: &TestApp, username: &str) {
@@ -258,4 +269,3 @@ where
         std::panic::resume_unwind(panic);
     }
 }
-

@@ -77,12 +77,10 @@ pub fn case(fields: &'static [&'static str]) -> impl Strategy<Value = Case> {
 fn pairs(fields: &'static [&'static str]) -> impl Strategy<Value = Body> {
     // Either every field of the form (in any order, sometimes with more pairs) or any few.
     let extra = prop_oneof![3 => Just(vec![]), 1 => prop::collection::vec(pair(fields), 1..3)];
-    let complete = (Just(fields.to_vec()).prop_shuffle(), extra).prop_flat_map(
-        move |(names, extra)| {
-            let values: Vec<_> = names.iter().map(|name| value(name)).collect();
-            (Just(names), values, Just(extra))
-        },
-    );
+    let complete = (Just(fields.to_vec()).prop_shuffle(), extra).prop_flat_map(move |(names, extra)| {
+        let values: Vec<_> = names.iter().map(|name| value(name)).collect();
+        (Just(names), values, Just(extra))
+    });
     let complete = complete.prop_map(|(names, values, extra)| {
         let mut pairs: Vec<Vec<u8>> = names.iter().zip(values).map(|(n, v)| [n.as_bytes(), b"=", &v].concat()).collect();
         pairs.extend(extra);
@@ -91,8 +89,11 @@ fn pairs(fields: &'static [&'static str]) -> impl Strategy<Value = Body> {
     let any_pairs = prop::collection::vec(pair(fields), 0..8);
     let separator = prop_oneof![8 => Just("&"), 1 => Just("&&"), 1 => Just(";")];
     let token_at = prop::option::weighted(0.85, any::<Index>());
-    (prop_oneof![3 => complete, 2 => any_pairs], separator, token_at)
-        .prop_map(|(pairs, separator, token_at)| Body::Pairs { pairs, separator, token_at })
+    (prop_oneof![3 => complete, 2 => any_pairs], separator, token_at).prop_map(|(pairs, separator, token_at)| Body::Pairs {
+        pairs,
+        separator,
+        token_at,
+    })
 }
 
 /// `key=value`, `key`, `=value` or `key==value`, the key one of the form's or not.
@@ -113,9 +114,7 @@ fn pair(fields: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
 fn value(field: &'static str) -> BoxedStrategy<Vec<u8>> {
     let plausible: &'static [&'static str] = match field {
         "username" | "to" | "members" => &["bob", "carol", "BOB ", "alice", "nobody", "dave"],
-        "password" | "password_confirm" | "new_password" | "new_password_confirm" => {
-            &[PASSWORD, "short", "another good password"]
-        }
+        "password" | "password_confirm" | "new_password" | "new_password_confirm" => &[PASSWORD, "short", "another good password"],
         "current_password" => &["not the password", ""],
         "text" => &["hello", "  hi there  ", "line one\r\nline two", "a\rb", "<script>alert(1)</script>"],
         "name" => &["team", "  the team  ", "🎉 party", "x"],
@@ -139,8 +138,32 @@ fn value(field: &'static str) -> BoxedStrategy<Vec<u8>> {
 /// Text, encoded as a browser would; raw pieces with broken escapes; or something huge.
 fn raw_value() -> impl Strategy<Value = Vec<u8>> {
     let pieces: &'static [&'static str] = &[
-        "%", "%G1", "%4", "%00", "%0A", "%0D", "%0D%0A", "%FF", "%ED%A0%80", "%C3", "%C3%A9", "%C0%AF", "+", "%2B",
-        "%26", "%3D", "=", "a", "%25", "%u0041", "%%", "é", "\u{0}", "\r\n", " ", "%E2%80%A8",
+        "%",
+        "%G1",
+        "%4",
+        "%00",
+        "%0A",
+        "%0D",
+        "%0D%0A",
+        "%FF",
+        "%ED%A0%80",
+        "%C3",
+        "%C3%A9",
+        "%C0%AF",
+        "+",
+        "%2B",
+        "%26",
+        "%3D",
+        "=",
+        "a",
+        "%25",
+        "%u0041",
+        "%%",
+        "é",
+        "\u{0}",
+        "\r\n",
+        " ",
+        "%E2%80%A8",
     ];
     prop_oneof![
         4 => text(300).prop_map(encode),
@@ -154,9 +177,40 @@ fn raw_value() -> impl Strategy<Value = Vec<u8>> {
 /// space, zero-width and bidi marks, combining marks, astral characters), or any at all.
 fn text(max: usize) -> impl Strategy<Value = String> {
     let spicy: &'static [char] = &[
-        '\0', '\u{1}', '\t', '\n', '\r', '\u{b}', '\u{1b}', '\u{7f}', '\u{85}', ' ', '\u{a0}', '\u{2028}', '\u{3000}',
-        '\u{feff}', '\u{200b}', '\u{202e}', '\u{301}', '\u{212a}', '\u{1f600}', '\u{10ffff}', '%', '&', '=', '+', '<',
-        '\'', '"', '\\', 'a', 'B', '7', '_', '.', '-',
+        '\0',
+        '\u{1}',
+        '\t',
+        '\n',
+        '\r',
+        '\u{b}',
+        '\u{1b}',
+        '\u{7f}',
+        '\u{85}',
+        ' ',
+        '\u{a0}',
+        '\u{2028}',
+        '\u{3000}',
+        '\u{feff}',
+        '\u{200b}',
+        '\u{202e}',
+        '\u{301}',
+        '\u{212a}',
+        '\u{1f600}',
+        '\u{10ffff}',
+        '%',
+        '&',
+        '=',
+        '+',
+        '<',
+        '\'',
+        '"',
+        '\\',
+        'a',
+        'B',
+        '7',
+        '_',
+        '.',
+        '-',
     ];
     let c = prop_oneof![3 => prop::sample::select(spicy), 1 => any::<char>().prop_filter("not U+FFFD", |c| *c != REPLACEMENT)];
     prop::collection::vec(c, 0..=max).prop_map(|cs| cs.into_iter().collect())

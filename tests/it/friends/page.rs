@@ -54,7 +54,6 @@ async fn an_empty_friends_page_says_what_to_do_next() {
     assert_redirect(&app.client().get("/friends").await, "/login");
 }
 
-
 // ---------- No-JS flows and where they return ----------
 
 #[actix_web::test]

@@ -224,7 +224,6 @@ async fn unfriending_removes_the_friendship_both_ways_and_a_new_request_can_foll
     assert_eq!(friendships(&app, "alice", "bob"), 0);
 }
 
-
 // ---------- Demo ----------
 
 #[test]

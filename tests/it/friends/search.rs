@@ -18,9 +18,7 @@ fn add_people(app: &TestApp, names: &[&str]) {
 
 fn found(page: &str) -> Vec<String> {
     let doc = Html::parse_document(page);
-    doc.select(&Selector::parse("#search-results li .list-name a").unwrap())
-        .map(|a| a.text().collect::<String>())
-        .collect()
+    doc.select(&Selector::parse("#search-results li .list-name a").unwrap()).map(|a| a.text().collect::<String>()).collect()
 }
 
 #[actix_web::test]
@@ -54,7 +52,9 @@ async fn like_metacharacters_in_a_search_are_taken_literally() {
     let alice = app.signup("alice").await;
     add_people(&app, &["a_b", "axb", "a.b"]);
 
-    for (q, expected) in [("a_", vec!["a_b"]), ("a%25", vec![]), ("%25", vec![]), ("_", vec![]), ("%5C", vec![]), ("a%5C_", vec![]), ("a.", vec!["a.b"])] {
+    for (q, expected) in
+        [("a_", vec!["a_b"]), ("a%25", vec![]), ("%25", vec![]), ("_", vec![]), ("%5C", vec![]), ("a%5C_", vec![]), ("a.", vec!["a.b"])]
+    {
         let (status, page) = alice.get_page(&format!("/friends?q={q}")).await;
         assert_eq!(status, StatusCode::OK, "q={q}");
         assert_eq!(found(&page), expected, "q={q}");
