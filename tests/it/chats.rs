@@ -175,7 +175,7 @@ async fn the_same_client_id_twice_stores_one_message_even_at_once() {
 #[actix_web::test]
 async fn a_hundred_concurrent_sends_get_seqs_one_to_a_hundred() {
     // Every send queues on the chat row's lock while holding a pooled connection; on a
-    // loaded 2-core machine the default 1.5 s pool wait can run out (503, by design).
+    // loaded 2-core machine even the tests' 10 s pool wait can run out (503, by design).
     // This test is about seq order, so it waits as long as it takes.
     let app = TestApp::spawn_with(patient_settings()).await;
     let (alice, bob, chat) = alice_and_bob(&app).await;

@@ -30,7 +30,7 @@ async fn the_stream_delivers_a_hundred_messages_in_order() {
 #[actix_web::test]
 async fn concurrent_senders_reach_the_stream_in_seq_order_without_gaps() {
     // Every send queues on the chat row's lock while holding a pooled connection; on a
-    // loaded 2-core machine the default 1.5 s pool wait can run out (503, by design).
+    // loaded 2-core machine even the tests' 10 s pool wait can run out (503, by design).
     // This test is about seq order, so it waits as long as it takes.
     let app = TestApp::spawn_with(patient_settings()).await;
     let (alice, bob, chat) = alice_and_bob(&app).await;

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::chats::{open_direct, send};
-use crate::helpers::{test_settings, Client, PASSWORD};
+use crate::helpers::{production_waits, test_settings, Client, PASSWORD};
 use crate::sse::{EventStream, Seq};
 
 /// A cluster of its own (stopping the shared one would disturb the other tests).
@@ -44,7 +44,7 @@ async fn the_database_goes_away_and_comes_back_and_nothing_acknowledged_is_lost(
     let url = own.cluster.url("chaat");
     chaat::db::migrate::run_pending(&url).unwrap();
 
-    let app = Application::build(test_settings(), &url).unwrap();
+    let app = Application::build(production_waits(test_settings()), &url).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let server = app.server();
     let handle = server.handle();

@@ -102,17 +102,30 @@ impl Drop for TestDb {
     }
 }
 
-/// Settings for tests: a random port, and throttles loose enough for many signups from
-/// 127.0.0.1 (tests of throttling set their own).
+/// Settings for tests: a random port, throttles loose enough for many signups from
+/// 127.0.0.1 (tests of throttling set their own), and database waits that do not run
+/// out while the machine is starved: four tests run at once on two cores, some of them
+/// overloading their own instance on purpose, and a page that waited 1.5 s for a
+/// connection would answer 503 (seen: a browser test's chat failed to open). The tests
+/// of those bounds set the production values themselves (`production_waits`).
 pub fn test_settings() -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
         workers: Some(2),
         db_pool_size: 8,
+        db_wait_ms: 10_000,
+        db_statement_timeout_ms: 30_000,
         signups_per_addr: 1000,
         login_attempts_per_addr: 1000,
         ..Settings::defaults()
     }
+}
+
+/// `settings` with the production pool wait and statement timeout, for the tests of
+/// what an unavailable database looks like.
+pub fn production_waits(settings: Settings) -> Settings {
+    let production = Settings::defaults();
+    Settings { db_wait_ms: production.db_wait_ms, db_statement_timeout_ms: production.db_statement_timeout_ms, ..settings }
 }
 
 /// Settings for tests of ordering under many concurrent requests: pool waits that do not
