@@ -7,5 +7,6 @@ pub mod password;
 pub mod session_store;
 pub mod throttle;
 pub mod tokens;
+pub mod upload_deadline;
 
 pub use current_user::{CurrentUser, TypedSession};

@@ -200,11 +200,26 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
         "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nusername=alice&password="
     );
     let bodies = (0..20).map(|_| slow_client(addr.clone(), body_head.clone(), vec![b'x'; 40], &started));
-    let slow = async { futures_util::future::join(futures_util::future::join_all(heads), futures_util::future::join_all(bodies)).await };
+    // ... and picture uploads, logged in (multipart bodies are read by the handler).
+    let upload_head = format!(
+        "POST /settings/display-picture?csrf_token={token} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 1000\r\n\r\n\
+         --XX\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
+        token = alice.csrf_token().await,
+        cookie = alice.cookie_header()
+    );
+    let uploads = (0..10).map(|_| slow_client(addr.clone(), upload_head.clone(), vec![b'x'; 40], &started));
+    let slow = async {
+        futures_util::join!(
+            futures_util::future::join_all(heads),
+            futures_util::future::join_all(bodies),
+            futures_util::future::join_all(uploads)
+        )
+    };
 
     let normal = async {
         let since = Instant::now();
-        while started.get() < 320 {
+        while started.get() < 330 {
             assert!(since.elapsed() < Duration::from_secs(10), "slow clients connected");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -220,12 +235,14 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
         assert_eq!(bob.signup("bob", PASSWORD).await.status(), StatusCode::SEE_OTHER, "a form post too");
     };
     let since = Instant::now();
-    let ((heads, bodies), ()) = futures_util::join!(slow, normal);
+    let ((heads, bodies, uploads), ()) = futures_util::join!(slow, normal);
 
     // The server cut every slow client off (the head after its request timeout, 5 s;
-    // the body after the form timeout, 10 s); none outlasted its 20 s of trickling.
+    // the form body after the form timeout, 10 s; the upload after its deadline, 10 s for
+    // 1000 declared bytes); none outlasted its 20 s of trickling.
     assert!(heads.iter().all(|cut| *cut == Cut::ByServer), "{:?}", heads.iter().filter(|c| **c == Cut::Never).count());
     assert!(bodies.iter().all(|cut| *cut == Cut::ByServer), "{:?}", bodies.iter().filter(|c| **c == Cut::Never).count());
+    assert!(uploads.iter().all(|cut| *cut == Cut::ByServer), "{:?}", uploads.iter().filter(|c| **c == Cut::Never).count());
     assert!(since.elapsed() < Duration::from_secs(20));
 }
 

@@ -1,0 +1,69 @@
+//! A deadline for multipart uploads (pictures), whose body the handler reads after the
+//! middleware. The server's request timeout covers only the head, and form bodies get
+//! theirs in `csrf::read_form`; without this a body trickled byte by byte would hold its
+//! connection for ever. The time allowed grows with the declared size, at a rate that
+//! a poor mobile link still reaches; past it the read fails, the answer is 408 and the
+//! connection closes.
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use futures_util::{stream, StreamExt};
+
+/// Time for any upload, before its size counts.
+const BASE: Duration = Duration::from_secs(10);
+/// The slowest rate waited for: 64 KiB/s (512 kbit/s), so 5 MiB may take 90 s.
+const MIN_BYTES_PER_SEC: u64 = 64 * 1024;
+
+/// How long a body of `declared` bytes may take (`max` when not declared or larger).
+pub fn allowed(declared: Option<u64>, max: u64) -> Duration {
+    BASE + Duration::from_secs(declared.unwrap_or(max).min(max) / MIN_BYTES_PER_SEC)
+}
+
+pub async fn limit_uploads(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let multipart = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("multipart/"));
+    if multipart {
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let deadline = tokio::time::Instant::now() + allowed(declared, crate::pictures::MAX_UPLOAD_BYTES as u64);
+        let (_, slot) = req.parts_mut();
+        let payload = std::mem::replace(slot, Payload::None);
+        let timed = stream::unfold(Some(payload), move |state| async move {
+            let mut payload = state?;
+            match tokio::time::timeout_at(deadline, payload.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(payload))),
+                Ok(None) => None,
+                Err(_) => {
+                    tracing::info!("upload too slow; closing the connection");
+                    Some((Err(PayloadError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, TOO_SLOW))), None))
+                }
+            }
+        });
+        // Fused: the multipart reader may poll again after the end.
+        req.set_payload(Payload::Stream { payload: Box::pin(timed.fuse()) });
+    }
+    next.call(req).await
+}
+
+/// The message of the read error, which the upload's error handler recognises.
+pub const TOO_SLOW: &str = "upload too slow";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_allowed_grows_with_the_declared_size_up_to_the_largest_upload() {
+        let max = 5 * 1024 * 1024;
+        assert_eq!(allowed(Some(1000), max), BASE);
+        assert_eq!(allowed(Some(640 * 1024), max), BASE + Duration::from_secs(10));
+        assert_eq!(allowed(None, max), BASE + Duration::from_secs(80));
+        assert_eq!(allowed(Some(u64::MAX), max), allowed(None, max));
+    }
+}
