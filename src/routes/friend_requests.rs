@@ -2,6 +2,7 @@
 //! accepts or rejects, the sender withdraws. Answers come back as `friends::finish` says.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::{PgConnection, QueryResult};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -77,10 +78,7 @@ pub async fn accept(
     id: web::Path<Uuid>,
     form: web::Form<Action>,
 ) -> Result<HttpResponse, AppError> {
-    let (me, id) = (user.user_id, id.into_inner());
-    let answered = db::run(&pool, move |conn| friend_requests::accept(conn, id, me)).await?;
-    let result = said(answered, |a| format!("You and {} are friends now.", a.other));
-    finish(&user, &pool, &req, form.origin(), result).await
+    answer(user, pool, req, id, form, friend_requests::accept, |a| format!("You and {} are friends now.", a.other)).await
 }
 
 pub async fn reject(
@@ -90,10 +88,7 @@ pub async fn reject(
     id: web::Path<Uuid>,
     form: web::Form<Action>,
 ) -> Result<HttpResponse, AppError> {
-    let (me, id) = (user.user_id, id.into_inner());
-    let answered = db::run(&pool, move |conn| friend_requests::reject(conn, id, me)).await?;
-    let result = said(answered, |a| format!("You rejected {}’s friend request.", a.other));
-    finish(&user, &pool, &req, form.origin(), result).await
+    answer(user, pool, req, id, form, friend_requests::reject, |a| format!("You rejected {}’s friend request.", a.other)).await
 }
 
 pub async fn withdraw(
@@ -103,9 +98,25 @@ pub async fn withdraw(
     id: web::Path<Uuid>,
     form: web::Form<Action>,
 ) -> Result<HttpResponse, AppError> {
+    answer(user, pool, req, id, form, friend_requests::withdraw, |a| format!("You withdrew your friend request to {}.", a.other)).await
+}
+
+/// The model function that closes a pending request: accept, reject or withdraw.
+type Close = fn(&mut PgConnection, Uuid, Uuid) -> QueryResult<Result<Answered, NotAnswerable>>;
+
+/// One answer to request `id` by the current user, and what to tell them.
+async fn answer(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    form: web::Form<Action>,
+    close: Close,
+    say: impl FnOnce(&Answered) -> String,
+) -> Result<HttpResponse, AppError> {
     let (me, id) = (user.user_id, id.into_inner());
-    let answered = db::run(&pool, move |conn| friend_requests::withdraw(conn, id, me)).await?;
-    let result = said(answered, |a| format!("You withdrew your friend request to {}.", a.other));
+    let answered = db::run(&pool, move |conn| close(conn, id, me)).await?;
+    let result = said(answered, say);
     finish(&user, &pool, &req, form.origin(), result).await
 }
 
