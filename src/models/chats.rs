@@ -44,20 +44,24 @@ pub fn title<'a>(name: Option<&'a str>, other_name: Option<&'a str>) -> &'a str 
     name.or(other_name).unwrap_or("chat")
 }
 
+/// The columns of `ChatForUser`, and where they come from, for user `$1` and chat `$2`;
+/// shared by `find_for_participant` and `open_for_participant`, which adds its own.
+const CHAT_FOR_USER_COLUMNS: &str = "\
+    c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
+    o.user_id AS other_id, o.username AS other_name";
+const CHAT_FOR_USER_FROM: &str = "\
+    FROM chats c \
+    JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $1 \
+    LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
+    LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $1 THEN d.user_high ELSE d.user_low END \
+    WHERE c.chat_id = $2";
+
 pub fn find_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<ChatForUser>> {
-    crate::db::prepared(
-        "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
-                o.user_id AS other_id, o.username AS other_name \
-           FROM chats c \
-           JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $2 \
-           LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
-           LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $2 THEN d.user_high ELSE d.user_low END \
-          WHERE c.chat_id = $1",
-    )
-    .bind::<SqlUuid, _>(chat_id)
-    .bind::<SqlUuid, _>(user_id)
-    .get_result(conn)
-    .optional()
+    crate::db::prepared(format!("SELECT {CHAT_FOR_USER_COLUMNS} {CHAT_FOR_USER_FROM}"))
+        .bind::<SqlUuid, _>(user_id)
+        .bind::<SqlUuid, _>(chat_id)
+        .get_result(conn)
+        .optional()
 }
 
 /// What the chat page needs before its messages, in one round trip: the chat as its
@@ -75,16 +79,11 @@ pub struct OpenedChat {
 
 pub fn open_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<OpenedChat>> {
     crate::db::prepared(format!(
-        "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
-                o.user_id AS other_id, o.username AS other_name, \
+        "SELECT {CHAT_FOR_USER_COLUMNS}, \
                 (c.is_group OR EXISTS (SELECT 1 FROM friends f \
                                         WHERE f.user1 = d.user_low AND f.user2 = d.user_high)) AS can_send, \
                 {NAV_COUNTS_COLUMNS} \
-           FROM chats c \
-           JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $1 \
-           LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
-           LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $1 THEN d.user_high ELSE d.user_low END \
-          WHERE c.chat_id = $2"
+         {CHAT_FOR_USER_FROM}"
     ))
     .bind::<SqlUuid, _>(user_id)
     .bind::<SqlUuid, _>(chat_id)
