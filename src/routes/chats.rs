@@ -137,6 +137,6 @@ pub async fn show_page(user: &CurrentUser, pool: &DbPool, chat_id: Uuid, forms: 
 }
 
 pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, chat_id: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id.parse().map_err(|_| AppError::NotFound)?;
+    let chat_id = super::id_in_path(&chat_id)?;
     load_page(&user, &pool, chat_id, String::new(), None).await
 }

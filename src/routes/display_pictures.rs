@@ -2,7 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use uuid::Uuid;
 
 use crate::auth::tokens::sha256_hex;
 use crate::auth::CurrentUser;
@@ -32,7 +31,7 @@ pub async fn show(
     pool: web::Data<DbPool>,
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id: Uuid = user_id.parse().map_err(|_| AppError::NotFound)?;
+    let user_id = super::id_in_path(&user_id)?;
     let cached = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let picture = db::run(&pool, move |conn| {
         let unchanged = |etag: &str| cached.as_deref() == Some(etag);

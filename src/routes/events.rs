@@ -5,7 +5,6 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, Responder};
 use actix_web_lab::sse::Sse;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::config::Settings;
@@ -33,7 +32,7 @@ pub async fn stream(
     path: web::Path<String>,
     query: web::Query<Since>,
 ) -> Result<impl Responder, AppError> {
-    let chat_id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
+    let chat_id = super::id_in_path(&path)?;
     if !settings.event_streams {
         return Err(AppError::Unavailable("event streams are turned off".into()));
     }

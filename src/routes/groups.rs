@@ -7,7 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::chats::{chats_page, show_page};
-use super::members::{announce, answer, chat_id};
+use super::id_in_path;
+use super::members::{announce, answer};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::GroupName;
@@ -75,7 +76,7 @@ pub async fn rename(
     path: web::Path<String>,
     form: web::Form<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let input = form.into_inner().name;
     let name = match GroupName::parse(&input) {
         Ok(name) => name,

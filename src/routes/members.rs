@@ -12,6 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::chats::show_page;
+use super::id_in_path;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::Username;
@@ -21,10 +22,6 @@ use crate::models::groups::{self, Actor, Change, Outcome, Refusal};
 use crate::views::accounts::Field;
 use crate::views::chats::PageForms;
 use crate::views::redirect_after_post;
-
-pub(super) fn chat_id(raw: &str) -> Result<Uuid, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
 
 #[derive(Deserialize)]
 pub struct AddForm {
@@ -39,7 +36,7 @@ pub async fn add(
     path: web::Path<String>,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let input = form.into_inner().username;
     let Ok(username) = Username::parse(&input) else {
         return refuse_add(&user, &pool, chat_id, input).await;
@@ -70,7 +67,7 @@ pub async fn remove(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (raw_chat, raw_name) = path.into_inner();
-    let chat_id = chat_id(&raw_chat)?;
+    let chat_id = id_in_path(&raw_chat)?;
     let username = Username::parse(&raw_name).map_err(|_| AppError::NotFound)?;
     let (me, my_name) = (user.user_id, user.username.clone());
     let outcome = db::run(&pool, move |conn| groups::remove(conn, chat_id, Actor { user_id: me, username: &my_name }, &username)).await?;
@@ -84,7 +81,7 @@ pub async fn leave(
     hub: web::Data<Hub>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let (me, my_name) = (user.user_id, user.username.clone());
     let outcome = db::run(&pool, move |conn| groups::leave(conn, chat_id, Actor { user_id: me, username: &my_name })).await?;
     answer(&req, &hub, chat_id, me, outcome)

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::chats::load_page;
+use super::id_in_path;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::MessageText;
@@ -15,10 +16,6 @@ use crate::models::messages::{self, NewMessage, SendOutcome};
 use crate::models::{chats, participants};
 use crate::views::chats::{flat, timeline, Composer, ComposerFragment, MessagesFragment, PAGE};
 use crate::views::{self, is_htmx, see_other};
-
-fn chat_id(raw: &str) -> Result<Uuid, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
 
 #[derive(Deserialize)]
 pub struct Cursor {
@@ -35,7 +32,7 @@ pub async fn index(
     path: web::Path<String>,
     cursor: web::Query<Cursor>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let me = user.user_id;
     let Cursor { before, after } = cursor.into_inner();
     let history = db::run(&pool, move |conn| {
@@ -74,7 +71,7 @@ pub async fn create(
     path: web::Path<String>,
     form: web::Form<SendForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let SendForm { text, client_id } = form.into_inner();
     let parsed = match MessageText::parse(&text) {
         Ok(parsed) => parsed,
@@ -135,7 +132,7 @@ pub async fn read(
     path: web::Path<String>,
     form: web::Form<ReadForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = chat_id(&path)?;
+    let chat_id = id_in_path(&path)?;
     let (me, seq) = (user.user_id, form.seq);
     db::run(&pool, move |conn| {
         if !chats::is_participant(conn, chat_id, me)? {

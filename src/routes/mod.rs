@@ -19,6 +19,14 @@ mod static_files;
 mod users;
 
 use actix_web::web;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// An id in a path: one that is not a UUID is unknown, 404 like any other.
+fn id_in_path(raw: &str) -> Result<Uuid, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))
