@@ -190,8 +190,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .app_data(
                 actix_multipart::form::MultipartFormConfig::default()
                     .total_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
-                    .memory_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
-                    .error_handler(upload_error),
+                    .memory_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024),
             )
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(crate::error::AppError::NotFound) }))
@@ -223,16 +222,6 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     .workers(workers)
     .listen(listener)?;
     Ok(server.run())
-}
-
-/// A multipart upload that failed to arrive: past its deadline (`upload_deadline`) a 408
-/// that closes the connection, as for a slow form body; otherwise actix's own 400.
-fn upload_error(err: actix_multipart::MultipartError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    if err.to_string().contains(upload_deadline::TOO_SLOW) {
-        let closing = actix_web::HttpResponse::RequestTimeout().force_close().finish();
-        return actix_web::error::InternalError::from_response(upload_deadline::TOO_SLOW, closing).into();
-    }
-    err.into()
 }
 
 /// Every error page in the site layout with the visitor's navigation. Errors produced

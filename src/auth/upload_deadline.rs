@@ -5,13 +5,16 @@
 //! a poor mobile link still reaches; past it the read fails, the answer is 408 and the
 //! connection closes.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::middleware::Next;
+use actix_web::HttpResponse;
 use futures_util::{stream, StreamExt};
 
 /// Time for any upload, before its size counts.
@@ -27,32 +30,39 @@ pub fn allowed(declared: Option<u64>, max: u64) -> Duration {
 pub async fn limit_uploads(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let multipart = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("multipart/"));
-    if multipart {
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let deadline = tokio::time::Instant::now() + allowed(declared, crate::pictures::MAX_UPLOAD_BYTES as u64);
-        let (_, slot) = req.parts_mut();
-        let payload = std::mem::replace(slot, Payload::None);
-        let timed = stream::unfold(Some(payload), move |state| async move {
-            let mut payload = state?;
-            match tokio::time::timeout_at(deadline, payload.next()).await {
-                Ok(Some(chunk)) => Some((chunk, Some(payload))),
-                Ok(None) => None,
-                Err(_) => {
-                    tracing::info!("upload too slow; closing the connection");
-                    Some((Err(PayloadError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, TOO_SLOW))), None))
-                }
-            }
-        });
-        // Fused: the multipart reader may poll again after the end.
-        req.set_payload(Payload::Stream { payload: Box::pin(timed.fuse()) });
+    if !multipart {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
-    next.call(req).await
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let deadline = tokio::time::Instant::now() + allowed(declared, crate::pictures::MAX_UPLOAD_BYTES as u64);
+    // Set when the body ran out of time: whatever the handler made of the failed read,
+    // the answer is then a 408 that closes the connection.
+    let too_slow = Rc::new(Cell::new(false));
+    let (_, slot) = req.parts_mut();
+    let payload = std::mem::replace(slot, Payload::None);
+    let timed = stream::unfold((Some(payload), too_slow.clone()), move |(state, too_slow)| async move {
+        let mut payload = state?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(chunk)) => Some((chunk, (Some(payload), too_slow))),
+            Ok(None) => None,
+            Err(_) => {
+                too_slow.set(true);
+                let error = PayloadError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "upload too slow"));
+                Some((Err(error), (None, too_slow)))
+            }
+        }
+    });
+    // Fused: the multipart reader may poll again after the end.
+    req.set_payload(Payload::Stream { payload: Box::pin(timed.fuse()) });
+    let res = next.call(req).await?;
+    if !too_slow.get() {
+        return Ok(res.map_into_left_body());
+    }
+    tracing::info!("upload too slow; closing the connection");
+    Ok(res.into_response(HttpResponse::RequestTimeout().force_close().finish()).map_into_right_body())
 }
-
-/// The message of the read error, which the upload's error handler recognises.
-pub const TOO_SLOW: &str = "upload too slow";
 
 #[cfg(test)]
 mod tests {

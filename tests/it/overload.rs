@@ -158,8 +158,8 @@ async fn a_login_whose_session_cannot_be_written_in_time_answers_503_not_500() {
 /// How a slow client's connection ended.
 #[derive(Debug, PartialEq)]
 enum Cut {
-    /// The server closed it (after answering 408, or without a word).
-    ByServer,
+    /// The server closed it, after this answer (a 408) or without a word ("").
+    ByServer(String),
     /// Still open when the client ran out of bytes to trickle.
     Never,
 }
@@ -171,16 +171,19 @@ async fn slow_client(addr: String, prefix: String, trickle: Vec<u8>, started: &C
     conn.write_all(prefix.as_bytes()).await.unwrap();
     started.set(started.get() + 1);
     let (mut reader, mut writer) = conn.into_split();
-    let mut sink = [0u8; 512];
+    let (mut sink, mut answer) = ([0u8; 512], Vec::new());
     for byte in trickle {
         let wait = tokio::time::sleep(Duration::from_millis(500));
         tokio::select! {
             // Any answer here is the 408 before the close; then EOF or a reset.
-            read = reader.read(&mut sink) => if matches!(read, Ok(0) | Err(_)) { return Cut::ByServer },
+            read = reader.read(&mut sink) => match read {
+                Ok(0) | Err(_) => return Cut::ByServer(String::from_utf8_lossy(&answer).into_owned()),
+                Ok(n) => answer.extend_from_slice(&sink[..n]),
+            },
             _ = wait => {}
         }
         if writer.write_all(&[byte]).await.is_err() {
-            return Cut::ByServer;
+            return Cut::ByServer(String::from_utf8_lossy(&answer).into_owned());
         }
     }
     Cut::Never
@@ -240,9 +243,12 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
     // The server cut every slow client off (the head after its request timeout, 5 s;
     // the form body after the form timeout, 10 s; the upload after its deadline, 10 s for
     // 1000 declared bytes); none outlasted its 20 s of trickling.
-    assert!(heads.iter().all(|cut| *cut == Cut::ByServer), "{:?}", heads.iter().filter(|c| **c == Cut::Never).count());
-    assert!(bodies.iter().all(|cut| *cut == Cut::ByServer), "{:?}", bodies.iter().filter(|c| **c == Cut::Never).count());
-    assert!(uploads.iter().all(|cut| *cut == Cut::ByServer), "{:?}", uploads.iter().filter(|c| **c == Cut::Never).count());
+    let never = |cuts: &[Cut]| cuts.iter().filter(|c| **c == Cut::Never).count();
+    assert!(heads.iter().all(|cut| matches!(cut, Cut::ByServer(_))), "{} heads never cut", never(&heads));
+    // A body cut off is told why before the close.
+    let timed_out = |cut: &Cut| matches!(cut, Cut::ByServer(answer) if answer.starts_with("HTTP/1.1 408"));
+    assert!(bodies.iter().all(timed_out), "{} bodies never cut; {:?}", never(&bodies), bodies.first());
+    assert!(uploads.iter().all(timed_out), "{} uploads never cut; {:?}", never(&uploads), uploads.first());
     assert!(since.elapsed() < Duration::from_secs(20));
 }
 
