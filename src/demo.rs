@@ -1,12 +1,12 @@
 //! `chaat demo`: the sample people of the design notes. Safe to run twice.
 
 use diesel::{Connection, PgConnection};
-use uuid::Uuid;
 
 use crate::auth::password;
 use crate::domain::{Greeting, Password, Username};
 use crate::models::friend_requests::{self, Sent};
 use crate::models::users::{self, NewUser};
+use crate::models::{ChatId, Seq, UserId};
 
 pub const PEOPLE: [&str; 4] = ["shahn", "shivam", "udit", "atharva"];
 
@@ -24,7 +24,7 @@ pub fn create(database_url: &str, password_text: &str) -> anyhow::Result<()> {
         }
         let salt = password::new_salt();
         let pwd_hash = password::hash(&password, &salt)?;
-        NewUser { user_id: Uuid::now_v7(), username: username.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(&mut conn)?;
+        NewUser { user_id: UserId::new_v7(), username: username.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(&mut conn)?;
         println!("{name}: created");
     }
     befriend(&mut conn)?;
@@ -37,7 +37,7 @@ pub fn create(database_url: &str, password_text: &str) -> anyhow::Result<()> {
 /// leaves atharva's request to shahn pending. A step that is already done is refused by
 /// the same rules as in the app, so running this again changes nothing.
 pub fn befriend(conn: &mut PgConnection) -> anyhow::Result<()> {
-    let id = |conn: &mut PgConnection, name: &str| -> anyhow::Result<(Uuid, Username)> {
+    let id = |conn: &mut PgConnection, name: &str| -> anyhow::Result<(UserId, Username)> {
         let name = Username::parse(name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let user = users::find_by_username(conn, &name)?.ok_or_else(|| anyhow::anyhow!("{name} is missing"))?;
         Ok((user.user_id, name))
@@ -88,16 +88,21 @@ pub fn create_group(conn: &mut PgConnection) -> anyhow::Result<()> {
 /// "helloo" to shahn ("Shivam sends a 1-1 message to Shahn"). Needs the friendships.
 pub fn create_direct_chats(conn: &mut PgConnection) -> anyhow::Result<()> {
     use crate::models::chats;
-    use crate::models::messages::{self, NewMessage, SendOutcome};
-    let id = |conn: &mut PgConnection, name: &str| -> anyhow::Result<Uuid> {
+    use crate::models::messages::{self, MessageKind, NewMessage, SendOutcome};
+    let user = |conn: &mut PgConnection, name: &str| -> anyhow::Result<(UserId, Username)> {
         let username = Username::parse(name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        Ok(users::find_by_username(conn, &username)?.ok_or_else(|| anyhow::anyhow!("{name} is missing"))?.user_id)
+        let user_id = users::find_by_username(conn, &username)?.ok_or_else(|| anyhow::anyhow!("{name} is missing"))?.user_id;
+        Ok((user_id, username))
     };
-    let (shahn, shivam, udit) = (id(conn, "shahn")?, id(conn, "shivam")?, id(conn, "udit")?);
-    chats::find_or_create_direct(conn, udit, shahn)?;
-    let chat_id = chats::find_or_create_direct(conn, shivam, shahn)?;
-    if messages::page_before(conn, chat_id, None, 1)?.is_empty() {
-        let sent = NewMessage { chat_id, sender: shivam, text: "helloo", client_id: None, kind: "text" }.send(conn)?;
+    let ((_, shahn), (shivam, _), (udit, _)) = (user(conn, "shahn")?, user(conn, "shivam")?, user(conn, "udit")?);
+    let open = |conn: &mut PgConnection, me: UserId| -> anyhow::Result<ChatId> {
+        chats::open_direct(conn, me, &shahn)?.map_err(|why| anyhow::anyhow!("no direct chat with shahn: {why:?}"))
+    };
+    open(conn, udit)?;
+    let chat_id = open(conn, shivam)?;
+    let membership = chats::find_for_participant(conn, shivam, chat_id)?.ok_or_else(|| anyhow::anyhow!("shivam is not in the chat"))?;
+    if messages::page_before(conn, &membership, Seq::END, 1)?.is_empty() {
+        let sent = NewMessage { chat_id, sender: shivam, text: "helloo", client_id: None, kind: MessageKind::Text }.send(conn)?;
         if !matches!(sent, SendOutcome::Sent(_)) {
             anyhow::bail!("shivam could not message shahn: {sent:?}");
         }

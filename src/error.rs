@@ -1,16 +1,18 @@
-//! `AppError`: the one error type of the HTTP layer, rendered as an error page in the
-//! site layout. Form validation is not an error: handlers re-render their form with 422.
+//! `AppError`: the one error type of the HTTP layer, and the one place where the other
+//! layers' errors become it (`From` impls below). Form validation is not an error:
+//! handlers re-render their form with 422.
+//!
+//! An `AppError` answers with its status and message only; `error_pages` renders the
+//! page once, in the site layout, with the visitor's real navigation.
 
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use askama::Template;
 
-use crate::auth::CurrentUser;
-use crate::models::users::NavCounts;
-use crate::views::errors::ErrorPage;
-use crate::views::Layout;
+use crate::db::DbError;
+use crate::models::friend_requests::NotAnswerable;
+use crate::models::groups::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -26,7 +28,7 @@ pub enum AppError {
     Conflict(String),
     #[error("too many requests")]
     TooManyRequests { retry_after: Duration },
-    /// The database is unreachable or the pool is exhausted: the client may retry.
+    /// The database is unreachable, too slow or the pool is exhausted: the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -48,19 +50,72 @@ pub fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// Database errors are told apart by what PostgreSQL and the pool report (SQLSTATE,
+/// the connection's state), never by the text of a message.
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::pg::sql_state::{ADMIN_SHUTDOWN, CANNOT_CONNECT_NOW, CRASH_SHUTDOWN, QUERY_CANCELED};
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => AppError::Unavailable(info.message().to_string()),
-            // The statement timeout (SQLSTATE 57014, which diesel does not name): the
-            // database is too slow right now. Matched on PostgreSQL's English message; a
-            // server with translated messages makes this a 500, still bounded in time.
-            Error::DatabaseError(_, info) if info.message().starts_with("canceling statement due to statement timeout") => {
+            // 57014 query_canceled: the statement timeout; the database is too slow now.
+            // 57P01-57P03 (admin shutdown, crash shutdown, cannot connect now): it is going
+            // away or not back yet.
+            Error::DatabaseError(_, info)
+                if info.sqlstate().is_some_and(|s| [QUERY_CANCELED, ADMIN_SHUTDOWN, CRASH_SHUTDOWN, CANNOT_CONNECT_NOW].contains(&s)) =>
+            {
                 AppError::Unavailable(info.message().to_string())
             }
             other => AppError::internal(other),
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(why) => AppError::Unavailable(why),
+            DbError::TaskFailed(why) => AppError::Internal(anyhow::anyhow!("database task failed: {why}")),
+        }
+    }
+}
+
+impl crate::db::InOperation for AppError {
+    /// Names the failed operation (where in the code it was run) in what is logged.
+    fn in_operation(self, at: &'static std::panic::Location<'static>) -> Self {
+        match self {
+            AppError::Internal(e) => AppError::Internal(e.context(format!("database operation at {at}"))),
+            AppError::Unavailable(why) => AppError::Unavailable(format!("{why} (database operation at {at})")),
+            other => other,
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("rendering a template"))
+    }
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound | Refusal::NotAMember => AppError::NotFound,
+            Refusal::NotOwner => AppError::Forbidden("only the group's owner removes members"),
+            Refusal::DirectChat => AppError::Conflict(
+                "A direct chat is between its two people only: it takes no new members, no new name, and cannot be left.".into(),
+            ),
+            Refusal::NotAFriend => AppError::Conflict("You can only add your friends to a group.".into()),
+        }
+    }
+}
+
+impl From<NotAnswerable> for AppError {
+    fn from(e: NotAnswerable) -> Self {
+        match e {
+            NotAnswerable::NotFound => AppError::NotFound,
+            NotAnswerable::NotPending { .. } => AppError::Conflict(e.to_string()),
         }
     }
 }
@@ -79,16 +134,14 @@ impl ResponseError for AppError {
         }
     }
 
+    /// The status, the headers and the message to show; the page itself is rendered
+    /// by `error_pages::render` (it knows the visitor; this does not).
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        let mut resp = HttpResponse::build(status);
         match self {
-            AppError::LoginRequired { htmx: true } => return HttpResponse::Ok().insert_header(("HX-Redirect", "/login")).finish(),
-            AppError::LoginRequired { htmx: false } => {
-                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/login")).finish()
-            }
-            _ => {}
-        }
-        match self {
+            AppError::LoginRequired { htmx: true } => return resp.insert_header(("HX-Redirect", "/login")).finish(),
+            AppError::LoginRequired { htmx: false } => return resp.insert_header((header::LOCATION, "/login")).finish(),
             AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
             AppError::Unavailable(why) => tracing::warn!(%why, "service unavailable"),
             _ => {}
@@ -100,16 +153,13 @@ impl ResponseError for AppError {
             }
             _ => default_message(status).to_string(),
         };
-        let mut resp = error_page(status, &message);
         match self {
-            AppError::TooManyRequests { retry_after } => {
-                resp.headers_mut().insert(header::RETRY_AFTER, retry_secs(*retry_after).into());
-            }
-            AppError::Unavailable(_) => {
-                resp.headers_mut().insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.into());
-            }
-            _ => {}
-        }
+            AppError::TooManyRequests { retry_after } => resp.insert_header((header::RETRY_AFTER, retry_secs(*retry_after))),
+            AppError::Unavailable(_) => resp.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS)),
+            _ => &mut resp,
+        };
+        let mut resp = resp.finish();
+        resp.extensions_mut().insert(ErrorMessage(message));
         resp
     }
 }
@@ -132,28 +182,6 @@ pub fn default_message(status: StatusCode) -> &'static str {
     }
 }
 
-/// The message of an error page, kept on the response so that the error-page middleware
-/// can render it again with the visitor's navigation (it knows the session; this does not).
+/// The message of an error answer, kept on the response until `error_pages` renders it.
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
-
-/// Renders the error page for an anonymous visitor; falls back to plain text if even
-/// that fails. `startup::render_error_page` re-renders it for logged-in people.
-pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
-    let mut resp = error_page_for(status, message, None);
-    resp.extensions_mut().insert(ErrorMessage(message.to_string()));
-    resp
-}
-
-pub fn error_page_for(status: StatusCode, message: &str, user: Option<&CurrentUser>) -> HttpResponse {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let layout = match user {
-        Some(user) => Layout::for_user(user, NavCounts::default(), title, ""),
-        None => Layout::anonymous(title, ""),
-    };
-    let page = ErrorPage { layout, status: status.as_u16(), heading: title.to_string(), message: message.to_string() };
-    match page.render() {
-        Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
-        Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(message.to_string()),
-    }
-}

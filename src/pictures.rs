@@ -72,8 +72,8 @@ fn encode(img: DynamicImage) -> Option<Encoded> {
 }
 
 /// A generated avatar: the first letter of the name on a colour derived from the user id.
-pub fn default_avatar_svg(user_id: &uuid::Uuid, username: &str) -> String {
-    let hue = u32::from(user_id.as_bytes()[15]) * 360 / 256;
+pub fn default_avatar_svg(user_id: &crate::models::UserId, username: &str) -> String {
+    let hue = u32::from(user_id.as_uuid().as_bytes()[15]) * 360 / 256;
     // Usernames are a-z 0-9 _ . - only, so the letter needs no escaping.
     let letter = username.chars().next().unwrap_or('?').to_ascii_uppercase();
     format!(

@@ -7,22 +7,21 @@ use std::time::Duration;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::SessionMiddleware;
-use actix_web::body::{BoxBody, EitherBody};
 use actix_web::cookie::{Key, SameSite};
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::session_store::{self, PgSessionStore};
-use crate::auth::TypedSession;
 use crate::auth::{csrf, upload_deadline};
 use crate::config::Settings;
 use crate::db::cluster::Cluster;
 use crate::db::{self, migrate, DbPool};
-use crate::error::{default_message, error_page_for, ErrorMessage};
+use crate::error::AppError;
+use crate::error_pages;
 use crate::live::{self, Hub};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::routes;
@@ -149,7 +148,7 @@ fn spawn_cleanup(pool: DbPool) {
         loop {
             every.tick().await;
             let purged = db::run(&pool, |conn| {
-                Ok::<_, diesel::result::Error>((sessions::purge_expired(conn)?, auth_throttle::purge_older_than(conn, 86_400.0)?))
+                Ok::<_, AppError>((sessions::purge_expired(conn)?, auth_throttle::purge_older_than(conn, 86_400.0)?))
             })
             .await;
             match purged {
@@ -193,15 +192,16 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
                     .memory_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024),
             )
             .configure(routes::configure)
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(crate::error::AppError::NotFound) }))
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(upload_deadline::limit_uploads))
             // Inside the sessions (which take the session out of the request on the way
-            // back) to know who is logged in; outside them for errors of the session store.
-            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            // back) to know who is logged in; outside them for errors of the session
+            // store itself. Each error is rendered once (`error_pages`).
+            .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))
@@ -222,35 +222,4 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     .workers(workers)
     .listen(listener)?;
     Ok(server.run())
-}
-
-/// Every error page in the site layout with the visitor's navigation. Errors produced
-/// outside our handlers (a malformed form, an oversized body, an unknown method) come as
-/// bare responses and get the page; our own error pages carry their message
-/// (`ErrorMessage`) and are rendered again for a logged-in visitor. Other HTML answers
-/// with an error status (422 forms, htmx fragments) pass untouched.
-fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let status = res.status();
-    let is_html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
-    let ours = res.response().extensions().get::<ErrorMessage>().map(|m| m.0.clone());
-    let user = TypedSession::of(res.request()).current_user();
-    let message = match (ours, is_html) {
-        (Some(message), _) if user.is_some() => message,
-        (None, false) if status.is_client_error() || status.is_server_error() => default_message(status).to_string(),
-        _ => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
-    };
-    let mut page = error_page_for(status, &message, user.as_ref());
-    // Keep a decision to close the connection (a request body that was too slow).
-    if res.response().head().connection_type() == actix_web::http::ConnectionType::Close {
-        page.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-    }
-    // Keep what the first answer said besides its body (Retry-After, HX-Redirect, ...).
-    for (name, value) in res.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            page.headers_mut().append(name.clone(), value.clone());
-        }
-    }
-    let (req, _) = res.into_parts();
-    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, page).map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(res))
 }

@@ -3,7 +3,9 @@
 //   data-seq). If the stream fails or is refused, this polls ?after={last seen seq}
 //   every 3 s (until the stream is back, if it comes back by itself).
 // - While the page is visible, the read marker follows the newest message.
-// - A message that follows one of the same sender is marked .continued (grouped).
+// - Messages are grouped as the server groups them (views::chats::continues): a text
+//   continues the one before it when both are texts of one sender, of the same UTC day,
+//   sent less than the list's data-group-within seconds apart.
 (function () {
   "use strict";
   var list = document.getElementById("messages");
@@ -48,18 +50,24 @@
   }
   document.addEventListener("visibilitychange", scheduleRead);
 
-  // ---- Grouping of messages that arrive live ----
+  // ---- Grouping of messages that arrive live (the server's rule) ----
+  var groupWithin = Number(list.dataset.groupWithin) || 0;
+  function continues(prev, li) {
+    if (!prev || prev.getAttribute("data-kind") !== "text" || li.getAttribute("data-kind") !== "text") return false;
+    if (prev.getAttribute("data-sender") !== li.getAttribute("data-sender")) return false;
+    var a = Number(prev.getAttribute("data-at")), b = Number(li.getAttribute("data-at"));
+    return Math.floor(a / 86400) === Math.floor(b / 86400) && b - a < groupWithin;
+  }
   function group() {
     var prev = null;
     Array.prototype.forEach.call(list.children, function (li) {
       if (li.classList.contains("message")) {
-        var same = prev && prev.classList.contains("message") &&
-          prev.getAttribute("data-sender") === li.getAttribute("data-sender");
-        if (same) li.classList.add("continued");
+        if (continues(prev, li)) li.classList.add("continued");
         var empty = list.querySelector(".chat-empty");
         if (empty) empty.remove();
       }
-      if (li.hasAttribute("data-seq") || li.classList.contains("day-separator")) prev = li;
+      if (li.hasAttribute("data-seq")) prev = li;
+      else if (li.classList.contains("day-separator")) prev = null;
     });
   }
   new MutationObserver(function () {

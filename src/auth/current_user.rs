@@ -3,13 +3,12 @@
 
 use std::future::{ready, Ready};
 
+use super::tokens;
+use crate::error::AppError;
+use crate::models::UserId;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use uuid::Uuid;
-
-use super::tokens;
-use crate::error::AppError;
 
 pub mod keys {
     pub const USER_ID: &str = "user_id";
@@ -44,13 +43,13 @@ impl TypedSession {
         token
     }
 
-    /// Logs `user_id` in: a new session key (against fixation), a new CSRF token, a new sid.
     /// The CSRF token, without creating one (checking must not mint a token).
     pub fn csrf_token_if_any(&self) -> Option<String> {
         self.get(keys::CSRF)
     }
 
-    pub fn log_in(&self, user_id: Uuid, username: &str, user_agent: Option<&str>) -> Result<(), AppError> {
+    /// Logs `user_id` in: a new session key (against fixation), a new CSRF token, a new sid.
+    pub fn log_in(&self, user_id: UserId, username: &str, user_agent: Option<&str>) -> Result<(), AppError> {
         self.0.renew();
         let insert = |k: &str, v: String| self.0.insert(k, v).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
         insert(keys::USER_ID, user_id.to_string())?;
@@ -86,7 +85,7 @@ impl TypedSession {
 /// redirect to `/login` (`AppError::LoginRequired`).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub csrf_token: String,
     pub sid: String,

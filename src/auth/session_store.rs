@@ -2,16 +2,17 @@
 //! random key; the table stores its SHA-256, the state as JSON, the user id (so a user's
 //! sessions can be listed and ended) and the user agent.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
+use crate::models::UserId;
 use actix_session::storage::{generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::time::Duration;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use chrono::Utc;
-use uuid::Uuid;
 
 use super::current_user::keys;
 use super::tokens::sha256;
@@ -19,24 +20,41 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::sessions::{self, NewSession};
 
-/// How a write that failed only because the database is busy or away is reported.
-const BUSY: &str = "session store busy";
+tokio::task_local! {
+    /// Set by the store while a request runs inside `busy_is_503`: a write failed only
+    /// because the database was busy or away.
+    static STORE_BUSY: Cell<bool>;
+}
 
 fn store_error(e: AppError) -> anyhow::Error {
-    match e {
-        AppError::Unavailable(why) => anyhow::anyhow!("{BUSY}: {why}"),
-        other => anyhow::anyhow!("session store: {other}"),
+    if matches!(e, AppError::Unavailable(_)) {
+        // Outside `busy_is_503` (no request) there is nobody to tell.
+        let _ = STORE_BUSY.try_with(|busy| busy.set(true));
     }
+    anyhow::anyhow!("session store: {e}")
 }
 
 /// Middleware outside the sessions: actix-session turns a failed save, update or delete
 /// into an opaque 500 error. When the store was only busy (an exhausted pool, a
 /// statement timeout), the error becomes a 503 with Retry-After: the request may simply
-/// be repeated. (It stays an error, rendered as the anonymous error page: the request
-/// it came from is gone, so the error-page middleware cannot re-render it.)
-pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<B>, actix_web::Error> {
-    // The error keeps its cause only in its Debug form.
-    next.call(req).await.map_err(|e| if format!("{e:?}").contains(BUSY) { AppError::Unavailable(BUSY.into()).into() } else { e })
+/// be repeated. The store says so through a task-local flag, not through the error,
+/// which actix-session makes opaque.
+///
+/// Either way the error becomes a response here, so that the error-page layer outside
+/// renders it (error handlers see responses, not errors).
+pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let request = req.request().clone();
+    STORE_BUSY
+        .scope(Cell::new(false), async move {
+            match next.call(req).await {
+                Ok(res) => Ok(res.map_into_left_body()),
+                Err(_) if STORE_BUSY.with(Cell::get) => {
+                    Ok(ServiceResponse::from_err(AppError::Unavailable("session store busy".into()), request).map_into_right_body())
+                }
+                Err(e) => Ok(ServiceResponse::from_err(e, request).map_into_right_body()),
+            }
+        })
+        .await
 }
 
 /// Sessions nobody has logged into yet (they only hold a CSRF token) live this long.
@@ -75,7 +93,7 @@ fn from_json(data: serde_json::Value) -> State {
     }
 }
 
-fn user_id_of(state: &State) -> Option<Uuid> {
+fn user_id_of(state: &State) -> Option<UserId> {
     state.get(keys::USER_ID).and_then(|v| serde_json::from_str(v).ok())
 }
 
@@ -102,7 +120,7 @@ impl PgSessionStore {
                 NewSession { key_hash: &hash, user_id: user_id_of(&state), data: to_json(&state), user_agent: ua.as_deref(), expires_at };
             if is_new {
                 sessions::insert(conn, &row)?;
-                return Ok::<_, diesel::result::Error>(key);
+                return Ok::<_, AppError>(key);
             }
             if sessions::update(conn, &row)? {
                 return Ok(key);
@@ -126,7 +144,7 @@ impl SessionStore for PgSessionStore {
             if Utc::now() - found.last_seen_at > TOUCH_EVERY {
                 sessions::touch(conn, &hash)?;
             }
-            Ok::<_, diesel::result::Error>(Some(from_json(found.data)))
+            Ok::<_, AppError>(Some(from_json(found.data)))
         })
         .await;
         match loaded {
@@ -152,11 +170,11 @@ impl SessionStore for PgSessionStore {
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
         let expires_at = Utc::now() + chrono::TimeDelta::seconds(ttl.whole_seconds());
-        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at)).await.map_err(store_error)
+        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at).map_err(AppError::from)).await.map_err(store_error)
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
-        db::run(&self.pool, move |conn| sessions::delete(conn, &hash)).await.map_err(store_error)
+        db::run(&self.pool, move |conn| sessions::delete(conn, &hash).map_err(AppError::from)).await.map_err(store_error)
     }
 }

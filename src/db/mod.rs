@@ -5,9 +5,12 @@ pub mod cluster;
 pub mod migrate;
 pub mod prepared;
 pub mod schema;
+pub mod views;
 
 use std::cell::Cell;
+use std::future::Future;
 use std::ops::Deref;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +20,6 @@ pub use prepared::prepared;
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
-
-use crate::error::AppError;
 
 /// The r2d2 pool plus a gate in front of it (see `run`). Derefs to the pool.
 #[derive(Clone)]
@@ -83,28 +84,56 @@ pub fn build_pool(url: &str, size: u32, wait: Duration, statement_timeout: Durat
     DbPool { pool, gate: Arc::new(Semaphore::new(size as usize)), wait }
 }
 
+/// What `run` itself can fail with, before or around the caller's work.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection in time (the pool is exhausted, or the database is away): 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The blocking task died (a panic in the closure).
+    #[error("{0}")]
+    TaskFailed(String),
+}
+
+/// An error that can say which database operation it came from: `run` tags the errors
+/// of its closure with the caller's place in the code, so a 500's log line names it.
+pub trait InOperation {
+    fn in_operation(self, at: &'static Location<'static>) -> Self;
+}
+
 /// A request that got through the gate late still gets this long to check a
 /// connection out (r2d2 may be opening one for it).
 const MIN_CHECKOUT: Duration = Duration::from_millis(250);
 
-/// Runs `f` with a pooled connection on this (blocking) thread. Pool exhaustion and
-/// lost connections become 503 (`AppError::Unavailable`).
-pub fn run_here<T, E, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+/// Runs `f` with a pooled connection on this (blocking) thread (the live sweeper's).
+#[track_caller]
+pub fn run_here<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E>,
-    E: Into<AppError>,
+    E: From<DbError> + InOperation + IsUnavailable,
 {
-    run_checked_out(pool, pool.wait, f)
+    run_checked_out(pool, pool.wait, Location::caller(), f)
 }
 
-fn run_checked_out<T, E, F>(pool: &DbPool, wait: Duration, f: F) -> Result<T, AppError>
+/// Whether an error means the connection's server went away (it is then discarded).
+pub trait IsUnavailable {
+    fn is_unavailable(&self) -> bool;
+}
+
+impl IsUnavailable for crate::error::AppError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, crate::error::AppError::Unavailable(_))
+    }
+}
+
+fn run_checked_out<T, E, F>(pool: &DbPool, wait: Duration, at: &'static Location<'static>, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E>,
-    E: Into<AppError>,
+    E: From<DbError> + InOperation + IsUnavailable,
 {
-    let mut conn = pool.get_timeout(wait).map_err(|e| AppError::Unavailable(e.to_string()))?;
-    let result = f(&mut conn).map_err(Into::into);
-    if matches!(result, Err(AppError::Unavailable(_))) {
+    let mut conn = pool.get_timeout(wait).map_err(|e| E::from(DbError::Unavailable(e.to_string())).in_operation(at))?;
+    let result = f(&mut conn).map_err(|e| e.in_operation(at));
+    if result.as_ref().is_err_and(IsUnavailable::is_unavailable) {
         CONNECTION_LOST.with(|lost| lost.set(true));
     }
     drop(conn);
@@ -112,27 +141,35 @@ where
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool, never on the async
-/// executor. The whole wait (gate, then pool) is bounded by the pool's wait setting
-/// and ends in 503: without the gate every waiting request would hold a blocking
-/// thread (tokio starts up to 512 per worker, then queues without bound), so an
-/// exhausted pool turned into thousands of threads and waits far past the deadline.
-pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, AppError>
+/// executor, inside a `db` span (a child of the request's) that names the caller's
+/// place in the code. The whole wait (gate, then pool) is bounded by the pool's wait
+/// setting and ends in `DbError::Unavailable` (503): without the gate every waiting
+/// request would hold a blocking thread (tokio starts up to 512 per worker, then
+/// queues without bound), so an exhausted pool turned into thousands of threads and
+/// waits far past the deadline.
+#[track_caller]
+pub fn run<T, E, F>(pool: &DbPool, f: F) -> impl Future<Output = Result<T, E>> + 'static
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
-    E: Into<AppError> + Send + 'static,
+    E: From<DbError> + InOperation + IsUnavailable + Send + 'static,
 {
-    let deadline = Instant::now() + pool.wait;
-    let permit = match tokio::time::timeout(pool.wait, pool.gate.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(_)) | Err(_) => return Err(AppError::Unavailable("every database connection is busy".into())),
-    };
+    let at = Location::caller();
+    let span = tracing::debug_span!("db", operation = %at);
     let pool = pool.clone();
-    actix_web::web::block(move || {
-        // Held until `f` is done, even if the request was abandoned meanwhile.
-        let _permit = permit;
-        run_checked_out(&pool, deadline.saturating_duration_since(Instant::now()).max(MIN_CHECKOUT), f)
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    async move {
+        let deadline = Instant::now() + pool.wait;
+        let permit = match tokio::time::timeout(pool.wait, pool.gate.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => return Err(E::from(DbError::Unavailable("every database connection is busy".into())).in_operation(at)),
+        };
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            // Held until `f` is done, even if the request was abandoned meanwhile.
+            let _permit = permit;
+            run_checked_out(&pool, deadline.saturating_duration_since(Instant::now()).max(MIN_CHECKOUT), at, f)
+        })
+        .await
+        .map_err(|e| E::from(DbError::TaskFailed(e.to_string())).in_operation(at))?
+    }
 }

@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use super::SWEEP_EVERY;
 use crate::db::{self, DbPool};
-use crate::models::messages::{self, MessageView};
+use crate::models::chats;
+use crate::models::groups::Change;
+use crate::models::messages::MessageView;
+use crate::models::{ChatId, Seq, UserId};
 
 /// What a chat's streams are told.
 #[derive(Debug, Clone)]
@@ -19,9 +22,9 @@ pub enum Signal {
     Message(Arc<MessageView>),
     /// The chat has messages up to this seq (from another instance, or the sweep):
     /// load whatever has not been sent yet.
-    Reached(i64),
+    Reached(Seq),
     /// This person no longer takes part in the chat: end their streams.
-    Left(Uuid),
+    Left(UserId),
 }
 
 /// Buffered signals per chat; a stream that falls further behind reloads from the DB.
@@ -29,15 +32,15 @@ const CHANNEL_CAPACITY: usize = 256;
 
 pub struct Hub {
     instance: Uuid,
-    chats: Mutex<HashMap<Uuid, broadcast::Sender<Signal>>>,
-    notify: Mutex<Sender<(Uuid, i64)>>,
+    chats: Mutex<HashMap<ChatId, broadcast::Sender<Signal>>>,
+    notify: Mutex<Sender<(ChatId, Seq)>>,
     sweep_now: Mutex<Sender<()>>,
     /// Set on shutdown: streams end and no new one starts.
     closed: AtomicBool,
 }
 
 impl Hub {
-    pub(super) fn new(notify: Sender<(Uuid, i64)>, sweep_now: Sender<()>) -> Self {
+    pub(super) fn new(notify: Sender<(ChatId, Seq)>, sweep_now: Sender<()>) -> Self {
         Hub {
             instance: Uuid::new_v4(),
             chats: Mutex::new(HashMap::new()),
@@ -53,7 +56,7 @@ impl Hub {
     }
 
     /// After `close`, a receiver that is already closed: the stream ends at once.
-    pub fn subscribe(&self, chat_id: Uuid) -> broadcast::Receiver<Signal> {
+    pub fn subscribe(&self, chat_id: ChatId) -> broadcast::Receiver<Signal> {
         let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
         if self.is_closed() {
             return broadcast::channel(1).1;
@@ -82,13 +85,25 @@ impl Hub {
         let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
     }
 
+    /// After a group change committed: its system lines go live like messages, and
+    /// whoever lost access has their streams ended.
+    pub fn announce(&self, change: Change) {
+        let chat_id = change.chat_id;
+        for line in change.lines {
+            self.publish(line);
+        }
+        if let Some((user_id, seq)) = change.revoked {
+            self.revoke(chat_id, user_id, seq);
+        }
+    }
+
     /// Ends `user_id`'s streams of `chat_id` on every instance.
-    pub fn revoke(&self, chat_id: Uuid, user_id: Uuid, seq: i64) {
+    fn revoke(&self, chat_id: ChatId, user_id: UserId, seq: Seq) {
         self.signal(chat_id, Signal::Left(user_id));
         let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
     }
 
-    pub(super) fn signal(&self, chat_id: Uuid, signal: Signal) {
+    pub(super) fn signal(&self, chat_id: ChatId, signal: Signal) {
         let chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = chats.get(&chat_id) {
             let _ = tx.send(signal);
@@ -101,7 +116,7 @@ impl Hub {
     }
 
     /// The chats somebody here watches; forgets the ones nobody watches any more.
-    fn watched(&self) -> Vec<Uuid> {
+    fn watched(&self) -> Vec<ChatId> {
         let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
         chats.retain(|_, tx| tx.receiver_count() > 0);
         chats.keys().copied().collect()
@@ -119,7 +134,7 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
         if watched.is_empty() {
             continue;
         }
-        let ends = db::run_here(&pool, |conn| messages::last_seqs(conn, &watched));
+        let ends = db::run_here(&pool, |conn| chats::last_seqs(conn, &watched).map_err(crate::error::AppError::from));
         match ends {
             Ok(ends) => ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq))),
             Err(e) => tracing::warn!(error = %e, "live sweep failed"),

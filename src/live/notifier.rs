@@ -10,16 +10,18 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::models::{ChatId, Seq};
+
 pub const CHANNEL: &str = "chaat_live";
 /// NOTIFY payloads must stay below 8000 bytes.
 const MAX_PAYLOAD: usize = 7_000;
 
-pub(super) fn spawn(url: String, instance: Uuid, updates: Receiver<(Uuid, i64)>) {
+pub(super) fn spawn(url: String, instance: Uuid, updates: Receiver<(ChatId, Seq)>) {
     let spawned = std::thread::Builder::new().name("chaat-notifier".into()).spawn(move || {
         let mut conn: Option<PgConnection> = None;
         // Blocks until something happened; then takes everything queued since.
         while let Ok(first) = updates.recv() {
-            let mut reached: HashMap<Uuid, i64> = HashMap::from([first]);
+            let mut reached: HashMap<ChatId, Seq> = HashMap::from([first]);
             while let Ok((chat, seq)) = updates.try_recv() {
                 let end = reached.entry(chat).or_insert(seq);
                 *end = (*end).max(seq);
@@ -49,7 +51,7 @@ fn notify(conn: &mut Option<PgConnection>, url: &str, payload: &str) -> anyhow::
 }
 
 /// `instance;chat:seq,chat:seq,...`, split to respect the payload limit.
-pub(super) fn payloads(instance: Uuid, reached: &HashMap<Uuid, i64>) -> Vec<String> {
+pub(super) fn payloads(instance: Uuid, reached: &HashMap<ChatId, Seq>) -> Vec<String> {
     let head = format!("{instance};");
     let mut out = vec![];
     let mut current = head.clone();
@@ -67,14 +69,14 @@ pub(super) fn payloads(instance: Uuid, reached: &HashMap<Uuid, i64>) -> Vec<Stri
 }
 
 /// The inverse of `payloads` for one payload: who sent it and what it says.
-pub(super) fn parse(payload: &str) -> Option<(Uuid, Vec<(Uuid, i64)>)> {
+pub(super) fn parse(payload: &str) -> Option<(Uuid, Vec<(ChatId, Seq)>)> {
     let (instance, items) = payload.split_once(';')?;
     let items = items
         .split(',')
         .filter(|s| !s.is_empty())
         .filter_map(|item| {
             let (chat, seq) = item.split_once(':')?;
-            Some((chat.parse().ok()?, seq.parse().ok()?))
+            Some((chat.parse().ok()?, Seq::new(seq.parse().ok()?)?))
         })
         .collect();
     Some((instance.parse().ok()?, items))
@@ -87,15 +89,15 @@ mod tests {
     #[test]
     fn a_payload_round_trips() {
         let me = Uuid::now_v7();
-        let chat = Uuid::now_v7();
-        let p = payloads(me, &HashMap::from([(chat, 42)]));
+        let chat = ChatId::new_v7();
+        let p = payloads(me, &HashMap::from([(chat, Seq::new(42).unwrap())]));
         assert_eq!(p.len(), 1);
-        assert_eq!(parse(&p[0]), Some((me, vec![(chat, 42)])));
+        assert_eq!(parse(&p[0]), Some((me, vec![(chat, Seq::new(42).unwrap())])));
     }
 
     #[test]
     fn many_chats_are_split_below_the_notify_limit() {
-        let reached: HashMap<Uuid, i64> = (0..1000).map(|i| (Uuid::now_v7(), i)).collect();
+        let reached: HashMap<ChatId, Seq> = (0..1000).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())).collect();
         let p = payloads(Uuid::now_v7(), &reached);
         assert!(p.len() > 1 && p.iter().all(|s| s.len() < 8000));
         let total: usize = p.iter().filter_map(|s| parse(s)).map(|(_, items)| items.len()).sum();

@@ -7,33 +7,29 @@ use std::sync::Arc;
 use actix_web_lab::sse;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::{Hub, Signal};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::chats;
+use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
+use crate::models::Seq;
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;
 /// Events buffered towards one client before the stream waits for it.
 const CLIENT_BUFFER: usize = 64;
 
-pub struct Viewer {
-    pub chat_id: Uuid,
-    pub user_id: Uuid,
-}
-
 pub type Render = Box<dyn Fn(&MessageView) -> String>;
 
-/// Starts the stream's task and returns the receiving end for the SSE response. The
-/// task ends when the client goes away or the viewer leaves the chat.
-pub fn open(hub: Arc<Hub>, pool: DbPool, viewer: Viewer, since: i64, render: Render) -> mpsc::Receiver<sse::Event> {
-    let mut signals = hub.subscribe(viewer.chat_id);
+/// Starts the stream's task for the person of `membership` and returns the receiving
+/// end for the SSE response. The task ends when the client goes away or the person
+/// leaves the chat.
+pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, render: Render) -> mpsc::Receiver<sse::Event> {
+    let mut signals = hub.subscribe(membership.chat_id());
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
-        let mut stream = Stream { pool, viewer, last: since, tx, render };
+        let mut stream = Stream { pool, membership, last: since, tx, render };
         if !stream.catch_up().await {
             return;
         }
@@ -52,8 +48,8 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, viewer: Viewer, since: i64, render: Ren
 
 struct Stream {
     pool: DbPool,
-    viewer: Viewer,
-    last: i64,
+    membership: Membership,
+    last: Seq,
     tx: mpsc::Sender<sse::Event>,
     render: Render,
 }
@@ -62,13 +58,13 @@ impl Stream {
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
         match signal {
-            Ok(Signal::Message(m)) if m.seq == self.last + 1 => self.send(&m).await,
+            Ok(Signal::Message(m)) if m.seq == self.last.next() => self.send(&m).await,
             Ok(Signal::Message(m)) if m.seq <= self.last => true,
             Ok(Signal::Reached(seq)) if seq <= self.last => true,
             // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
             // database has everything in order.
             Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
-            Ok(Signal::Left(user_id)) => user_id != self.viewer.user_id,
+            Ok(Signal::Left(user_id)) => user_id != self.membership.viewer(),
             Err(RecvError::Closed) => false,
         }
     }
@@ -86,13 +82,13 @@ impl Stream {
     /// longer in the chat or the client is gone.
     async fn catch_up(&mut self) -> bool {
         loop {
-            let (chat_id, user_id, after) = (self.viewer.chat_id, self.viewer.user_id, self.last);
+            let (membership, after) = (self.membership.clone(), self.last);
             // Load first, then check: a removal committed in between ends the stream
             // before it sends anything, and one committed after the check cannot be in
             // the page (so its seq is still ahead of `last` and wakes the stream again).
             let page = db::run(&self.pool, move |conn| {
-                let page = messages::after(conn, chat_id, after, CATCH_UP_PAGE)?;
-                if !chats::is_participant(conn, chat_id, user_id)? {
+                let page = messages::after(conn, &membership, after, CATCH_UP_PAGE)?;
+                if !chats::still_participates(conn, &membership)? {
                     return Ok::<_, AppError>(None);
                 }
                 Ok(Some(page))

@@ -1,35 +1,35 @@
-//! The `chats` and `direct_chats` tables. A chat is only ever loaded through its
-//! participants (`find_for_participant`), so outsiders cannot tell a chat exists.
+//! The `chats` and `direct_chats` tables. A chat is only ever read through one of its
+//! participants: `find_for_participant` and `open_for_participant` return a
+//! `Membership`, the value every read of a chat's content requires, so outsiders cannot
+//! tell a chat exists and no query can skip the check.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use uuid::Uuid;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
+use super::friends::{self, ordered};
+use super::participants::{self, Role};
+use super::users::{self, NavCounts};
+use super::{ChatId, Seq, UserId};
 use crate::db::schema::{chat_participants, chats, direct_chats};
-use crate::models::friends::ordered;
-use crate::models::users::{NavCounts, NAV_COUNTS_COLUMNS};
+use crate::db::views::chats_as_seen;
+use crate::domain::Username;
 
 /// A chat as one of its participants sees it.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = chats_as_seen)]
 pub struct ChatForUser {
-    #[diesel(sql_type = SqlUuid)]
-    pub chat_id: Uuid,
-    #[diesel(sql_type = Bool)]
+    pub chat_id: ChatId,
     pub is_group: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     pub name: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    pub last_seq: i64,
-    #[diesel(sql_type = BigInt)]
-    pub last_read_seq: i64,
-    #[diesel(sql_type = Text)]
-    pub role: String,
+    pub last_seq: Seq,
+    pub last_read_seq: Seq,
+    pub role: Role,
     /// The other person of a direct chat.
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    pub other_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
+    pub other_id: Option<UserId>,
     pub other_name: Option<String>,
+    /// A group, or a direct chat of two friends: a text may be sent now.
+    pub can_send: bool,
 }
 
 impl ChatForUser {
@@ -44,70 +44,111 @@ pub fn title<'a>(name: Option<&'a str>, other_name: Option<&'a str>) -> &'a str 
     name.or(other_name).unwrap_or("chat")
 }
 
-/// The columns of `ChatForUser`, and where they come from, for user `$1` and chat `$2`;
-/// shared by `find_for_participant` and `open_for_participant`, which adds its own.
-const CHAT_FOR_USER_COLUMNS: &str = "\
-    c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, \
-    o.user_id AS other_id, o.username AS other_name";
-const CHAT_FOR_USER_FROM: &str = "\
-    FROM chats c \
-    JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = $1 \
-    LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
-    LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $1 THEN d.user_high ELSE d.user_low END \
-    WHERE c.chat_id = $2";
-
-pub fn find_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<ChatForUser>> {
-    crate::db::prepared(format!("SELECT {CHAT_FOR_USER_COLUMNS} {CHAT_FOR_USER_FROM}"))
-        .bind::<SqlUuid, _>(user_id)
-        .bind::<SqlUuid, _>(chat_id)
-        .get_result(conn)
-        .optional()
+/// Proof that `viewer` took part in the chat when it was looked up, with the chat as
+/// they saw it. Made only here, by a lookup through the person; every read of a chat's
+/// messages takes one.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    viewer: UserId,
+    chat: ChatForUser,
 }
 
-/// What the chat page needs before its messages, in one round trip: the chat as its
-/// participant sees it, whether they may send (a group, or a direct chat of friends),
-/// and the badges of the navigation.
-#[derive(Debug, Clone, QueryableByName)]
+impl Membership {
+    pub fn viewer(&self) -> UserId {
+        self.viewer
+    }
+    pub fn chat_id(&self) -> ChatId {
+        self.chat.chat_id
+    }
+    pub fn chat(&self) -> &ChatForUser {
+        &self.chat
+    }
+}
+
+pub fn find_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: ChatId) -> QueryResult<Option<Membership>> {
+    let chat = chats_as_seen::table
+        .filter(chats_as_seen::viewer.eq(viewer))
+        .filter(chats_as_seen::chat_id.eq(chat_id))
+        .select(ChatForUser::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(chat.map(|chat| Membership { viewer, chat }))
+}
+
+/// Whether the person of `membership` still takes part (one primary-key probe): a
+/// stream asks again after each read, since a removal may have come in between.
+pub fn still_participates(conn: &mut PgConnection, membership: &Membership) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(chat_participants::table.find((membership.chat_id(), membership.viewer)))).get_result(conn)
+}
+
+/// A chat being opened by one of its participants: the membership, and the badges of
+/// the navigation as they are once the chat is read.
 pub struct OpenedChat {
-    #[diesel(embed)]
-    pub chat: ChatForUser,
-    #[diesel(sql_type = Bool)]
-    pub can_send: bool,
-    #[diesel(embed)]
+    pub membership: Membership,
     pub counts: NavCounts,
 }
 
-pub fn open_for_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<Option<OpenedChat>> {
-    crate::db::prepared(format!(
-        "SELECT {CHAT_FOR_USER_COLUMNS}, \
-                (c.is_group OR EXISTS (SELECT 1 FROM friends f \
-                                        WHERE f.user1 = d.user_low AND f.user2 = d.user_high)) AS can_send, \
-                {NAV_COUNTS_COLUMNS} \
-         {CHAT_FOR_USER_FROM}"
-    ))
-    .bind::<SqlUuid, _>(user_id)
+/// Opens the chat page: looks the chat up through `viewer` and the navigation's badges
+/// in one round trip (the page's hot path, BENCHMARKS.md), then reads the chat to its
+/// end (nothing to write when it was read already), so the badges no longer count it.
+pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: ChatId) -> QueryResult<Option<OpenedChat>> {
+    #[derive(QueryableByName)]
+    struct Head {
+        #[diesel(embed)]
+        chat: ChatForUser,
+        #[diesel(embed)]
+        counts: NavCounts,
+    }
+    let head: Option<Head> = crate::db::prepared(
+        "SELECT v.chat_id, v.is_group, v.name, v.last_seq, v.last_read_seq, v.role, v.other_id, v.other_name, v.can_send, \
+                n.pending_requests, n.unread_messages \
+           FROM chats_as_seen v, nav_counts($1) n \
+          WHERE v.viewer = $1 AND v.chat_id = $2",
+    )
+    .bind::<SqlUuid, _>(viewer)
     .bind::<SqlUuid, _>(chat_id)
     .get_result(conn)
-    .optional()
+    .optional()?;
+    let Some(Head { mut chat, mut counts }) = head else { return Ok(None) };
+    let unread_here = chat.last_seq.since(chat.last_read_seq);
+    if unread_here > 0 {
+        participants::mark_read(conn, chat_id, viewer, chat.last_seq)?;
+        counts.unread_messages -= unread_here;
+        chat.last_read_seq = chat.last_seq;
+    }
+    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, counts }))
 }
 
-/// Whether `user_id` takes part in `chat_id` (one primary-key probe).
-pub fn is_participant(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(chat_participants::table.find((chat_id, user_id)))).get_result(conn)
+/// Why a direct chat could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectRefusal {
+    NoSuchUser,
+    /// Only friends start a direct chat; carries the other person's username.
+    NotFriends(String),
 }
 
-/// The direct chat of two people, created with its two participants on first use.
-/// Race-free: the `direct_chats` primary key admits one chat per pair; a creator that
-/// loses the race rolls back and takes the winner's chat.
-pub fn find_or_create_direct(conn: &mut PgConnection, me: Uuid, friend: Uuid) -> QueryResult<Uuid> {
+/// The direct chat of `me` and a friend, created with its two participants on first
+/// use. Race-free: the `direct_chats` primary key admits one chat per pair; a creator
+/// that loses the race rolls back and takes the winner's chat.
+pub fn open_direct(conn: &mut PgConnection, me: UserId, with: &Username) -> QueryResult<Result<ChatId, DirectRefusal>> {
+    let Some(friend) = users::find_by_username(conn, with)? else {
+        return Ok(Err(DirectRefusal::NoSuchUser));
+    };
+    if !friends::are_friends(conn, me, friend.user_id)? {
+        return Ok(Err(DirectRefusal::NotFriends(friend.username)));
+    }
+    find_or_create_direct(conn, me, friend.user_id).map(Ok)
+}
+
+fn find_or_create_direct(conn: &mut PgConnection, me: UserId, friend: UserId) -> QueryResult<ChatId> {
     let (low, high) = ordered(me, friend);
     let existing =
-        |conn: &mut PgConnection| direct_chats::table.find((low, high)).select(direct_chats::chat_id).first::<Uuid>(conn).optional();
+        |conn: &mut PgConnection| direct_chats::table.find((low, high)).select(direct_chats::chat_id).first::<ChatId>(conn).optional();
     if let Some(chat_id) = existing(conn)? {
         return Ok(chat_id);
     }
     let created = conn.transaction(|conn| {
-        let chat_id = Uuid::now_v7();
+        let chat_id = ChatId::new_v7();
         diesel::insert_into(chats::table)
             .values((chats::chat_id.eq(chat_id), chats::is_group.eq(false), chats::created_by.eq(me)))
             .execute(conn)?;
@@ -136,7 +177,7 @@ pub fn find_or_create_direct(conn: &mut PgConnection, me: Uuid, friend: Uuid) ->
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ChatListRow {
     #[diesel(sql_type = SqlUuid)]
-    pub chat_id: Uuid,
+    pub chat_id: ChatId,
     #[diesel(sql_type = Bool)]
     pub is_group: bool,
     #[diesel(sql_type = Nullable<Text>)]
@@ -146,39 +187,39 @@ pub struct ChatListRow {
     #[diesel(sql_type = BigInt)]
     pub unread: i64,
     #[diesel(sql_type = Nullable<SqlUuid>)]
-    pub other_id: Option<Uuid>,
+    pub other_id: Option<UserId>,
     #[diesel(sql_type = Nullable<Text>)]
     pub other_name: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_text: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    pub last_kind: Option<String>,
+    pub last_kind: Option<super::messages::MessageKind>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_sender: Option<String>,
-    /// Up to four members of a group (ids), for its picture stack.
-    #[diesel(sql_type = diesel::sql_types::Array<SqlUuid>)]
-    pub member_ids: Vec<Uuid>,
+    /// Up to four members of a group, for its picture stack.
+    #[diesel(sql_type = Array<SqlUuid>)]
+    pub member_ids: Vec<UserId>,
 }
 
 /// All my chats, newest activity first, in one query.
-pub fn list_for_user(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<ChatListRow>> {
+pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
-        "SELECT c.chat_id, c.is_group, c.name, c.last_activity_at, \
-                (c.last_seq - p.last_read_seq) AS unread, \
-                o.user_id AS other_id, o.username AS other_name, \
-                m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
-                CASE WHEN c.is_group THEN ARRAY( \
-                    SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = c.chat_id \
+        "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, (v.last_seq - v.last_read_seq) AS unread, \
+                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
+                CASE WHEN v.is_group THEN ARRAY( \
+                    SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
                      ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids \
-           FROM chat_participants p \
-           JOIN chats c ON c.chat_id = p.chat_id \
-           LEFT JOIN direct_chats d ON d.chat_id = c.chat_id \
-           LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = $1 THEN d.user_high ELSE d.user_low END \
-           LEFT JOIN messages m ON m.chat_id = c.chat_id AND m.seq = c.last_seq \
+           FROM chats_as_seen v \
+           LEFT JOIN messages m ON m.chat_id = v.chat_id AND m.seq = v.last_seq \
            LEFT JOIN users s ON s.user_id = m.sender \
-          WHERE p.user_id = $1 \
-          ORDER BY c.last_activity_at DESC, c.chat_id",
+          WHERE v.viewer = $1 \
+          ORDER BY v.last_activity_at DESC, v.chat_id",
     )
-    .bind::<SqlUuid, _>(user_id)
+    .bind::<SqlUuid, _>(viewer)
     .load(conn)
+}
+
+/// The chats' current ends, for the live sweep (no content: no membership needed).
+pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Vec<(ChatId, Seq)>> {
+    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
 }

@@ -1,8 +1,8 @@
 //! The `display_pictures` table: re-encoded pictures, one per user.
 
+use crate::models::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::schema::{display_pictures, users};
 
@@ -14,17 +14,17 @@ pub struct DisplayPicture {
     pub updated_at: DateTime<Utc>,
 }
 
-pub fn find(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Option<DisplayPicture>> {
+pub fn find(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Option<DisplayPicture>> {
     display_pictures::table.find(user_id).select(DisplayPicture::as_select()).first(conn).optional()
 }
 
 /// Only the version stamp (for ETags and cache-busting URLs), without the bytes.
-pub fn updated_at(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Option<DateTime<Utc>>> {
+pub fn updated_at(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Option<DateTime<Utc>>> {
     display_pictures::table.find(user_id).select(display_pictures::updated_at).first(conn).optional()
 }
 
 /// Stores the picture and points the user's `display_picture` at it, in one transaction.
-pub fn replace(conn: &mut PgConnection, user_id: Uuid, content_type: &str, bytes: &[u8]) -> QueryResult<()> {
+pub fn replace(conn: &mut PgConnection, user_id: UserId, content_type: &str, bytes: &[u8]) -> QueryResult<()> {
     conn.transaction(|conn| {
         diesel::insert_into(display_pictures::table)
             .values((

@@ -15,51 +15,30 @@
 //!   the unique index until the accept commits; `send` checks for a friendship only after
 //!   its insert (a statement with a fresh snapshot) and rolls back if there is one.
 
+use super::{friends, text_column, users, RequestId, UserId};
+use crate::db::schema::{friend_requests, users as users_table};
+use crate::domain::{Greeting, Username};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamptz, Uuid as SqlUuid};
-use uuid::Uuid;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
 
-use super::{friends, users};
-use crate::domain::{Greeting, Username};
-
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Accepted,
-    Rejected,
-    Withdrawn,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Accepted => "accepted",
-            Status::Rejected => "rejected",
-            Status::Withdrawn => "withdrawn",
-        }
+text_column!(
+    /// Where a request stands.
+    Status {
+        Pending = "pending",
+        Accepted = "accepted",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
     }
-
-    /// The column's value (the `friend_requests_status` check allows only these four).
-    fn from_column(s: &str) -> Self {
-        match s {
-            "accepted" => Status::Accepted,
-            "rejected" => Status::Rejected,
-            "withdrawn" => Status::Withdrawn,
-            _ => Status::Pending,
-        }
-    }
-}
+);
 
 /// What sending a request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
     /// A new pending request.
-    Requested { request_id: Uuid },
+    Requested { request_id: RequestId },
     /// They had already asked me: their request was accepted instead, we are friends now.
-    AcceptedTheirs { request_id: Uuid },
+    AcceptedTheirs { request_id: RequestId },
 }
 
 /// Why a request was not sent; the text is shown next to the form (422).
@@ -90,26 +69,26 @@ impl From<diesel::result::Error> for Abort {
 #[derive(QueryableByName)]
 struct Upserted {
     #[diesel(sql_type = SqlUuid)]
-    request_id: Uuid,
+    request_id: RequestId,
     #[diesel(sql_type = SqlUuid)]
-    from_user: Uuid,
+    from_user: UserId,
 }
 
 /// Sends `from`'s request to `to`, or accepts `to`'s pending request to `from`.
-pub fn send(conn: &mut PgConnection, from: Uuid, to: &Username, greeting: &Greeting) -> QueryResult<Result<Sent, SendRefusal>> {
+pub fn send(conn: &mut PgConnection, from: UserId, to: &Username, greeting: &Greeting) -> QueryResult<Result<Sent, SendRefusal>> {
     let result = conn.transaction(|conn| {
         let them = users::find_by_username(conn, to)?.ok_or(Abort::Refused(SendRefusal::NoSuchUser))?.user_id;
         if them == from {
             return Err(Abort::Refused(SendRefusal::Yourself));
         }
         // Inserts, or (their request is pending) accepts theirs, or (mine is) returns nothing.
-        let row = diesel::sql_query(
+        let row = crate::db::prepared(
             "INSERT INTO friend_requests AS r (request_id, from_user, to_user, greeting) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (LEAST(from_user, to_user), GREATEST(from_user, to_user)) WHERE status = 'pending' \
              DO UPDATE SET status = 'accepted', responded_at = now() WHERE r.from_user = EXCLUDED.to_user \
              RETURNING r.request_id, r.from_user",
         )
-        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<SqlUuid, _>(RequestId::new_v7())
         .bind::<SqlUuid, _>(from)
         .bind::<SqlUuid, _>(them)
         .bind::<Text, _>(greeting.as_str())
@@ -140,23 +119,13 @@ pub enum Side {
     Sender,
 }
 
-impl Side {
-    /// The column that must hold the acting user.
-    fn column(self) -> &'static str {
-        match self {
-            Side::Receiver => "to_user",
-            Side::Sender => "from_user",
-        }
-    }
-}
-
 /// An answered request: who the other person is.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Answered {
     #[diesel(sql_type = SqlUuid)]
-    pub from_user: Uuid,
+    pub from_user: UserId,
     #[diesel(sql_type = SqlUuid)]
-    pub to_user: Uuid,
+    pub to_user: UserId,
     /// The other person's username.
     #[diesel(sql_type = Text)]
     pub other: String,
@@ -196,7 +165,7 @@ fn not_pending_message(side: Side, status: Status) -> &'static str {
 }
 
 /// The receiver accepts: the request and the new friendship commit together.
-pub fn accept(conn: &mut PgConnection, request_id: Uuid, me: Uuid) -> QueryResult<Result<Answered, NotAnswerable>> {
+pub fn accept(conn: &mut PgConnection, request_id: RequestId, me: UserId) -> QueryResult<Result<Answered, NotAnswerable>> {
     conn.transaction(|conn| {
         let answered = close(conn, request_id, me, Side::Receiver, Status::Accepted)?;
         if let Ok(a) = &answered {
@@ -206,84 +175,86 @@ pub fn accept(conn: &mut PgConnection, request_id: Uuid, me: Uuid) -> QueryResul
     })
 }
 
-pub fn reject(conn: &mut PgConnection, request_id: Uuid, me: Uuid) -> QueryResult<Result<Answered, NotAnswerable>> {
+pub fn reject(conn: &mut PgConnection, request_id: RequestId, me: UserId) -> QueryResult<Result<Answered, NotAnswerable>> {
     close(conn, request_id, me, Side::Receiver, Status::Rejected)
 }
 
-pub fn withdraw(conn: &mut PgConnection, request_id: Uuid, me: Uuid) -> QueryResult<Result<Answered, NotAnswerable>> {
+pub fn withdraw(conn: &mut PgConnection, request_id: RequestId, me: UserId) -> QueryResult<Result<Answered, NotAnswerable>> {
     close(conn, request_id, me, Side::Sender, Status::Withdrawn)
 }
 
 /// One conditional update: only `me`'s side of a pending request changes. When nothing
 /// changed, a second look says why (the update alone decided; this only explains).
-fn close(conn: &mut PgConnection, request_id: Uuid, me: Uuid, side: Side, to: Status) -> QueryResult<Result<Answered, NotAnswerable>> {
-    let col = side.column();
-    let answered = diesel::sql_query(format!(
-        "UPDATE friend_requests r SET status = $3, responded_at = now() \
-         WHERE r.request_id = $1 AND r.{col} = $2 AND r.status = 'pending' \
+fn close(
+    conn: &mut PgConnection,
+    request_id: RequestId,
+    me: UserId,
+    side: Side,
+    to: Status,
+) -> QueryResult<Result<Answered, NotAnswerable>> {
+    let answered = crate::db::prepared(
+        "UPDATE friend_requests r SET status = $4, responded_at = now() \
+          WHERE r.request_id = $1 AND r.status = 'pending' \
+            AND CASE WHEN $3 THEN r.to_user = $2 ELSE r.from_user = $2 END \
          RETURNING r.from_user, r.to_user, (SELECT u.username FROM users u \
-           WHERE u.user_id = CASE WHEN r.from_user = $2 THEN r.to_user ELSE r.from_user END) AS other"
-    ))
+           WHERE u.user_id = CASE WHEN r.from_user = $2 THEN r.to_user ELSE r.from_user END) AS other",
+    )
     .bind::<SqlUuid, _>(request_id)
     .bind::<SqlUuid, _>(me)
-    .bind::<Text, _>(to.as_str())
+    .bind::<diesel::sql_types::Bool, _>(side == Side::Receiver)
+    .bind::<Text, _>(to)
     .get_result::<Answered>(conn)
     .optional()?;
     if let Some(answered) = answered {
         return Ok(Ok(answered));
     }
-    #[derive(QueryableByName)]
-    struct Current {
-        #[diesel(sql_type = Text)]
-        status: String,
-    }
-    let current = diesel::sql_query(format!("SELECT status FROM friend_requests WHERE request_id = $1 AND {col} = $2"))
-        .bind::<SqlUuid, _>(request_id)
-        .bind::<SqlUuid, _>(me)
-        .get_result::<Current>(conn)
-        .optional()?;
+    let request = friend_requests::table.find(request_id).select(friend_requests::status).into_boxed();
+    let mine = match side {
+        Side::Receiver => request.filter(friend_requests::to_user.eq(me)),
+        Side::Sender => request.filter(friend_requests::from_user.eq(me)),
+    };
+    let current = mine.first::<Status>(conn).optional()?;
     Ok(Err(match current {
-        Some(c) => NotAnswerable::NotPending { side, status: Status::from_column(&c.status) },
+        Some(status) => NotAnswerable::NotPending { side, status },
         None => NotAnswerable::NotFound,
     }))
 }
 
+/// The columns of a `PendingRequest` (the other person is the joined `users` row).
+macro_rules! pending_columns {
+    () => {
+        (friend_requests::request_id, users_table::user_id, users_table::username, friend_requests::greeting, friend_requests::sent_date)
+    };
+}
+
 /// A pending request as listed on /friends, with the other person.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable)]
 pub struct PendingRequest {
-    #[diesel(sql_type = SqlUuid)]
-    pub request_id: Uuid,
-    #[diesel(sql_type = SqlUuid)]
-    pub user_id: Uuid,
-    #[diesel(sql_type = Text)]
+    pub request_id: RequestId,
+    pub user_id: UserId,
     pub username: String,
-    #[diesel(sql_type = Text)]
     pub greeting: String,
-    #[diesel(sql_type = Timestamptz)]
     pub sent_date: DateTime<Utc>,
 }
 
 /// Pending requests to `me`, newest first, with their senders.
-pub fn incoming(conn: &mut PgConnection, me: Uuid) -> QueryResult<Vec<PendingRequest>> {
-    pending(conn, me, Side::Receiver)
+pub fn incoming(conn: &mut PgConnection, me: UserId) -> QueryResult<Vec<PendingRequest>> {
+    friend_requests::table
+        .inner_join(users_table::table.on(users_table::user_id.eq(friend_requests::from_user)))
+        .filter(friend_requests::to_user.eq(me))
+        .filter(friend_requests::status.eq(Status::Pending))
+        .order((friend_requests::sent_date.desc(), friend_requests::request_id.desc()))
+        .select(pending_columns!())
+        .load(conn)
 }
 
 /// Pending requests from `me`, newest first, with their receivers.
-pub fn outgoing(conn: &mut PgConnection, me: Uuid) -> QueryResult<Vec<PendingRequest>> {
-    pending(conn, me, Side::Sender)
-}
-
-fn pending(conn: &mut PgConnection, me: Uuid, side: Side) -> QueryResult<Vec<PendingRequest>> {
-    let (mine, theirs) = match side {
-        Side::Receiver => ("to_user", "from_user"),
-        Side::Sender => ("from_user", "to_user"),
-    };
-    diesel::sql_query(format!(
-        "SELECT r.request_id, u.user_id, u.username, r.greeting, r.sent_date \
-         FROM friend_requests r JOIN users u ON u.user_id = r.{theirs} \
-         WHERE r.{mine} = $1 AND r.status = 'pending' \
-         ORDER BY r.sent_date DESC, r.request_id DESC"
-    ))
-    .bind::<SqlUuid, _>(me)
-    .load(conn)
+pub fn outgoing(conn: &mut PgConnection, me: UserId) -> QueryResult<Vec<PendingRequest>> {
+    friend_requests::table
+        .inner_join(users_table::table.on(users_table::user_id.eq(friend_requests::to_user)))
+        .filter(friend_requests::from_user.eq(me))
+        .filter(friend_requests::status.eq(Status::Pending))
+        .order((friend_requests::sent_date.desc(), friend_requests::request_id.desc()))
+        .select(pending_columns!())
+        .load(conn)
 }

@@ -5,12 +5,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::users;
+use super::friend_requests::Status;
+use super::{users, RequestId, UserId};
 use crate::db::schema::{friend_requests, friends};
 use crate::domain::{Username, UsernamePrefix};
 
 /// The pair in the order the table stores it.
-pub fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
+pub fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
     if a < b {
         (a, b)
     } else {
@@ -18,7 +19,7 @@ pub fn ordered(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
     }
 }
 
-pub fn are_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> QueryResult<bool> {
+pub fn are_friends(conn: &mut PgConnection, a: UserId, b: UserId) -> QueryResult<bool> {
     let (user1, user2) = ordered(a, b);
     diesel::select(diesel::dsl::exists(friends::table.filter(friends::user1.eq(user1)).filter(friends::user2.eq(user2)))).get_result(conn)
 }
@@ -27,13 +28,13 @@ pub fn are_friends(conn: &mut PgConnection, a: Uuid, b: Uuid) -> QueryResult<boo
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct FriendName {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub username: String,
 }
 
 /// All friends of `user_id`, by username.
-pub fn list_of(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<FriendName>> {
+pub fn list_of(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<FriendName>> {
     crate::db::prepared(
         "SELECT u.user_id, u.username FROM friends f \
            JOIN users u ON u.user_id = CASE WHEN f.user1 = $1 THEN f.user2 ELSE f.user1 END \
@@ -48,12 +49,12 @@ pub fn list_of(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<Friend
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Friendship {
     Friends { since: DateTime<Utc> },
-    RequestSent { request_id: Uuid },
-    RequestReceived { request_id: Uuid, greeting: String },
+    RequestSent { request_id: RequestId },
+    RequestReceived { request_id: RequestId, greeting: String },
     None,
 }
 
-pub fn friendship(conn: &mut PgConnection, me: Uuid, them: Uuid) -> QueryResult<Friendship> {
+pub fn friendship(conn: &mut PgConnection, me: UserId, them: UserId) -> QueryResult<Friendship> {
     let (user1, user2) = ordered(me, them);
     let since = friends::table
         .filter(friends::user1.eq(user1))
@@ -65,7 +66,7 @@ pub fn friendship(conn: &mut PgConnection, me: Uuid, them: Uuid) -> QueryResult<
         return Ok(Friendship::Friends { since });
     }
     let pending = friend_requests::table
-        .filter(friend_requests::status.eq("pending"))
+        .filter(friend_requests::status.eq(Status::Pending))
         .filter(
             friend_requests::from_user
                 .eq(me)
@@ -73,7 +74,7 @@ pub fn friendship(conn: &mut PgConnection, me: Uuid, them: Uuid) -> QueryResult<
                 .or(friend_requests::from_user.eq(them).and(friend_requests::to_user.eq(me))),
         )
         .select((friend_requests::request_id, friend_requests::from_user, friend_requests::greeting))
-        .first::<(Uuid, Uuid, String)>(conn)
+        .first::<(RequestId, UserId, String)>(conn)
         .optional()?;
     Ok(match pending {
         Some((request_id, from, _)) if from == me => Friendship::RequestSent { request_id },
@@ -85,7 +86,7 @@ pub fn friendship(conn: &mut PgConnection, me: Uuid, them: Uuid) -> QueryResult<
 /// Records the friendship of `a` and `b` (in either order); an existing one is kept.
 /// Only called while accepting the pair's pending request, in the same transaction: that
 /// is what keeps pending requests and friendships apart (see `friend_requests`).
-pub fn insert_pair(conn: &mut PgConnection, a: Uuid, b: Uuid) -> QueryResult<()> {
+pub fn insert_pair(conn: &mut PgConnection, a: UserId, b: UserId) -> QueryResult<()> {
     let (user1, user2) = ordered(a, b);
     diesel::insert_into(friends::table)
         .values((friends::id.eq(Uuid::now_v7()), friends::user1.eq(user1), friends::user2.eq(user2)))
@@ -105,7 +106,7 @@ pub enum Unfriended {
 
 /// Ends the friendship of `me` and `them`: its one row stands for both directions.
 /// Their direct chat stays (sending is refused until they are friends again).
-pub fn remove(conn: &mut PgConnection, me: Uuid, them: &Username) -> QueryResult<Unfriended> {
+pub fn remove(conn: &mut PgConnection, me: UserId, them: &Username) -> QueryResult<Unfriended> {
     let Some(them) = users::find_by_username(conn, them)? else {
         return Ok(Unfriended::NoSuchUser);
     };
@@ -118,7 +119,7 @@ pub fn remove(conn: &mut PgConnection, me: Uuid, them: &Username) -> QueryResult
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Friend {
     #[diesel(sql_type = SqlUuid)]
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[diesel(sql_type = Text)]
     pub username: String,
     #[diesel(sql_type = Timestamptz)]
@@ -126,8 +127,8 @@ pub struct Friend {
 }
 
 /// `me`'s friends by name.
-pub fn list(conn: &mut PgConnection, me: Uuid) -> QueryResult<Vec<Friend>> {
-    diesel::sql_query(
+pub fn list(conn: &mut PgConnection, me: UserId) -> QueryResult<Vec<Friend>> {
+    crate::db::prepared(
         "SELECT u.user_id, u.username, f.since FROM friends f \
          JOIN users u ON u.user_id = CASE WHEN f.user1 = $1 THEN f.user2 ELSE f.user1 END \
          WHERE f.user1 = $1 OR f.user2 = $1 \
@@ -140,7 +141,7 @@ pub fn list(conn: &mut PgConnection, me: Uuid) -> QueryResult<Vec<Friend>> {
 /// Someone found by the user search, and where `me` stands with them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub friendship: Friendship,
 }
@@ -150,23 +151,23 @@ pub const SEARCH_LIMIT: i64 = 20;
 
 /// People whose username starts with `prefix` (never `me`), each with their friendship
 /// state, in one query: the joins use the friends pair key and the pending-pair index.
-pub fn search(conn: &mut PgConnection, me: Uuid, prefix: &UsernamePrefix) -> QueryResult<Vec<Person>> {
+pub fn search(conn: &mut PgConnection, me: UserId, prefix: &UsernamePrefix) -> QueryResult<Vec<Person>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = SqlUuid)]
-        user_id: Uuid,
+        user_id: UserId,
         #[diesel(sql_type = Text)]
         username: String,
         #[diesel(sql_type = Nullable<Timestamptz>)]
         since: Option<DateTime<Utc>>,
         #[diesel(sql_type = Nullable<SqlUuid>)]
-        request_id: Option<Uuid>,
+        request_id: Option<RequestId>,
         #[diesel(sql_type = Nullable<SqlUuid>)]
-        from_user: Option<Uuid>,
+        from_user: Option<UserId>,
         #[diesel(sql_type = Nullable<Text>)]
         greeting: Option<String>,
     }
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = crate::db::prepared(
         "SELECT u.user_id, u.username, f.since, r.request_id, r.from_user, r.greeting \
          FROM users u \
          LEFT JOIN friends f ON f.user1 = LEAST(u.user_id, $1) AND f.user2 = GREATEST(u.user_id, $1) \
@@ -213,6 +214,7 @@ fn like_prefix(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::{like_prefix, ordered};
+    use crate::models::UserId;
     use uuid::Uuid;
 
     #[test]
@@ -225,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_pair_is_stored_smaller_id_first() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (a, b) = (UserId::from(Uuid::from_u128(1)), UserId::from(Uuid::from_u128(2)));
         assert_eq!(ordered(a, b), (a, b));
         assert_eq!(ordered(b, a), (a, b));
     }

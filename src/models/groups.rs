@@ -9,29 +9,29 @@
 //! whoever lost access.
 
 use diesel::prelude::*;
-use uuid::Uuid;
 
+use super::friends::{self, FriendName};
+use super::messages::{MessageKind, MessageView, NewMessage, SendOutcome};
+use super::participants::Role;
+use super::{users as users_model, ChatId, Seq, UserId};
 use crate::db::schema::{chat_participants, chats, users};
 use crate::domain::{GroupName, Username};
-use crate::models::friends::FriendName;
-use crate::models::messages::{MessageView, NewMessage, SendOutcome};
-use crate::models::{friends, users as users_model};
 
 /// The person acting, named in the system lines.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor<'a> {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: &'a str,
 }
 
 /// What a change stored, for the live machinery after commit.
 #[derive(Debug)]
 pub struct Change {
-    pub chat_id: Uuid,
+    pub chat_id: ChatId,
     /// The system lines, in seq order.
     pub lines: Vec<MessageView>,
     /// Who lost access (removed, left), with a seq to announce: their streams end.
-    pub revoked: Option<(Uuid, i64)>,
+    pub revoked: Option<(UserId, Seq)>,
 }
 
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub fn create(conn: &mut PgConnection, creator: Actor, name: &GroupName, members
         if !not_friends.is_empty() {
             return Ok(Created::NotFriends(not_friends));
         }
-        let chat_id = Uuid::now_v7();
+        let chat_id = ChatId::new_v7();
         diesel::insert_into(chats::table)
             .values((
                 chats::chat_id.eq(chat_id),
@@ -81,7 +81,7 @@ pub fn create(conn: &mut PgConnection, creator: Actor, name: &GroupName, members
                 chats::created_by.eq(creator.user_id),
             ))
             .execute(conn)?;
-        let people = std::iter::once((creator.user_id, "owner")).chain(chosen.into_iter().map(|id| (id, "member")));
+        let people = std::iter::once((creator.user_id, Role::Owner)).chain(chosen.into_iter().map(|id| (id, Role::Member)));
         let rows: Vec<_> = people
             .map(|(id, role)| (chat_participants::chat_id.eq(chat_id), chat_participants::user_id.eq(id), chat_participants::role.eq(role)))
             .collect();
@@ -93,7 +93,7 @@ pub fn create(conn: &mut PgConnection, creator: Actor, name: &GroupName, members
 
 /// Splits the wanted names into friends (ids, each once) and the others (as given); the
 /// creator's own name is dropped.
-fn sort_out(friends: &[FriendName], creator: &str, wanted: &[String]) -> (Vec<Uuid>, Vec<String>) {
+fn sort_out(friends: &[FriendName], creator: &str, wanted: &[String]) -> (Vec<UserId>, Vec<String>) {
     let (mut chosen, mut others) = (vec![], vec![]);
     for name in wanted {
         let parsed = Username::parse(name).ok();
@@ -114,7 +114,7 @@ fn sort_out(friends: &[FriendName], creator: &str, wanted: &[String]) -> (Vec<Uu
 /// with it read: only what comes from their arrival on counts as unread. Two people
 /// adding the same friend at once give one participant row and one line: the insert
 /// does nothing on the primary key.
-pub fn add(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &Username) -> QueryResult<Outcome> {
+pub fn add(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, username: &Username) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
         let locked = match lock(conn, chat_id, actor)? {
             Ok(locked) => locked,
@@ -134,7 +134,7 @@ pub fn add(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &User
             .values((
                 chat_participants::chat_id.eq(chat_id),
                 chat_participants::user_id.eq(friend.user_id),
-                chat_participants::role.eq("member"),
+                chat_participants::role.eq(Role::Member),
                 chat_participants::last_read_seq.eq(locked.last_seq),
             ))
             .on_conflict_do_nothing()
@@ -148,7 +148,7 @@ pub fn add(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &User
 }
 
 /// The owner removes someone; removing yourself is leaving.
-pub fn remove(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &Username) -> QueryResult<Outcome> {
+pub fn remove(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, username: &Username) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
         let locked = match lock(conn, chat_id, actor)? {
             Ok(locked) => locked,
@@ -165,7 +165,7 @@ pub fn remove(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &U
             .filter(chat_participants::chat_id.eq(chat_id))
             .filter(users::username.eq(username.as_str()))
             .select(users::user_id)
-            .first::<Uuid>(conn)
+            .first::<UserId>(conn)
             .optional()?;
         let Some(target) = target else {
             return Ok(Outcome::Refused(Refusal::NotAMember));
@@ -177,7 +177,7 @@ pub fn remove(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, username: &U
     })
 }
 
-pub fn leave(conn: &mut PgConnection, chat_id: Uuid, actor: Actor) -> QueryResult<Outcome> {
+pub fn leave(conn: &mut PgConnection, chat_id: ChatId, actor: Actor) -> QueryResult<Outcome> {
     conn.transaction(|conn| match lock(conn, chat_id, actor)? {
         Ok(locked) => leave_locked(conn, chat_id, actor, &locked),
         Err(refusal) => Ok(Outcome::Refused(refusal)),
@@ -186,23 +186,23 @@ pub fn leave(conn: &mut PgConnection, chat_id: Uuid, actor: Actor) -> QueryResul
 
 /// The owner's role passes to the longest-standing member (earliest `joined_at`, then
 /// `user_id`); the last one out deletes the group, history and all, for everyone.
-fn leave_locked(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, locked: &Locked) -> QueryResult<Outcome> {
+fn leave_locked(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, locked: &Locked) -> QueryResult<Outcome> {
     let heir = chat_participants::table
         .inner_join(users::table)
         .filter(chat_participants::chat_id.eq(chat_id))
         .filter(chat_participants::user_id.ne(actor.user_id))
         .order((chat_participants::joined_at.asc(), chat_participants::user_id.asc()))
         .select((users::user_id, users::username))
-        .first::<(Uuid, String)>(conn)
+        .first::<(UserId, String)>(conn)
         .optional()?;
     let Some((heir, heir_name)) = heir else {
         diesel::delete(chats::table.find(chat_id)).execute(conn)?;
         // No line is left to announce; a seq past the end makes streams elsewhere re-check.
-        return Ok(Outcome::Changed(Change { chat_id, lines: vec![], revoked: Some((actor.user_id, locked.last_seq + 1)) }));
+        return Ok(Outcome::Changed(Change { chat_id, lines: vec![], revoked: Some((actor.user_id, locked.last_seq.next())) }));
     };
     let mut lines = vec![record(conn, chat_id, actor, &format!("{} left", actor.username))?];
     if locked.is_owner {
-        diesel::update(chat_participants::table.find((chat_id, heir))).set(chat_participants::role.eq("owner")).execute(conn)?;
+        diesel::update(chat_participants::table.find((chat_id, heir))).set(chat_participants::role.eq(Role::Owner)).execute(conn)?;
         lines.push(record(conn, chat_id, actor, &format!("{heir_name} is now the owner"))?);
     }
     // Last: the lines above are sent by the actor, who must still take part.
@@ -212,7 +212,7 @@ fn leave_locked(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, locked: &L
 }
 
 /// Any member renames the group.
-pub fn rename(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, name: &GroupName) -> QueryResult<Outcome> {
+pub fn rename(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, name: &GroupName) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
         let locked = match lock(conn, chat_id, actor)? {
             Ok(locked) => locked,
@@ -228,7 +228,7 @@ pub fn rename(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, name: &Group
 }
 
 /// A group of `user_id` with this name (the demo's "already there" check).
-pub fn find_named(conn: &mut PgConnection, user_id: Uuid, name: &str) -> QueryResult<Option<Uuid>> {
+pub fn find_named(conn: &mut PgConnection, user_id: UserId, name: &str) -> QueryResult<Option<ChatId>> {
     chats::table
         .inner_join(chat_participants::table)
         .filter(chat_participants::user_id.eq(user_id))
@@ -241,30 +241,30 @@ pub fn find_named(conn: &mut PgConnection, user_id: Uuid, name: &str) -> QueryRe
 
 /// The locked chat, as the actor sees it.
 struct Locked {
-    last_seq: i64,
+    last_seq: Seq,
     name: Option<String>,
     is_owner: bool,
 }
 
 /// Locks the chat row (as every send does), then checks that the actor is in a group.
-fn lock(conn: &mut PgConnection, chat_id: Uuid, actor: Actor) -> QueryResult<Result<Locked, Refusal>> {
+fn lock(conn: &mut PgConnection, chat_id: ChatId, actor: Actor) -> QueryResult<Result<Locked, Refusal>> {
     let chat = chats::table
         .find(chat_id)
         .select((chats::is_group, chats::last_seq, chats::name))
         .for_update()
-        .first::<(bool, i64, Option<String>)>(conn)
+        .first::<(bool, Seq, Option<String>)>(conn)
         .optional()?;
-    let role = chat_participants::table.find((chat_id, actor.user_id)).select(chat_participants::role).first::<String>(conn).optional()?;
+    let role = chat_participants::table.find((chat_id, actor.user_id)).select(chat_participants::role).first::<Role>(conn).optional()?;
     Ok(match (chat, role) {
-        (Some((true, last_seq, name)), Some(role)) => Ok(Locked { last_seq, name, is_owner: role == "owner" }),
+        (Some((true, last_seq, name)), Some(role)) => Ok(Locked { last_seq, name, is_owner: role == Role::Owner }),
         (Some((false, ..)), Some(_)) => Err(Refusal::DirectChat),
         _ => Err(Refusal::NotFound),
     })
 }
 
 /// Stores a system line through the one message path (seq, last activity, read marker).
-fn record(conn: &mut PgConnection, chat_id: Uuid, actor: Actor, text: &str) -> QueryResult<MessageView> {
-    match (NewMessage { chat_id, sender: actor.user_id, text, client_id: None, kind: "system" }).send(conn)? {
+fn record(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, text: &str) -> QueryResult<MessageView> {
+    match (NewMessage { chat_id, sender: actor.user_id, text, client_id: None, kind: MessageKind::System }).send(conn)? {
         SendOutcome::Sent(line) => Ok(line),
         // The actor takes part and we hold the chat's lock: this cannot happen.
         other => Err(diesel::result::Error::DatabaseError(
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn wanted_names_are_sorted_into_friends_and_others_once_each() {
-        let bob = FriendName { user_id: Uuid::now_v7(), username: "bob".into() };
+        let bob = FriendName { user_id: UserId::new_v7(), username: "bob".into() };
         let wanted = ["Bob", "bob", "alice", "dave", "dave", "not a name"].map(String::from);
         let (chosen, others) = sort_out(std::slice::from_ref(&bob), "alice", &wanted);
         assert_eq!(chosen, vec![bob.user_id]);

@@ -1,67 +1,87 @@
 //! The `messages` table. `seq` comes from `chats.last_seq`, incremented under the chat
-//! row's lock in the message's own transaction: gap-free and in commit order.
+//! row's lock in the message's own transaction: gap-free and in commit order. Reading
+//! messages takes the reader's `Membership`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use crate::db::schema::chats;
-use crate::models::violates;
+use super::chats::Membership;
+use super::{text_column, violates, ChatId, MessageId, Seq, UserId};
+use crate::db::schema::{messages, users};
+
+text_column!(
+    /// What a message is: written by a person, or a line the app writes about a group
+    /// ("alice added bob").
+    MessageKind {
+        Text = "text",
+        System = "system",
+    }
+);
 
 /// A message with what every view of it shows.
-#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName)]
 pub struct MessageView {
     #[diesel(sql_type = SqlUuid)]
-    pub message_id: Uuid,
+    pub message_id: MessageId,
     #[diesel(sql_type = SqlUuid)]
-    pub chat_id: Uuid,
-    #[diesel(sql_type = BigInt)]
-    pub seq: i64,
+    pub chat_id: ChatId,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub seq: Seq,
     #[diesel(sql_type = SqlUuid)]
-    pub sender: Uuid,
+    pub sender: UserId,
     #[diesel(sql_type = Text)]
     pub sender_name: String,
     #[diesel(sql_type = Timestamptz)]
     pub sent_time: DateTime<Utc>,
     #[diesel(sql_type = Text)]
     pub text: String,
-    /// `text` or `system` (membership lines of groups).
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: MessageKind,
 }
 
-const SELECT_VIEW: &str = "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, \
-                                  m.sent_time, m.text, m.kind \
-                             FROM messages m JOIN users u ON u.user_id = m.sender ";
+/// The columns of a `MessageView`, in its order.
+macro_rules! message_view_columns {
+    () => {
+        (
+            messages::message_id,
+            messages::chat_id,
+            messages::seq,
+            messages::sender,
+            users::username,
+            messages::sent_time,
+            messages::text,
+            messages::kind,
+        )
+    };
+}
 
-/// The newest `limit` messages before `before` (all when `None`), oldest first.
-pub fn page_before(conn: &mut PgConnection, chat_id: Uuid, before: Option<i64>, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> =
-        crate::db::prepared(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"))
-            .bind::<SqlUuid, _>(chat_id)
-            .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
-            .bind::<BigInt, _>(limit)
-            .load(conn)?;
+/// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
+pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
+    let mut page: Vec<MessageView> = messages::table
+        .inner_join(users::table)
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::seq.lt(before))
+        .order(messages::seq.desc())
+        .limit(limit)
+        .select(message_view_columns!())
+        .load(conn)?;
     page.reverse();
     Ok(page)
 }
 
-/// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up).
-pub fn after(conn: &mut PgConnection, chat_id: Uuid, after: i64, limit: i64) -> QueryResult<Vec<MessageView>> {
-    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"))
-        .bind::<SqlUuid, _>(chat_id)
-        .bind::<BigInt, _>(after)
-        .bind::<BigInt, _>(limit)
+/// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up,
+/// newer pages of history).
+pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
+    messages::table
+        .inner_join(users::table)
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::seq.gt(after))
+        .order(messages::seq)
+        .limit(limit)
+        .select(message_view_columns!())
         .load(conn)
-}
-
-fn by_client_id(conn: &mut PgConnection, sender: Uuid, client_id: Uuid) -> QueryResult<Option<MessageView>> {
-    crate::db::prepared(format!("{SELECT_VIEW} WHERE m.sender = $1 AND m.client_id = $2"))
-        .bind::<SqlUuid, _>(sender)
-        .bind::<SqlUuid, _>(client_id)
-        .get_result(conn)
-        .optional()
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -76,11 +96,11 @@ pub enum SendOutcome {
 }
 
 pub struct NewMessage<'a> {
-    pub chat_id: Uuid,
-    pub sender: Uuid,
+    pub chat_id: ChatId,
+    pub sender: UserId,
     pub text: &'a str,
     pub client_id: Option<Uuid>,
-    pub kind: &'a str,
+    pub kind: MessageKind,
 }
 
 impl NewMessage<'_> {
@@ -90,7 +110,7 @@ impl NewMessage<'_> {
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
         let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6)")
             .bind::<SqlUuid, _>(self.chat_id)
-            .bind::<SqlUuid, _>(Uuid::now_v7())
+            .bind::<SqlUuid, _>(MessageId::new_v7())
             .bind::<SqlUuid, _>(self.sender)
             .bind::<Text, _>(self.text)
             .bind::<Nullable<SqlUuid>, _>(self.client_id)
@@ -108,28 +128,33 @@ impl NewMessage<'_> {
     }
 
     /// Why nothing was stored (rare: only refused sends and repeats pay these queries).
-    /// Asked after the lock is gone, so a change in between may pick the other refusal;
-    /// either way nothing was stored.
+    /// Asked after the lock is gone, so a change in between may pick another refusal;
+    /// either way nothing was stored. Membership first: someone outside the chat learns
+    /// nothing, not even that their own earlier message with this `client_id` exists.
     fn refusal(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
-        if let Some(first) = self.repeated(conn)? {
-            return Ok(SendOutcome::Repeated(first));
+        let member = diesel::select(diesel::dsl::exists(crate::db::schema::chat_participants::table.find((self.chat_id, self.sender))))
+            .get_result::<bool>(conn)?;
+        if !member {
+            return Ok(SendOutcome::NotParticipant);
         }
         // The write's guards are membership, the friendship of a direct chat's pair (for
         // text) and the repeat: a member whose send is no repeat was refused as a non-friend.
-        let member = crate::models::chats::is_participant(conn, self.chat_id, self.sender)?;
-        Ok(if member { SendOutcome::NotFriends } else { SendOutcome::NotParticipant })
+        Ok(match self.repeated(conn)? {
+            Some(first) => SendOutcome::Repeated(first),
+            None => SendOutcome::NotFriends,
+        })
     }
 
-    /// The message sent earlier with this `client_id`, if any.
+    /// The message sent earlier with this `client_id`, if any (`client_id` is unique per
+    /// sender; only asked once the sender is known to be in the chat).
     fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
-        match self.client_id {
-            Some(client_id) => by_client_id(conn, self.sender, client_id),
-            None => Ok(None),
-        }
+        let Some(client_id) = self.client_id else { return Ok(None) };
+        messages::table
+            .inner_join(users::table)
+            .filter(messages::sender.eq(self.sender))
+            .filter(messages::client_id.eq(client_id))
+            .select(message_view_columns!())
+            .first(conn)
+            .optional()
     }
-}
-
-/// The chats' current ends, for the live sweep: `(chat_id, last_seq)`.
-pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, i64)>> {
-    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
 }

@@ -1,12 +1,25 @@
-//! The `chat_participants` table: who is in a chat, and how far each has read.
+//! The `chat_participants` table: who is in a chat, in which role, and how far each has read.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz, Uuid as SqlUuid};
-use uuid::Uuid;
+use diesel::sql_types::{BigInt, Uuid as SqlUuid};
 
-/// Moves my read marker forward to `seq` (never backwards, never past the chat's end).
-pub fn mark_read(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid, seq: i64) -> QueryResult<()> {
+use super::chats::Membership;
+use super::{text_column, ChatId, Seq, UserId};
+use crate::db::schema::{chat_participants, users};
+
+text_column!(
+    /// What someone may do in a group (a direct chat's two people are both members).
+    Role {
+        /// Removes members; passes on to the longest-standing member when leaving.
+        Owner = "owner",
+        Member = "member",
+    }
+);
+
+/// Moves `user_id`'s read marker forward to `seq` (never backwards, never past the
+/// chat's end). Nothing happens for someone not in the chat.
+pub fn mark_read(conn: &mut PgConnection, chat_id: ChatId, user_id: UserId, seq: Seq) -> QueryResult<()> {
     crate::db::prepared(
         "UPDATE chat_participants p SET last_read_seq = LEAST($3, c.last_seq) \
            FROM chats c \
@@ -21,33 +34,26 @@ pub fn mark_read(conn: &mut PgConnection, chat_id: Uuid, user_id: Uuid, seq: i64
 }
 
 /// Someone in a chat, as the group's members panel shows them.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, Queryable)]
 pub struct Member {
-    #[diesel(sql_type = SqlUuid)]
-    pub user_id: Uuid,
-    #[diesel(sql_type = Text)]
+    pub user_id: UserId,
     pub username: String,
-    /// `owner` or `member`.
-    #[diesel(sql_type = Text)]
-    pub role: String,
-    #[diesel(sql_type = Timestamptz)]
+    pub role: Role,
     pub joined_at: DateTime<Utc>,
 }
 
 impl Member {
     pub fn is_owner(&self) -> bool {
-        self.role == "owner"
+        self.role == Role::Owner
     }
 }
 
-/// The people of a chat: the owner first, then by how long they have been in it.
-pub fn members(conn: &mut PgConnection, chat_id: Uuid) -> QueryResult<Vec<Member>> {
-    diesel::sql_query(
-        "SELECT p.user_id, u.username, p.role, p.joined_at \
-           FROM chat_participants p JOIN users u ON u.user_id = p.user_id \
-          WHERE p.chat_id = $1 \
-          ORDER BY p.role = 'owner' DESC, p.joined_at, p.user_id",
-    )
-    .bind::<SqlUuid, _>(chat_id)
-    .load(conn)
+/// The people of the chat: the owner first, then by how long they have been in it.
+pub fn members(conn: &mut PgConnection, membership: &Membership) -> QueryResult<Vec<Member>> {
+    chat_participants::table
+        .inner_join(users::table)
+        .filter(chat_participants::chat_id.eq(membership.chat_id()))
+        .order((chat_participants::role.eq(Role::Owner).desc(), chat_participants::joined_at, chat_participants::user_id))
+        .select((users::user_id, users::username, chat_participants::role, chat_participants::joined_at))
+        .load(conn)
 }

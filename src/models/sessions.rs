@@ -1,8 +1,8 @@
 //! The `sessions` table: server-side session state, keyed by the SHA-256 of the cookie key.
 
+use crate::models::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::db::schema::sessions;
 
@@ -10,7 +10,7 @@ use crate::db::schema::sessions;
 #[diesel(table_name = sessions)]
 pub struct NewSession<'a> {
     pub key_hash: &'a [u8],
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     pub data: serde_json::Value,
     pub user_agent: Option<&'a str>,
     pub expires_at: DateTime<Utc>,
@@ -74,14 +74,14 @@ pub fn delete(conn: &mut PgConnection, key_hash: &[u8]) -> QueryResult<()> {
 }
 
 /// Ends every session of `user_id` except the one whose `sid` is `keep_sid`.
-pub fn delete_others(conn: &mut PgConnection, user_id: Uuid, keep_sid: &str) -> QueryResult<usize> {
+pub fn delete_others(conn: &mut PgConnection, user_id: UserId, keep_sid: &str) -> QueryResult<usize> {
     diesel::sql_query("DELETE FROM sessions WHERE user_id = $1 AND (data->>'sid') IS DISTINCT FROM $2")
         .bind::<diesel::sql_types::Uuid, _>(user_id)
         .bind::<diesel::sql_types::Text, _>(keep_sid)
         .execute(conn)
 }
 
-pub fn list_live_for_user(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Vec<ActiveSession>> {
+pub fn list_live_for_user(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<ActiveSession>> {
     use diesel::dsl::sql;
     use diesel::sql_types::{Nullable, Text};
     sessions::table

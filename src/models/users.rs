@@ -1,16 +1,15 @@
 //! The `users` table.
 
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use uuid::Uuid;
-
+use super::UserId;
 use crate::db::schema::users;
 use crate::domain::Username;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub join_date: DateTime<Utc>,
     pub display_picture: Option<String>,
@@ -20,7 +19,7 @@ pub struct User {
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct Credentials {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub pwd_hash: String,
 }
@@ -28,7 +27,7 @@ pub struct Credentials {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: &'a str,
     pub dynamic_salt: &'a str,
     pub pwd_hash: &'a str,
@@ -36,7 +35,7 @@ pub struct NewUser<'a> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignupOutcome {
-    Created(Uuid),
+    Created(UserId),
     UsernameTaken,
 }
 
@@ -52,7 +51,7 @@ pub fn find_by_username(conn: &mut PgConnection, name: &Username) -> QueryResult
     users::table.filter(users::username.eq(name.as_str())).select(User::as_select()).first(conn).optional()
 }
 
-pub fn find(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Option<User>> {
     users::table.find(user_id).select(User::as_select()).first(conn).optional()
 }
 
@@ -60,14 +59,20 @@ pub fn credentials(conn: &mut PgConnection, name: &Username) -> QueryResult<Opti
     users::table.filter(users::username.eq(name.as_str())).select(Credentials::as_select()).first(conn).optional()
 }
 
-pub fn credentials_by_id(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<Credentials> {
+pub fn credentials_by_id(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Credentials> {
     users::table.find(user_id).select(Credentials::as_select()).first(conn)
 }
 
-pub fn set_password(conn: &mut PgConnection, user_id: Uuid, salt: &str, pwd_hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(user_id)).set((users::dynamic_salt.eq(salt), users::pwd_hash.eq(pwd_hash))).execute(conn).map(|_| ())
+/// Sets a new password and ends every other session of the person (the one with
+/// `keep_sid` stays), in one transaction.
+pub fn change_password(conn: &mut PgConnection, user_id: UserId, salt: &str, pwd_hash: &str, keep_sid: &str) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(user_id)).set((users::dynamic_salt.eq(salt), users::pwd_hash.eq(pwd_hash))).execute(conn)?;
+        super::sessions::delete_others(conn, user_id, keep_sid).map(|_| ())
+    })
 }
 
+/// The navigation's badges.
 #[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct NavCounts {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -76,17 +81,10 @@ pub struct NavCounts {
     pub unread_messages: i64,
 }
 
-/// The badge columns of the navigation for user `$1`, as a select list: incoming pending
-/// friend requests and unread messages over all my chats. Shared by `nav_counts` and
-/// the pages that fold the badges into their own query.
-pub const NAV_COUNTS_COLUMNS: &str = "\
-    (SELECT count(*) FROM friend_requests \
-      WHERE to_user = $1 AND status = 'pending') AS pending_requests, \
-    (SELECT COALESCE(sum(nc.last_seq - np.last_read_seq), 0)::bigint \
-       FROM chat_participants np JOIN chats nc ON nc.chat_id = np.chat_id \
-      WHERE np.user_id = $1) AS unread_messages";
-
-/// The badges of the navigation, in one round trip.
-pub fn nav_counts(conn: &mut PgConnection, user_id: Uuid) -> QueryResult<NavCounts> {
-    crate::db::prepared(format!("SELECT {NAV_COUNTS_COLUMNS}")).bind::<diesel::sql_types::Uuid, _>(user_id).get_result(conn)
+/// The badges of the navigation, in one round trip (the `nav_counts` function of
+/// migration 000007, which the chat page's head query calls too).
+pub fn nav_counts(conn: &mut PgConnection, user_id: UserId) -> QueryResult<NavCounts> {
+    crate::db::prepared("SELECT pending_requests, unread_messages FROM nav_counts($1)")
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .get_result(conn)
 }

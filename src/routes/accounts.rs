@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::current_user::CsrfToken;
 use crate::auth::throttle::{self, Throttled};
@@ -14,7 +13,9 @@ use crate::db::{self, DbPool};
 use crate::domain::{Password, Username};
 use crate::error::{retry_secs, AppError};
 use crate::models::users::{self, NewUser, SignupOutcome};
-use crate::views::accounts::{Field, LoginPage, SignupPage};
+use crate::models::UserId;
+use crate::views::accounts::{LoginPage, SignupPage};
+use crate::views::form::Field;
 use crate::views::{self, see_other, Layout};
 
 const WRONG_CREDENTIALS: &str = "Wrong username or password.";
@@ -32,13 +33,13 @@ fn user_agent(req: &HttpRequest) -> Option<&str> {
 }
 
 pub async fn signup_form(csrf: CsrfToken) -> Result<HttpResponse, AppError> {
-    views::ok(&SignupPage {
+    Ok(views::ok(&SignupPage {
         layout: Layout { section: "signup", ..Layout::anonymous("Sign up", csrf.0) },
         username: Field::default(),
         password_error: None,
         password_confirm_error: None,
         form_error: None,
-    })
+    })?)
 }
 
 #[derive(Deserialize)]
@@ -69,7 +70,7 @@ pub async fn signup(
         page.password_confirm_error = Some("The two passwords do not match.".into());
     }
     let (Some(username), Some(password), None) = (username, password, &page.password_confirm_error) else {
-        return views::invalid(&page);
+        return Ok(views::invalid(&page)?);
     };
 
     let buckets = [
@@ -79,7 +80,7 @@ pub async fn signup(
     let verdict = db::run(&pool, move |conn| {
         for (bucket, limit) in &buckets {
             if let Err(t) = throttle::hit(conn, bucket, *limit)? {
-                return Ok::<_, diesel::result::Error>(Err(t));
+                return Ok::<_, AppError>(Err(t));
             }
         }
         Ok(Ok(()))
@@ -87,7 +88,7 @@ pub async fn signup(
     .await?;
     if let Err(t) = verdict {
         page.form_error = Some(throttled_message(t));
-        return views::render(StatusCode::TOO_MANY_REQUESTS, &page);
+        return Ok(views::render(StatusCode::TOO_MANY_REQUESTS, &page)?);
     }
 
     let salt = password::new_salt();
@@ -95,11 +96,12 @@ pub async fn signup(
         let salt = salt.clone();
         cpu::run(move || password::hash(&password, &salt)).await??
     };
-    let user_id = Uuid::now_v7();
+    let user_id = UserId::new_v7();
     let name = username.clone();
-    let outcome =
-        db::run(&pool, move |conn| NewUser { user_id, username: name.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(conn))
-            .await?;
+    let outcome = db::run(&pool, move |conn| {
+        NewUser { user_id, username: name.as_str(), dynamic_salt: &salt, pwd_hash: &pwd_hash }.insert(conn).map_err(AppError::from)
+    })
+    .await?;
     match outcome {
         SignupOutcome::Created(user_id) => {
             TypedSession::of(&req).log_in(user_id, username.as_str(), user_agent(&req))?;
@@ -107,7 +109,7 @@ pub async fn signup(
         }
         SignupOutcome::UsernameTaken => {
             page.username.error = Some("That username is taken. Try another one.".into());
-            views::invalid(&page)
+            Ok(views::invalid(&page)?)
         }
     }
 }
@@ -116,7 +118,7 @@ pub async fn login_form(req: HttpRequest, csrf: CsrfToken) -> Result<HttpRespons
     if TypedSession::of(&req).current_user().is_some() {
         return Ok(see_other("/chats"));
     }
-    views::ok(&login_page(csrf.0, String::new(), None))
+    Ok(views::ok(&login_page(csrf.0, String::new(), None))?)
 }
 
 fn login_page(csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
@@ -148,7 +150,7 @@ pub async fn login(
             // While a username is throttled even the right password is refused.
             if let Some(bucket) = &user_bucket {
                 if let Err(t) = throttle::check(conn, bucket, per_user)? {
-                    return Ok::<_, diesel::result::Error>(Err(t));
+                    return Ok::<_, AppError>(Err(t));
                 }
             }
             if let Err(t) = throttle::hit(conn, &addr_bucket, per_addr)? {
@@ -165,7 +167,7 @@ pub async fn login(
         Ok(found) => found,
         Err(t) => {
             let page = login_page(csrf.0, typed, Some(throttled_message(t)));
-            return views::render(StatusCode::TOO_MANY_REQUESTS, &page);
+            return Ok(views::render(StatusCode::TOO_MANY_REQUESTS, &page)?);
         }
     };
 
@@ -187,9 +189,9 @@ pub async fn login(
         }
         None => {
             if let Some(bucket) = user_bucket {
-                db::run(&pool, move |conn| throttle::record(conn, &bucket, per_user)).await?;
+                db::run(&pool, move |conn| throttle::record(conn, &bucket, per_user).map_err(AppError::from)).await?;
             }
-            views::invalid(&login_page(csrf.0, typed, Some(WRONG_CREDENTIALS.into())))
+            Ok(views::invalid(&login_page(csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
         }
     }
 }

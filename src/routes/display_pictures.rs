@@ -7,7 +7,7 @@ use crate::auth::tokens::sha256_hex;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::{display_pictures, users};
+use crate::models::{display_pictures, users, UserId};
 use crate::pictures;
 
 /// Browsers keep pictures but revalidate them with the ETag on every use (a 304 without
@@ -31,7 +31,7 @@ pub async fn show(
     pool: web::Data<DbPool>,
     user_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = super::id_in_path(&user_id)?;
+    let user_id: UserId = super::id_in_path(&user_id)?;
     let cached = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let picture = db::run(&pool, move |conn| {
         let unchanged = |etag: &str| cached.as_deref() == Some(etag);

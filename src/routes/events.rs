@@ -10,9 +10,11 @@ use crate::auth::CurrentUser;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::live::stream::{self, Viewer};
+use crate::live::stream;
 use crate::live::Hub;
 use crate::models::chats;
+use crate::models::messages::MessageView;
+use crate::models::{ChatId, Seq};
 use crate::views::chats::render_message;
 
 /// Comments this often keep idle streams open through proxies.
@@ -20,7 +22,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize)]
 pub struct Since {
-    since: Option<i64>,
+    since: Option<Seq>,
 }
 
 pub async fn stream(
@@ -32,7 +34,7 @@ pub async fn stream(
     path: web::Path<String>,
     query: web::Query<Since>,
 ) -> Result<impl Responder, AppError> {
-    let chat_id = super::id_in_path(&path)?;
+    let chat_id: ChatId = super::id_in_path(&path)?;
     if !settings.event_streams {
         return Err(AppError::Unavailable("event streams are turned off".into()));
     }
@@ -41,11 +43,15 @@ pub async fn stream(
         return Err(AppError::Unavailable("shutting down".into()));
     }
     let me = user.user_id;
-    let end = db::run(&pool, move |conn| chats::find_for_participant(conn, chat_id, me)).await?.ok_or(AppError::NotFound)?.last_seq;
+    let membership = db::run(&pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let end = membership.chat().last_seq;
     // A reconnecting browser says where it stopped; a new page says what it showed.
-    let last_event_id = req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    let since = last_event_id.or(query.since).unwrap_or(end).clamp(0, end.max(0));
-    let render = Box::new(move |m: &crate::models::messages::MessageView| render_message(m, me));
-    let events = stream::open(hub.into_inner(), pool.get_ref().clone(), Viewer { chat_id, user_id: me }, since, render);
+    let last_event_id =
+        req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
+    let since = last_event_id.or(query.since).unwrap_or(end).min(end);
+    let render = Box::new(move |m: &MessageView| render_message(m, me));
+    let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render);
     Ok(Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2)))
 }

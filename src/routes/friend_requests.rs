@@ -1,27 +1,20 @@
 //! Friend requests: send (`POST /friend-requests`), and the three answers: the receiver
-//! accepts or rejects, the sender withdraws. Answers come back as `friends::finish` says.
+//! accepts or rejects, the sender withdraws. They answer as `pages::friendship` says.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::{PgConnection, QueryResult};
 use serde::Deserialize;
-use uuid::Uuid;
 
-use super::friends::{finish, refuse, Action, Origin};
+use super::id_in_path;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::{Greeting, Username};
 use crate::error::AppError;
 use crate::models::friend_requests::{self, Answered, NotAnswerable, SendRefusal, Sent};
+use crate::models::{RequestId, UserId};
+use crate::pages::friendship::{self, refuse, Origin, ReturnTo};
 use crate::views::friends::RefusedRequest;
-
-impl From<NotAnswerable> for AppError {
-    fn from(e: NotAnswerable) -> Self {
-        match e {
-            NotAnswerable::NotFound => AppError::NotFound,
-            NotAnswerable::NotPending { .. } => AppError::Conflict(e.to_string()),
-        }
-    }
-}
+use crate::views::is_htmx;
 
 #[derive(Deserialize)]
 pub struct NewRequest {
@@ -52,31 +45,32 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let origin = Origin::of(&form.return_to, &form.q);
+    let htmx = is_htmx(&req);
     let greeting = match Greeting::parse(&form.greeting) {
         Ok(greeting) => greeting,
-        Err(e) => return refuse(&user, &pool, &req, &origin, form.refused(Some(e.to_string()), None)).await,
+        Err(e) => return Ok(refuse(&user, &pool, htmx, &origin, form.refused(Some(e.to_string()), None)).await?.into_response()?),
     };
     let (sent, name) = match Username::parse(&form.to) {
         Ok(to) => {
             let (me, name) = (user.user_id, to.to_string());
-            (db::run(&pool, move |conn| friend_requests::send(conn, me, &to, &greeting)).await?, name)
+            (db::run(&pool, move |conn| friend_requests::send(conn, me, &to, &greeting).map_err(AppError::from)).await?, name)
         }
         Err(_) => (Err(SendRefusal::NoSuchUser), String::new()),
     };
     let done = match sent {
         Ok(Sent::Requested { .. }) => format!("Friend request sent to {name}."),
         Ok(Sent::AcceptedTheirs { .. }) => format!("{name} had already asked you: you are friends now."),
-        Err(why) => return refuse(&user, &pool, &req, &origin, form.refused(None, Some(why.to_string()))).await,
+        Err(why) => return Ok(refuse(&user, &pool, htmx, &origin, form.refused(None, Some(why.to_string()))).await?.into_response()?),
     };
-    finish(&user, &pool, &req, origin, Ok(done)).await
+    Ok(friendship::answer(&user, &pool, htmx, &origin, Ok(done)).await?.into_response()?)
 }
 
 pub async fn accept(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
-    form: web::Form<Action>,
+    id: web::Path<String>,
+    form: web::Form<ReturnTo>,
 ) -> Result<HttpResponse, AppError> {
     answer(user, pool, req, id, form, friend_requests::accept, |a| format!("You and {} are friends now.", a.other)).await
 }
@@ -85,8 +79,8 @@ pub async fn reject(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
-    form: web::Form<Action>,
+    id: web::Path<String>,
+    form: web::Form<ReturnTo>,
 ) -> Result<HttpResponse, AppError> {
     answer(user, pool, req, id, form, friend_requests::reject, |a| format!("You rejected {}’s friend request.", a.other)).await
 }
@@ -95,29 +89,29 @@ pub async fn withdraw(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
-    form: web::Form<Action>,
+    id: web::Path<String>,
+    form: web::Form<ReturnTo>,
 ) -> Result<HttpResponse, AppError> {
     answer(user, pool, req, id, form, friend_requests::withdraw, |a| format!("You withdrew your friend request to {}.", a.other)).await
 }
 
 /// The model function that closes a pending request: accept, reject or withdraw.
-type Close = fn(&mut PgConnection, Uuid, Uuid) -> QueryResult<Result<Answered, NotAnswerable>>;
+type Close = fn(&mut PgConnection, RequestId, UserId) -> QueryResult<Result<Answered, NotAnswerable>>;
 
 /// One answer to request `id` by the current user, and what to tell them.
 async fn answer(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     req: HttpRequest,
-    id: web::Path<Uuid>,
-    form: web::Form<Action>,
+    id: web::Path<String>,
+    form: web::Form<ReturnTo>,
     close: Close,
     say: impl FnOnce(&Answered) -> String,
 ) -> Result<HttpResponse, AppError> {
-    let (me, id) = (user.user_id, id.into_inner());
-    let answered = db::run(&pool, move |conn| close(conn, id, me)).await?;
+    let (me, id): (UserId, RequestId) = (user.user_id, id_in_path(&id)?);
+    let answered = db::run(&pool, move |conn| close(conn, id, me).map_err(AppError::from)).await?;
     let result = said(answered, say);
-    finish(&user, &pool, &req, form.origin(), result).await
+    Ok(friendship::answer(&user, &pool, is_htmx(&req), &form.origin(), result).await?.into_response()?)
 }
 
 /// What to tell the user about an answer, or the refusal as 404/409.

@@ -1,12 +1,11 @@
-use actix_web::{web, HttpResponse};
-use diesel::RunQueryDsl;
-
 use crate::db::{self, DbPool};
-use crate::error::UNAVAILABLE_RETRY_SECS;
+use crate::error::{AppError, UNAVAILABLE_RETRY_SECS};
+use crate::models;
+use actix_web::{web, HttpResponse};
 
 /// 200 `ok` when the database answers, 503 otherwise.
 pub async fn check(pool: web::Data<DbPool>) -> HttpResponse {
-    match db::run(&pool, |conn| diesel::sql_query("SELECT 1").execute(conn)).await {
+    match db::run(&pool, |conn| models::ping(conn).map_err(AppError::from)).await {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

@@ -5,56 +5,52 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::chats::load_page;
 use super::id_in_path;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::MessageText;
 use crate::error::AppError;
 use crate::live::Hub;
-use crate::models::messages::{self, NewMessage, SendOutcome};
-use crate::models::{chats, participants};
-use crate::views::chats::{flat, timeline, Composer, ComposerFragment, MessagesFragment, PAGE};
+use crate::models::chats;
+use crate::models::messages::{MessageKind, NewMessage, SendOutcome};
+use crate::models::participants;
+use crate::models::{ChatId, Seq};
+use crate::pages::chat::{chat_page, messages_fragment, Cursor, Position};
+use crate::views::chats::{Composer, ComposerFragment, PageForms};
 use crate::views::{self, is_htmx, see_other};
 
 #[derive(Deserialize)]
-pub struct Cursor {
-    before: Option<i64>,
-    after: Option<i64>,
+pub struct HistoryQuery {
+    before: Option<Seq>,
+    after: Option<Seq>,
 }
 
 /// `?before=` an older page (keyset on seq), or `?after=` what came since (polling).
-/// A fragment for htmx; without JavaScript the chat page (which shows the latest).
+/// A fragment for htmx; without JavaScript the chat page showing that page of history
+/// (`?after=s` is the page that starts right after `s`).
 pub async fn index(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
     path: web::Path<String>,
-    cursor: web::Query<Cursor>,
+    query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = id_in_path(&path)?;
-    let me = user.user_id;
-    let Cursor { before, after } = cursor.into_inner();
-    let history = db::run(&pool, move |conn| {
-        if !chats::is_participant(conn, chat_id, me)? {
-            return Err(AppError::NotFound);
-        }
-        Ok(match after {
-            Some(after) => messages::after(conn, chat_id, after, 4 * PAGE)?,
-            None => messages::page_before(conn, chat_id, before, PAGE + 1)?,
-        })
-    })
-    .await?;
-    if !is_htmx(&req) {
-        return load_page(&user, &pool, chat_id, String::new(), None).await;
+    let chat_id: ChatId = id_in_path(&path)?;
+    let cursor = match (query.before, query.after) {
+        (_, Some(after)) => Cursor::After(after),
+        (Some(before), None) => Cursor::Before(before),
+        (None, None) => Cursor::Before(Seq::END),
+    };
+    if is_htmx(&req) {
+        return Ok(views::ok(&messages_fragment(&user, &pool, chat_id, cursor).await?)?);
     }
-    let has_older = after.is_none() && history.len() as i64 > PAGE;
-    let shown = if has_older { &history[1..] } else { &history[..] };
-    views::ok(&MessagesFragment {
-        chat_id,
-        older_than: if has_older { shown.first().map(|m| m.seq) } else { None },
-        rows: if after.is_some() { flat(shown, me) } else { timeline(shown, me, has_older.then(|| &history[0])) },
-    })
+    let position = match cursor {
+        Cursor::Before(before) => Position::Before(before),
+        Cursor::After(after) => {
+            Position::Before(Seq::new(after.get().saturating_add(crate::pages::chat::PAGE_SIZE + 1)).unwrap_or(Seq::END))
+        }
+    };
+    Ok(views::ok(&chat_page(&user, &pool, chat_id, position, PageForms::default()).await?)?)
 }
 
 #[derive(Deserialize)]
@@ -71,16 +67,17 @@ pub async fn create(
     path: web::Path<String>,
     form: web::Form<SendForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = id_in_path(&path)?;
+    let chat_id: ChatId = id_in_path(&path)?;
     let SendForm { text, client_id } = form.into_inner();
     let parsed = match MessageText::parse(&text) {
         Ok(parsed) => parsed,
         Err(invalid) => return refuse(&req, &user, &pool, chat_id, text, invalid.to_string()).await,
     };
     let me = user.user_id;
-    let outcome =
-        db::run(&pool, move |conn| NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: "text" }.send(conn)).await?;
-    match outcome {
+    let sent = db::run(&pool, move |conn| {
+        NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: MessageKind::Text }.send(conn).map_err(AppError::from)
+    });
+    match sent.await? {
         SendOutcome::Sent(message) => hub.publish(message),
         // A repeated form (double click, retry): answered like the first, nothing stored.
         SendOutcome::Repeated(_) => {}
@@ -91,12 +88,12 @@ pub async fn create(
     };
     if is_htmx(&req) {
         // The message itself arrives over the event stream; the form starts afresh.
-        return views::ok(&ComposerFragment { composer: composer(&user, chat_id, String::new(), None) });
+        return Ok(views::ok(&ComposerFragment { composer: composer(&user, chat_id, String::new(), None) })?);
     }
     Ok(see_other(&format!("/chats/{chat_id}")))
 }
 
-fn composer(user: &CurrentUser, chat_id: Uuid, text: String, error: Option<String>) -> Composer {
+fn composer(user: &CurrentUser, chat_id: ChatId, text: String, error: Option<String>) -> Composer {
     Composer { chat_id, csrf_token: user.csrf_token.clone(), client_id: Uuid::new_v4(), text, error, closed: None }
 }
 
@@ -105,40 +102,40 @@ async fn refuse(
     req: &HttpRequest,
     user: &CurrentUser,
     pool: &DbPool,
-    chat_id: Uuid,
+    chat_id: ChatId,
     text: String,
     error: String,
 ) -> Result<HttpResponse, AppError> {
-    let me = user.user_id;
-    if !db::run(pool, move |conn| chats::is_participant(conn, chat_id, me)).await? {
-        return Err(AppError::NotFound);
-    }
     if is_htmx(req) {
+        let me = user.user_id;
+        db::run(pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
+            .await?
+            .ok_or(AppError::NotFound)?;
         let fragment = ComposerFragment { composer: composer(user, chat_id, text, Some(error)) };
-        return views::render(StatusCode::UNPROCESSABLE_ENTITY, &fragment);
+        return Ok(views::render(StatusCode::UNPROCESSABLE_ENTITY, &fragment)?);
     }
-    load_page(user, pool, chat_id, text, Some(error)).await
+    let forms = PageForms { composer_text: text, composer_error: Some(error), ..PageForms::default() };
+    Ok(views::invalid(&chat_page(user, pool, chat_id, Position::Latest, forms).await?)?)
 }
 
 #[derive(Deserialize)]
 pub struct ReadForm {
-    seq: i64,
+    seq: Seq,
 }
 
-/// Marks the chat read up to `seq` (the page does this while it is visible).
+/// Marks the chat read up to `seq` (the page does this while it is visible); nothing
+/// happens for someone not in the chat, who gets 404.
 pub async fn read(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     path: web::Path<String>,
     form: web::Form<ReadForm>,
 ) -> Result<HttpResponse, AppError> {
-    let chat_id = id_in_path(&path)?;
+    let chat_id: ChatId = id_in_path(&path)?;
     let (me, seq) = (user.user_id, form.seq);
     db::run(&pool, move |conn| {
-        if !chats::is_participant(conn, chat_id, me)? {
-            return Err(AppError::NotFound);
-        }
-        Ok(participants::mark_read(conn, chat_id, me, seq)?)
+        let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>(participants::mark_read(conn, membership.chat_id(), me, seq)?)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -12,19 +12,19 @@ mod friends;
 mod groups;
 mod health;
 mod home;
-mod members;
 mod messages;
 mod settings;
 mod static_files;
 mod users;
 
+use std::str::FromStr;
+
 use actix_web::web;
-use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// An id in a path: one that is not a UUID is unknown, 404 like any other.
-fn id_in_path(raw: &str) -> Result<Uuid, AppError> {
+/// An id in a path: one that does not parse is unknown, 404 like any other.
+fn id_in_path<Id: FromStr>(raw: &str) -> Result<Id, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
@@ -51,10 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
         .route("/chats/{chat_id}/read", web::post().to(messages::read))
-        .route("/chats/{chat_id}/members", web::post().to(members::add))
-        .route("/chats/{chat_id}/members/{username}/remove", web::post().to(members::remove))
+        .route("/chats/{chat_id}/members", web::post().to(groups::add_member))
+        .route("/chats/{chat_id}/members/{username}/remove", web::post().to(groups::remove_member))
         .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
-        .route("/chats/{chat_id}/leave", web::post().to(members::leave))
+        .route("/chats/{chat_id}/leave", web::post().to(groups::leave))
         .route("/friends", web::get().to(friends::index))
         .route("/friends/{username}/remove", web::post().to(friends::remove))
         .route("/friend-requests", web::post().to(friend_requests::create))

@@ -11,9 +11,9 @@ use crate::db::{self, DbPool};
 use crate::domain::Password;
 use crate::error::AppError;
 use crate::models::{display_pictures, sessions, users};
+use crate::pages::settings::settings_page;
 use crate::pictures;
-use crate::views::accounts::{SessionRow, SettingsPage};
-use crate::views::{self, see_other, Layout};
+use crate::views::{self, see_other};
 
 #[derive(Deserialize)]
 pub struct Done {
@@ -30,39 +30,10 @@ fn notice(done: Option<&str>) -> Option<String> {
     }
 }
 
-/// Loads everything the settings page shows; the handlers fill in errors.
-async fn page(user: &CurrentUser, pool: &DbPool) -> Result<SettingsPage, AppError> {
-    let me = user.user_id;
-    let (counts, version, listed) = db::run(pool, move |conn| {
-        Ok::<_, AppError>((users::nav_counts(conn, me)?, display_pictures::updated_at(conn, me)?, sessions::list_live_for_user(conn, me)?))
-    })
-    .await?;
-    Ok(SettingsPage {
-        layout: Layout::for_user(user, counts, "Settings", "settings"),
-        user_id: me,
-        picture_version: version.map(|v| v.timestamp_micros().to_string()).unwrap_or_else(|| "0".into()),
-        has_picture: version.is_some(),
-        picture_error: None,
-        current_password_error: None,
-        new_password_error: None,
-        new_password_confirm_error: None,
-        notice: None,
-        sessions: listed
-            .into_iter()
-            .map(|s| SessionRow {
-                is_current: s.sid.as_deref() == Some(user.sid.as_str()),
-                user_agent: s.user_agent.unwrap_or_else(|| "Unknown browser".into()),
-                created_at: s.created_at,
-                last_seen_at: s.last_seen_at,
-            })
-            .collect(),
-    })
-}
-
 pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, done: web::Query<Done>) -> Result<HttpResponse, AppError> {
-    let mut settings = page(&user, &pool).await?;
+    let mut settings = settings_page(&user, &pool).await?;
     settings.notice = notice(done.done.as_deref());
-    views::ok(&settings)
+    Ok(views::ok(&settings)?)
 }
 
 #[derive(MultipartForm)]
@@ -81,13 +52,14 @@ pub async fn update_display_picture(
     match encoded {
         Ok(picture) => {
             let me = user.user_id;
-            db::run(&pool, move |conn| display_pictures::replace(conn, me, picture.content_type, &picture.bytes)).await?;
+            db::run(&pool, move |conn| display_pictures::replace(conn, me, picture.content_type, &picture.bytes).map_err(AppError::from))
+                .await?;
             Ok(see_other("/settings?done=picture"))
         }
         Err(invalid) => {
-            let mut settings = page(&user, &pool).await?;
+            let mut settings = settings_page(&user, &pool).await?;
             settings.picture_error = Some(invalid.to_string());
-            views::invalid(&settings)
+            Ok(views::invalid(&settings)?)
         }
     }
 }
@@ -106,12 +78,12 @@ pub async fn update_password(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let me = user.user_id;
-    let stored = db::run(&pool, move |conn| users::credentials_by_id(conn, me)).await?;
+    let stored = db::run(&pool, move |conn| users::credentials_by_id(conn, me).map_err(AppError::from)).await?;
     let current_ok = {
         let current = form.current_password.clone();
         cpu::run(move || password::verify(&current, &stored.pwd_hash)).await?
     };
-    let mut settings = page(&user, &pool).await?;
+    let mut settings = settings_page(&user, &pool).await?;
     if !current_ok {
         settings.current_password_error = Some("That is not your current password.".into());
     }
@@ -120,7 +92,7 @@ pub async fn update_password(
         settings.new_password_confirm_error = Some("The two passwords do not match.".into());
     }
     let (Some(new), true, None) = (new, current_ok, &settings.new_password_confirm_error) else {
-        return views::invalid(&settings);
+        return Ok(views::invalid(&settings)?);
     };
     let salt = password::new_salt();
     let pwd_hash = {
@@ -128,19 +100,12 @@ pub async fn update_password(
         cpu::run(move || password::hash(&new, &salt)).await??
     };
     let sid = user.sid.clone();
-    db::run(&pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            users::set_password(conn, me, &salt, &pwd_hash)?;
-            sessions::delete_others(conn, me, &sid)
-        })
-    })
-    .await?;
+    db::run(&pool, move |conn| users::change_password(conn, me, &salt, &pwd_hash, &sid).map_err(AppError::from)).await?;
     Ok(see_other("/settings?done=password"))
 }
 
 pub async fn log_out_other_sessions(user: CurrentUser, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
     let (me, sid) = (user.user_id, user.sid.clone());
-    db::run(&pool, move |conn| sessions::delete_others(conn, me, &sid)).await?;
+    db::run(&pool, move |conn| sessions::delete_others(conn, me, &sid).map_err(AppError::from)).await?;
     Ok(see_other("/settings?done=sessions"))
 }

@@ -1,28 +1,14 @@
 //! Signup, login, settings and profile pages.
 
+use crate::models::friends::Friendship;
+use crate::models::UserId;
 use askama::Template;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
+use super::form::Field;
 use super::format;
 use super::friends::{Notice, RefusedRequest};
 use super::Layout;
-
-/// A form field's kept input and its error, if any.
-#[derive(Debug, Clone, Default)]
-pub struct Field {
-    pub value: String,
-    pub error: Option<String>,
-}
-
-impl Field {
-    pub fn new(value: impl Into<String>) -> Self {
-        Field { value: value.into(), error: None }
-    }
-    pub fn err(value: impl Into<String>, error: impl Into<String>) -> Self {
-        Field { value: value.into(), error: Some(error.into()) }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "auth/signup.html")]
@@ -57,7 +43,7 @@ pub struct SessionRow {
 #[template(path = "settings/show.html")]
 pub struct SettingsPage {
     pub layout: Layout,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Cache-busting version of the picture URL (changes after an upload).
     pub picture_version: String,
     pub has_picture: bool,
@@ -70,32 +56,18 @@ pub struct SettingsPage {
     pub sessions: Vec<SessionRow>,
 }
 
-/// The friendship state between the viewer and a profile's owner, which picks the button.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Relation {
-    Myself,
-    Friends,
-    /// I sent a pending request (I can withdraw it).
-    RequestSent {
-        request_id: Uuid,
-    },
-    /// They sent me a pending request (I can accept or reject it).
-    RequestReceived {
-        request_id: Uuid,
-        greeting: String,
-    },
-    None,
-}
-
 /// A profile. htmx gets the `friendship` block alone after a friendship action.
 #[derive(Template)]
 #[template(path = "users/profile.html", blocks = ["friendship"])]
 pub struct ProfilePage {
     pub layout: Layout,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub join_date: DateTime<Utc>,
-    pub relation: Relation,
+    /// The viewer's own profile.
+    pub myself: bool,
+    /// Where the viewer stands with the profile's owner (`None` on one's own profile).
+    pub friendship: Friendship,
     /// What a friendship action did, or why not (htmx answers only).
     pub notice: Option<Notice>,
     /// A refused friend request, shown again at its form (422).

@@ -2,27 +2,41 @@
 //! htmx fragments and the SSE stream alike).
 
 use askama::Template;
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::accounts::Field;
+use super::form::Field;
 use super::format;
 use super::Layout;
-use crate::models::chats::{ChatForUser, ChatListRow};
+use crate::models::chats::{self, ChatForUser, ChatListRow};
 use crate::models::friends::FriendName;
-use crate::models::messages::MessageView;
+use crate::models::messages::{MessageKind, MessageView};
 use crate::models::participants::Member;
+use crate::models::{ChatId, Seq, UserId};
 
-/// Messages per page of history.
-pub const PAGE: i64 = 50;
 /// Characters of the last message shown in the chat list.
 const PREVIEW_CHARS: usize = 80;
+
+/// How messages are grouped, on the server and live alike (`static/chat.js` reads the
+/// window from the list's `data-group-within` and applies the same test): a text
+/// message follows the one before it without its avatar and name again when both are
+/// texts of the same sender, sent on the same day (UTC) less than this apart.
+pub const GROUP_WITHIN: TimeDelta = TimeDelta::minutes(10);
+
+/// Whether `m` continues the group of `prev` (see `GROUP_WITHIN`).
+pub fn continues(prev: &MessageView, m: &MessageView) -> bool {
+    prev.sender == m.sender
+        && prev.kind == MessageKind::Text
+        && m.kind == MessageKind::Text
+        && prev.sent_time.date_naive() == m.sent_time.date_naive()
+        && m.sent_time - prev.sent_time < GROUP_WITHIN
+}
 
 #[derive(Template)]
 #[template(path = "chats/index.html")]
 pub struct ChatsPage {
     pub layout: Layout,
-    pub chats: Vec<ChatListRow>,
+    pub chats: Vec<ChatListItem>,
     /// My friends, offered as the members of a new group.
     pub friends: Vec<FriendName>,
     pub new_group: NewGroupForm,
@@ -38,6 +52,18 @@ pub struct NewGroupForm {
 }
 
 impl NewGroupForm {
+    /// The posted form as pairs: `name` once, `members` repeated (each kept once).
+    pub fn from_pairs(fields: Vec<(String, String)>) -> Self {
+        let mut form = NewGroupForm::default();
+        for (key, value) in fields {
+            match key.as_str() {
+                "name" => form.name = Field::new(value),
+                "members" if !value.trim().is_empty() && !form.members.contains(&value) => form.members.push(value),
+                _ => {}
+            }
+        }
+        form
+    }
     pub fn has_errors(&self) -> bool {
         self.name.error.is_some() || self.members_error.is_some()
     }
@@ -46,96 +72,107 @@ impl NewGroupForm {
     }
 }
 
-impl ChatListRow {
+/// One chat of the list, as shown.
+pub struct ChatListItem {
+    pub row: ChatListRow,
+}
+
+impl ChatListItem {
     pub fn title(&self) -> &str {
-        crate::models::chats::title(self.name.as_deref(), self.other_name.as_deref())
+        chats::title(self.row.name.as_deref(), self.row.other_name.as_deref())
     }
     /// The last message, shortened (the template escapes it).
     pub fn preview(&self) -> String {
-        let Some(text) = &self.last_text else { return String::new() };
+        let Some(text) = &self.row.last_text else { return String::new() };
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let short: String = flat.chars().take(PREVIEW_CHARS).collect();
         let short = if flat.chars().count() > PREVIEW_CHARS { format!("{short}…") } else { short };
-        match (&self.last_sender, self.is_group, self.last_kind.as_deref()) {
-            (_, _, Some("system")) => short,
+        match (&self.row.last_sender, self.row.is_group, self.row.last_kind) {
+            (_, _, Some(MessageKind::System)) => short,
             (Some(sender), true, _) => format!("{sender}: {short}"),
             _ => short,
         }
     }
     pub fn time_iso(&self) -> String {
-        format::iso(&self.last_activity_at)
+        format::iso(&self.row.last_activity_at)
     }
     pub fn time_short(&self) -> String {
-        format::short_when(&self.last_activity_at, Utc::now())
+        format::short_when(&self.row.last_activity_at, Utc::now())
     }
 }
 
 /// One message as one viewer sees it.
-pub struct MessageItem<'a> {
-    pub m: &'a MessageView,
+pub struct MessageItem {
+    pub m: MessageView,
     pub mine: bool,
-    /// Same sender as the message before it: no avatar and name again.
+    /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
 }
 
-impl MessageItem<'_> {
+impl MessageItem {
     pub fn time_iso(&self) -> String {
         format::iso(&self.m.sent_time)
     }
     pub fn time_short(&self) -> String {
         format::clock(&self.m.sent_time)
     }
+    /// Seconds since the epoch: what `chat.js` compares to group live messages.
+    pub fn sent_at_secs(&self) -> i64 {
+        self.m.sent_time.timestamp()
+    }
     pub fn is_system(&self) -> bool {
-        self.m.kind == "system"
+        self.m.kind == MessageKind::System
     }
 }
 
 /// A row of the timeline: a day separator or a message.
-pub enum Row<'a> {
+pub enum Row {
     Day(String),
-    Message(MessageItem<'a>),
+    Message(MessageItem),
 }
 
-/// Messages without day separators (what polling adds to the end of the list).
-pub fn flat(messages: &[MessageView], viewer: Uuid) -> Vec<Row<'_>> {
-    messages.iter().map(|m| Row::Message(MessageItem { m, mine: m.sender == viewer, continued: false })).collect()
+/// Messages without day separators or grouping (what polling adds to the end of the
+/// list; `chat.js` groups them as they arrive).
+pub fn flat(messages: Vec<MessageView>, viewer: UserId) -> Vec<Row> {
+    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false })).collect()
 }
 
-/// Lays messages out for `viewer`: day separators, and consecutive messages of one
-/// sender (within ten minutes) grouped. `before` is the message just above the first one.
-pub fn timeline<'a>(messages: &'a [MessageView], viewer: Uuid, before: Option<&'a MessageView>) -> Vec<Row<'a>> {
+/// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
+/// the message just above the first one, if any.
+pub fn timeline(messages: Vec<MessageView>, viewer: UserId, before: Option<&MessageView>) -> Vec<Row> {
+    timeline_at(messages, viewer, before, Utc::now())
+}
+
+fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&MessageView>, now: DateTime<Utc>) -> Vec<Row> {
     let mut rows = Vec::with_capacity(messages.len() + 2);
-    let mut prev = before;
+    let mut prev = before.cloned();
     for m in messages {
-        let new_day = prev.is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
+        let new_day = prev.as_ref().is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
         if new_day {
-            rows.push(Row::Day(format::day(&m.sent_time, Utc::now())));
+            rows.push(Row::Day(format::day(&m.sent_time, now)));
         }
-        let continued = !new_day
-            && prev.is_some_and(|p| {
-                p.sender == m.sender && p.kind == "text" && m.kind == "text" && m.sent_time - p.sent_time < chrono::TimeDelta::minutes(10)
-            });
-        rows.push(Row::Message(MessageItem { m, mine: m.sender == viewer, continued }));
-        prev = Some(m);
+        let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
+        prev = Some(m.clone());
+        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued }));
     }
     rows
 }
 
 #[derive(Template)]
 #[template(path = "messages/_message.html")]
-pub struct MessageFragment<'a> {
-    pub item: MessageItem<'a>,
+pub struct MessageFragment {
+    pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data, htmx fragment).
-pub fn render_message(m: &MessageView, viewer: Uuid) -> String {
-    let fragment = MessageFragment { item: MessageItem { m, mine: m.sender == viewer, continued: false } };
+/// The message as `viewer` sees it, standing alone (SSE data).
+pub fn render_message(m: &MessageView, viewer: UserId) -> String {
+    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false } };
     fragment.render().unwrap_or_default()
 }
 
 /// The send form: its own struct so that htmx can swap a fresh one in after a send.
 pub struct Composer {
-    pub chat_id: Uuid,
+    pub chat_id: ChatId,
     pub csrf_token: String,
     /// A fresh UUID per rendered form: a repeated POST of the same form stores nothing new.
     pub client_id: Uuid,
@@ -153,16 +190,29 @@ pub struct ComposerFragment {
 
 #[derive(Template)]
 #[template(path = "chats/show.html")]
-pub struct ChatPage<'a> {
+pub struct ChatPage {
     pub layout: Layout,
     pub chat: ChatForUser,
-    pub rows: Vec<Row<'a>>,
-    /// The seq of the oldest message shown, when older ones exist ("load older").
-    pub older_than: Option<i64>,
-    pub last_seq: i64,
+    pub rows: Vec<Row>,
+    pub pages: HistoryLinks,
+    /// The end of the chat when the page was made: where the live stream starts.
+    pub last_seq: Seq,
+    /// The latest messages, followed live; a page of history is not.
+    pub live: bool,
     pub composer: Composer,
     /// The members panel, for groups.
     pub group: Option<GroupPanel>,
+    pub group_within_secs: i64,
+}
+
+/// Links to the pages around the one shown (each a `?before=` cursor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryLinks {
+    /// The seq of the oldest message shown, when older ones exist ("load earlier").
+    pub older_than: Option<Seq>,
+    /// Set on a page of history: the cursor of the next newer page, or `Seq::END` when
+    /// that is the latest page (the chat itself).
+    pub newer_before: Option<Seq>,
 }
 
 /// What the chat page's forms show again after a refusal (then the page answers 422).
@@ -179,11 +229,14 @@ impl PageForms {
     pub fn has_group_forms(&self) -> bool {
         self.add.is_some() || self.rename.is_some()
     }
+    pub fn has_errors(&self) -> bool {
+        self.composer_error.is_some() || self.has_group_forms()
+    }
 }
 
 /// A group's members and what the viewer may do about them.
 pub struct GroupPanel {
-    pub me: Uuid,
+    pub me: UserId,
     /// The owner first, then by how long they have been in the group.
     pub members: Vec<Member>,
     /// My friends who are not in the group yet (the "add" picker).
@@ -195,7 +248,7 @@ pub struct GroupPanel {
 }
 
 impl GroupPanel {
-    pub fn new(me: Uuid, members: Vec<Member>, friends: Vec<FriendName>, name: &str) -> Self {
+    pub fn new(me: UserId, members: Vec<Member>, friends: Vec<FriendName>, name: &str) -> Self {
         let addable = friends.into_iter().filter(|f| !members.iter().any(|m| m.user_id == f.user_id)).collect();
         let i_own = members.iter().any(|m| m.user_id == me && m.is_owner());
         GroupPanel { me, members, addable, i_own, add: Field::default(), rename: Field::new(name) }
@@ -213,8 +266,60 @@ impl GroupPanel {
 /// top), or the ones after a seq (polling).
 #[derive(Template)]
 #[template(path = "messages/_page.html")]
-pub struct MessagesFragment<'a> {
-    pub chat_id: Uuid,
-    pub rows: Vec<Row<'a>>,
-    pub older_than: Option<i64>,
+pub struct MessagesFragment {
+    pub chat_id: ChatId,
+    pub rows: Vec<Row>,
+    pub pages: HistoryLinks,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::MessageId;
+
+    fn message(sender: UserId, kind: MessageKind, at: DateTime<Utc>) -> MessageView {
+        MessageView {
+            message_id: MessageId::new_v7(),
+            chat_id: ChatId::new_v7(),
+            seq: Seq::ZERO,
+            sender,
+            sender_name: "alice".into(),
+            sent_time: at,
+            text: "hi".into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn texts_of_one_sender_group_within_ten_minutes_of_one_day() {
+        let (alice, bob) = (UserId::new_v7(), UserId::new_v7());
+        let noon = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z").unwrap().with_timezone(&Utc);
+        let first = message(alice, MessageKind::Text, noon);
+        assert!(continues(&first, &message(alice, MessageKind::Text, noon + TimeDelta::minutes(9))));
+        assert!(!continues(&first, &message(alice, MessageKind::Text, noon + TimeDelta::minutes(10))));
+        assert!(!continues(&first, &message(bob, MessageKind::Text, noon + TimeDelta::minutes(1))));
+        assert!(!continues(&first, &message(alice, MessageKind::System, noon + TimeDelta::minutes(1))));
+        let before_midnight = message(alice, MessageKind::Text, noon + TimeDelta::minutes(11 * 60 + 58));
+        assert!(!continues(&before_midnight, &message(alice, MessageKind::Text, noon + TimeDelta::hours(12))));
+    }
+
+    #[test]
+    fn a_timeline_separates_days_and_marks_continued_messages() {
+        let alice = UserId::new_v7();
+        let noon = DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z").unwrap().with_timezone(&Utc);
+        let ms = vec![
+            message(alice, MessageKind::Text, noon),
+            message(alice, MessageKind::Text, noon + TimeDelta::minutes(1)),
+            message(alice, MessageKind::Text, noon + TimeDelta::days(1)),
+        ];
+        let shape: Vec<&str> = timeline_at(ms, alice, None, noon)
+            .iter()
+            .map(|row| match row {
+                Row::Day(_) => "day",
+                Row::Message(item) if item.continued => "continued",
+                Row::Message(_) => "first",
+            })
+            .collect();
+        assert_eq!(shape, ["day", "first", "continued", "day", "first"]);
+    }
 }

@@ -1,6 +1,8 @@
 //! `/friends`: search, incoming and outgoing requests, friends; and the confirmations and
 //! refusals that friendship actions show (on /friends and on profiles).
 
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Utc};
 
@@ -96,5 +98,48 @@ impl FriendsPage {
 
     pub fn date_time(&self, t: &DateTime<Utc>) -> String {
         format::date_time(t)
+    }
+}
+
+/// Where a friendship action's form was, as it is now (`pages::friendship`).
+pub enum FriendshipView {
+    Profile(super::accounts::ProfilePage),
+    Friends(FriendsPage),
+}
+
+impl FriendshipView {
+    /// The whole page, or for htmx the block its forms target (`friendship` on a
+    /// profile, `lists` on /friends, each carrying its `<hx-partial>`s).
+    pub fn render(mut self, status: StatusCode, htmx: bool) -> askama::Result<HttpResponse> {
+        match &mut self {
+            FriendshipView::Profile(page) => page.htmx = htmx,
+            FriendshipView::Friends(page) => page.htmx = htmx,
+        }
+        match (self, htmx) {
+            (FriendshipView::Profile(page), true) => super::render(status, &page.as_friendship()),
+            (FriendshipView::Profile(page), false) => super::render(status, &page),
+            (FriendshipView::Friends(page), true) => super::render(status, &page.as_lists()),
+            (FriendshipView::Friends(page), false) => super::render(status, &page),
+        }
+    }
+}
+
+/// How a friendship action answers (`pages::friendship`).
+pub enum FriendshipAnswer {
+    /// A plain form: 303 back where it was.
+    Redirect(String),
+    Page {
+        status: StatusCode,
+        view: FriendshipView,
+        htmx: bool,
+    },
+}
+
+impl FriendshipAnswer {
+    pub fn into_response(self) -> askama::Result<HttpResponse> {
+        match self {
+            FriendshipAnswer::Redirect(location) => Ok(super::see_other(&location)),
+            FriendshipAnswer::Page { status, view, htmx } => view.render(status, htmx),
+        }
     }
 }

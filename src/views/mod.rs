@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod chats;
 pub mod errors;
+pub mod form;
 pub mod format;
 pub mod friends;
 
@@ -12,8 +13,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::auth::CurrentUser;
-use crate::error::AppError;
 use crate::models::users::NavCounts;
+use crate::models::UserId;
 
 /// What `base.html` needs: who is logged in (for the navigation) and the CSRF token that
 /// every form and htmx request carries.
@@ -28,7 +29,7 @@ pub struct Layout {
 
 #[derive(Debug, Clone)]
 pub struct NavUser {
-    pub user_id: uuid::Uuid,
+    pub user_id: UserId,
     pub username: String,
     pub pending_requests: i64,
     pub unread_messages: i64,
@@ -54,18 +55,19 @@ impl Layout {
     }
 }
 
-/// Renders a template with a status of our choice (askama_web's Responder always says 200).
-pub fn render<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, AppError> {
-    let body = template.render().map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+/// Renders a template with a status of our choice (askama_web's Responder always says
+/// 200).
+pub fn render<T: Template>(status: StatusCode, template: &T) -> askama::Result<HttpResponse> {
+    let body = template.render()?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
 }
 
-pub fn ok<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
+pub fn ok<T: Template>(template: &T) -> askama::Result<HttpResponse> {
     render(StatusCode::OK, template)
 }
 
 /// A form that failed validation is shown again with its errors: 422.
-pub fn invalid<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
+pub fn invalid<T: Template>(template: &T) -> askama::Result<HttpResponse> {
     render(StatusCode::UNPROCESSABLE_ENTITY, template)
 }
 

@@ -1,0 +1,2 @@
+DROP FUNCTION nav_counts(uuid);
+DROP VIEW chats_as_seen;

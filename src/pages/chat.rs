@@ -1,0 +1,176 @@
+//! The chat page (the latest messages, or a page of history), and the fragments of
+//! history that htmx loads into it.
+
+use uuid::Uuid;
+
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::models::chats::{self, Membership, OpenedChat};
+use crate::models::friends::{self, FriendName};
+use crate::models::messages::{self, MessageView};
+use crate::models::participants::{self, Member};
+use crate::models::users::{self, NavCounts};
+use crate::models::{groups, ChatId, Seq};
+use crate::views::chats::{flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN};
+use crate::views::Layout;
+
+/// Messages per page of history.
+pub const PAGE_SIZE: i64 = 50;
+/// The most messages one poll (`?after=`) returns.
+const POLL_LIMIT: i64 = 4 * PAGE_SIZE;
+
+/// Which messages a chat page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The latest page, followed live; opening it reads the chat.
+    Latest,
+    /// The page of history just before this seq (read without JavaScript).
+    Before(Seq),
+}
+
+/// Everything the chat page shows, loaded in one blocking round.
+struct Loaded {
+    counts: NavCounts,
+    membership: Membership,
+    /// The page, plus one older message when there is one.
+    history: Vec<MessageView>,
+    /// Members and my friends, for a group's members panel.
+    group: Option<(Vec<Member>, Vec<FriendName>)>,
+}
+
+async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
+    let me = user.user_id;
+    db::run(pool, move |conn| {
+        let (membership, counts) = match position {
+            Position::Latest => {
+                let OpenedChat { membership, counts } = chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                (membership, counts)
+            }
+            Position::Before(_) => {
+                let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                (membership, users::nav_counts(conn, me)?)
+            }
+        };
+        let before = match position {
+            Position::Latest => Seq::END,
+            Position::Before(seq) => seq,
+        };
+        let history = messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?;
+        let group =
+            if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
+        Ok::<_, AppError>(Loaded { counts, membership, history, group })
+    })
+    .await
+}
+
+/// The chat page; with errors in `forms` the caller answers 422 (the input is kept).
+pub async fn chat_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    chat_id: ChatId,
+    position: Position,
+    forms: PageForms,
+) -> Result<ChatPage, AppError> {
+    let Loaded { counts, membership, history, group } = load(pool, user, chat_id, position).await?;
+    let chat = membership.chat().clone();
+    if group.is_none() && forms.has_group_forms() {
+        return Err(groups::Refusal::DirectChat.into());
+    }
+    let (shown, older, mut pages) = split_page(history);
+    if let Position::Before(_) = position {
+        pages.newer_before = Some(newer_cursor(shown.last().map(|m| m.seq), chat.last_seq));
+    }
+    let composer = Composer {
+        chat_id,
+        csrf_token: user.csrf_token.clone(),
+        client_id: Uuid::new_v4(),
+        text: forms.composer_text,
+        // After a refused send the form stays, to keep the text and show why.
+        closed: (!chat.can_send && forms.composer_error.is_none())
+            .then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
+        error: forms.composer_error,
+    };
+    let group = group.map(|(members, friends)| {
+        let mut panel = GroupPanel::new(user.user_id, members, friends, chat.title());
+        panel.add = forms.add.unwrap_or_default();
+        panel.rename = forms.rename.unwrap_or(panel.rename);
+        panel
+    });
+    Ok(ChatPage {
+        layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
+        rows: timeline(shown, user.user_id, older.as_ref()),
+        pages,
+        last_seq: chat.last_seq,
+        live: position == Position::Latest,
+        chat,
+        composer,
+        group,
+        group_within_secs: GROUP_WITHIN.num_seconds(),
+    })
+}
+
+/// Which fragment of history htmx asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The page before this seq ("load earlier").
+    Before(Seq),
+    /// What came after this seq (polling while the stream is down).
+    After(Seq),
+}
+
+pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
+    let me = user.user_id;
+    let history = db::run(pool, move |conn| {
+        let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>(match cursor {
+            Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
+            Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
+        })
+    })
+    .await?;
+    if let Cursor::After(_) = cursor {
+        return Ok(MessagesFragment { chat_id, rows: flat(history, me), pages: HistoryLinks::default() });
+    }
+    let (shown, older, pages) = split_page(history);
+    Ok(MessagesFragment { chat_id, rows: timeline(shown, me, older.as_ref()), pages })
+}
+
+/// A page loaded with one message more than it shows: that one (the oldest) only says
+/// that older messages exist, and how the first shown one is grouped.
+fn split_page(mut history: Vec<MessageView>) -> (Vec<MessageView>, Option<MessageView>, HistoryLinks) {
+    if history.len() as i64 <= PAGE_SIZE {
+        return (history, None, HistoryLinks::default());
+    }
+    let older = history.remove(0);
+    let older_than = history.first().map(|m| m.seq);
+    (history, Some(older), HistoryLinks { older_than, newer_before: None })
+}
+
+/// The `?before=` cursor of the page after one whose newest message is `newest_shown`:
+/// `Seq::END` (the chat itself) once that page would reach the end.
+fn newer_cursor(newest_shown: Option<Seq>, last_seq: Seq) -> Seq {
+    match newest_shown {
+        Some(newest) if newest.get().saturating_add(PAGE_SIZE) < last_seq.get() => {
+            Seq::new(newest.get() + PAGE_SIZE + 1).unwrap_or(Seq::END)
+        }
+        _ => Seq::END,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(n: i64) -> Seq {
+        Seq::new(n).unwrap()
+    }
+
+    #[test]
+    fn the_newer_page_follows_the_shown_one_until_the_latest() {
+        // 120 messages: the pages before 71 and 21 show 21..70 and 1..20.
+        assert_eq!(newer_cursor(Some(seq(20)), seq(120)), seq(71));
+        assert_eq!(newer_cursor(Some(seq(70)), seq(120)), Seq::END);
+        assert_eq!(newer_cursor(None, seq(120)), Seq::END);
+    }
+}

@@ -1,0 +1,37 @@
+//! `/settings`: display picture, password, active sessions. The handlers fill in the
+//! errors of the form they took.
+
+use crate::auth::CurrentUser;
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::models::{display_pictures, sessions, users};
+use crate::views::accounts::{SessionRow, SettingsPage};
+use crate::views::Layout;
+
+pub async fn settings_page(user: &CurrentUser, pool: &DbPool) -> Result<SettingsPage, AppError> {
+    let me = user.user_id;
+    let (counts, version, listed) = db::run(pool, move |conn| {
+        Ok::<_, AppError>((users::nav_counts(conn, me)?, display_pictures::updated_at(conn, me)?, sessions::list_live_for_user(conn, me)?))
+    })
+    .await?;
+    Ok(SettingsPage {
+        layout: Layout::for_user(user, counts, "Settings", "settings"),
+        user_id: me,
+        picture_version: version.map(|v| v.timestamp_micros().to_string()).unwrap_or_else(|| "0".into()),
+        has_picture: version.is_some(),
+        picture_error: None,
+        current_password_error: None,
+        new_password_error: None,
+        new_password_confirm_error: None,
+        notice: None,
+        sessions: listed
+            .into_iter()
+            .map(|s| SessionRow {
+                is_current: s.sid.as_deref() == Some(user.sid.as_str()),
+                user_agent: s.user_agent.unwrap_or_else(|| "Unknown browser".into()),
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect(),
+    })
+}
