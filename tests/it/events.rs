@@ -6,8 +6,8 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 
 use crate::chats::{alice_and_bob, send};
+use crate::helpers::sse::{EventStream, Seq};
 use crate::helpers::{patient_settings, test_settings, Client, TestApp, PASSWORD};
-use crate::sse::{EventStream, Seq};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::chats::{open_direct, send};
+use crate::helpers::sse::{EventStream, Seq};
 use crate::helpers::{production_waits, test_settings, Client, PASSWORD};
-use crate::sse::{EventStream, Seq};
 
 /// A cluster of its own (stopping the shared one would disturb the other tests).
 struct OwnCluster {

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::chats::{befriend, open_direct, send};
+use crate::helpers::sse::{EventStream, Seq};
 use crate::helpers::{assert_redirect, count, test_settings, Client, TestApp, TestDb, PASSWORD};
-use crate::sse::{EventStream, Seq};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::chats::open_direct;
+use crate::helpers::process::Chaat;
+use crate::helpers::sse::{Event, EventStream, Seq, Step};
 use crate::helpers::{Client, TestDb, PASSWORD};
-use crate::process::Chaat;
-use crate::sse::{Event, EventStream, Seq, Step};
 
 /// alice and bob, signed up on `base`, friends, with their direct chat.
 pub async fn friends_with_a_chat(db: &TestDb, base: &str) -> (Client, Client, Uuid) {

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use chaat::config::Settings;
 
+use crate::helpers::process::Chaat;
 use crate::helpers::{count, test_settings, TestApp, PASSWORD};
 use crate::instances::{friends_with_a_chat, try_send};
-use crate::process::Chaat;
 
 /// Opens a connection and sends `request` (which says `Connection: close`).
 async fn send_request(addr: &str, request: &str) -> (TcpStream, Instant) {
