@@ -7,9 +7,7 @@ use chaat::config::Settings;
 use chaat::startup::Application;
 use diesel::PgConnection;
 
-use super::{assert_redirect, Client, TestDb};
-
-pub const PASSWORD: &str = "correct horse battery";
+use super::{Actor, Client, TestDb};
 
 /// Settings for tests: a random port, throttles loose enough for many signups from
 /// 127.0.0.1 (tests of throttling set their own), and database waits that do not run
@@ -78,12 +76,14 @@ impl TestApp {
         Client::new(&self.address)
     }
 
-    /// Signs `username` up (password `PASSWORD`) and returns its logged-in client.
-    pub async fn signup(&self, username: &str) -> Client {
-        let client = self.client();
-        let resp = client.signup(username, PASSWORD).await;
-        assert_redirect(&resp, "/chats");
-        client
+    /// `username` signs up here (password `PASSWORD`) and stays logged in.
+    pub async fn signed_up(&self, username: &str) -> Actor {
+        Actor::sign_up(&self.address, username).await
+    }
+
+    /// `username`, who has an account, logs in here from a new browser.
+    pub async fn logged_in(&self, username: &str) -> Actor {
+        Actor::log_in(&self.address, username).await
     }
 
     pub async fn stop(&self) {

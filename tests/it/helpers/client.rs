@@ -52,6 +52,11 @@ impl Client {
         (status, body)
     }
 
+    /// GET like htmx does (`HX-Request: true`): the fragment, not the page.
+    pub async fn get_htmx(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).header("HX-Request", "true").send().await.unwrap()
+    }
+
     /// The session's CSRF token, read from a page (the login page works for anyone:
     /// logged-in visitors are redirected, so fall back to settings).
     pub async fn csrf_token(&self) -> String {
