@@ -7,7 +7,7 @@ use crate::helpers::{assert_redirect, count, TestApp, PASSWORD};
 #[actix_web::test]
 async fn signing_up_logs_the_new_user_in_with_a_lower_case_name() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("Alice").await;
+    let alice = app.signed_up("Alice").await;
 
     let (status, body) = alice.get_page("/settings").await;
     assert_eq!(status, StatusCode::OK);
@@ -24,7 +24,7 @@ async fn signing_up_logs_the_new_user_in_with_a_lower_case_name() {
 #[actix_web::test]
 async fn a_username_taken_in_another_case_is_refused_and_the_input_kept() {
     let app = TestApp::spawn().await;
-    app.signup("alice").await;
+    app.signed_up("alice").await;
     let other = app.client();
     let resp = other.signup("ALICE", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -60,7 +60,7 @@ async fn bad_signups_get_a_422_with_the_error_next_to_the_field_and_store_nothin
 #[actix_web::test]
 async fn login_and_logout() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     assert_redirect(&alice.logout().await, "/login");
     assert_redirect(&alice.get("/settings").await, "/login");
 
@@ -72,7 +72,7 @@ async fn login_and_logout() {
 #[actix_web::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_message() {
     let app = TestApp::spawn().await;
-    app.signup("alice").await;
+    app.signed_up("alice").await;
     let client = app.client();
     let wrong_password = client.login("alice", "not the password").await;
     assert_eq!(wrong_password.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -87,7 +87,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_message() {
 #[actix_web::test]
 async fn the_session_key_changes_at_login_and_is_stored_only_hashed() {
     let app = TestApp::spawn().await;
-    app.signup("alice").await;
+    app.signed_up("alice").await;
     let client = app.client();
     let before = client.get("/login").await;
     let anonymous_cookie = session_cookie(&before).expect("an anonymous session for the login form's token");
@@ -123,7 +123,7 @@ async fn the_cookie_is_secure_when_configured() {
 #[actix_web::test]
 async fn changing_the_password_ends_every_other_session() {
     let app = TestApp::spawn().await;
-    let laptop = app.signup("alice").await;
+    let laptop = app.signed_up("alice").await;
     let phone = app.client();
     assert_redirect(&phone.login("alice", PASSWORD).await, "/chats");
     let (_, settings) = laptop.get_page("/settings").await;
@@ -149,7 +149,7 @@ async fn changing_the_password_ends_every_other_session() {
 #[actix_web::test]
 async fn a_wrong_current_password_or_bad_new_one_changes_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let hash_before = password_hash(&app);
     for (current, new, confirm, message) in [
         ("wrong password", "a new password", "a new password", "not your current password"),
@@ -178,7 +178,7 @@ fn password_hash(app: &TestApp) -> String {
 #[actix_web::test]
 async fn log_out_other_sessions_keeps_this_one() {
     let app = TestApp::spawn().await;
-    let laptop = app.signup("alice").await;
+    let laptop = app.signed_up("alice").await;
     let phone = app.client();
     phone.login("alice", PASSWORD).await;
     assert_redirect(&laptop.post("/settings/sessions/others/logout", &[]).await, "/settings?done=sessions");
@@ -189,8 +189,8 @@ async fn log_out_other_sessions_keeps_this_one() {
 #[actix_web::test]
 async fn profiles_show_the_person_and_unknown_names_are_404() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    app.signed_up("bob").await;
     let (status, body) = alice.get_page("/users/bob").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<h1") && body.contains("bob"));
@@ -207,7 +207,7 @@ async fn profiles_show_the_person_and_unknown_names_are_404() {
 async fn the_root_sends_people_where_they_belong() {
     let app = TestApp::spawn().await;
     assert_redirect(&app.client().get("/").await, "/login");
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     assert_redirect(&alice.get("/").await, "/chats");
 }
 
@@ -223,7 +223,7 @@ async fn healthz_answers_ok_when_the_database_does() {
 async fn an_expired_session_no_longer_works_and_is_purged() {
     use diesel::RunQueryDsl;
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let mut conn = app.conn();
     diesel::sql_query("UPDATE sessions SET expires_at = now() - interval '1 minute'").execute(&mut conn).unwrap();
     assert_redirect(&alice.get("/settings").await, "/login");

@@ -4,11 +4,8 @@
 //! and their expectations account for what the earlier actors did.
 
 use reqwest::StatusCode;
-use uuid::Uuid;
 
-use crate::chats::{befriend, open_direct};
-use crate::helpers::{Client, TestApp};
-use crate::pictures::user_id;
+use crate::helpers::{user_id, Client, TestApp};
 
 const ANON: usize = 0;
 
@@ -41,18 +38,17 @@ async fn request(client: &Client, row: &Row) -> reqwest::Response {
 #[actix_web::test]
 async fn every_route_answers_each_kind_of_visitor_as_the_table_says() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let _carol = app.signup("carol").await;
-    let eve = app.signup("eve").await;
-    befriend(&app, "alice", "bob");
-    befriend(&app, "alice", "carol");
-    let direct = open_direct(&alice, "bob").await;
-    let resp = alice.post("/chats/group", &[("name", "team"), ("members", "bob")]).await;
-    let group: Uuid = resp.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/chats/").parse().unwrap();
-    let asked = eve.post("/friend-requests", &[("to", "bob"), ("greeting", "hi")]).await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    let eve = app.signed_up("eve").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    let direct = alice.open_direct(&bob).await;
+    let group = alice.create_group("team", &[&bob]).await;
+    let asked = eve.send_friend_request(&bob, "hi").await;
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
-    let request_id = pending_request(&app);
+    let request_id = bob.request_from(&eve).await;
     let anonymous = app.client();
     anonymous.csrf_token().await; // so that POSTs test authorization, not CSRF
     let alice_id = user_id(&app, "alice");
@@ -93,7 +89,7 @@ async fn every_route_answers_each_kind_of_visitor_as_the_table_says() {
         post("/settings/sessions/others/logout".into(), &[], [303, 303, 303, 303]),
         post(g("/leave"), &[], [303, 404, 303, 303]),
     ];
-    let actors = [&anonymous, &eve, &bob, &alice];
+    let actors: [&Client; 4] = [&anonymous, &eve, &bob, &alice];
     let mut mismatches = vec![];
     for row in &rows {
         for (i, actor) in actors.iter().enumerate() {
@@ -114,17 +110,4 @@ async fn every_route_answers_each_kind_of_visitor_as_the_table_says() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-}
-
-fn pending_request(app: &TestApp) -> Uuid {
-    #[derive(diesel::QueryableByName)]
-    struct R {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        request_id: Uuid,
-    }
-    use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT request_id FROM friend_requests WHERE status = 'pending'")
-        .get_result::<R>(&mut app.conn())
-        .unwrap()
-        .request_id
 }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::TestDb;
+use crate::helpers::{count, TestDb};
 
 const CHAAT: &str = env!("CARGO_BIN_EXE_chaat");
 
@@ -73,12 +73,8 @@ fn demo_creates_the_people_of_the_design_notes_once() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let mut conn = db.conn();
-    assert_eq!(
-        crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM users WHERE username IN ('shahn', 'shivam', 'udit', 'atharva')"),
-        4
-    );
-    assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM users"), 4);
-    let count = |conn: &mut diesel::PgConnection, sql: &str| crate::helpers::count(conn, sql);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users WHERE username IN ('shahn', 'shivam', 'udit', 'atharva')"), 4);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users"), 4);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM friends"), 3, "shahn–shivam, shahn–udit, shivam–udit");
     assert_eq!(
         count(

@@ -1,7 +1,9 @@
 //! Migrations (down and up again) and the private cluster the app runs without DATABASE_URL.
 
 use chaat::db::migrate;
+use diesel::sql_types::Uuid as SqlUuid;
 use diesel::RunQueryDsl;
+use uuid::Uuid;
 
 use crate::helpers::{count, TestDb};
 
@@ -22,37 +24,62 @@ async fn every_down_migration_reverses_its_up_migration() {
 async fn the_database_enforces_the_rules_of_the_data_model() {
     let db = TestDb::new();
     let mut conn = db.conn();
-    let a = "'00000000-0000-7000-8000-00000000000a'";
-    let b = "'00000000-0000-7000-8000-00000000000b'";
-    let ok = |conn: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).execute(conn).is_ok();
+    let a: Uuid = "00000000-0000-7000-8000-00000000000a".parse().unwrap();
+    let b: Uuid = "00000000-0000-7000-8000-00000000000b".parse().unwrap();
+    let c: Uuid = "00000000-0000-7000-8000-0000000000c1".parse().unwrap();
+    // Every statement gets the same parameters: alice's id ($1), bob's ($2), the chat's ($3).
+    let ok = |conn: &mut diesel::PgConnection, sql: &str| {
+        diesel::sql_query(sql).bind::<SqlUuid, _>(a).bind::<SqlUuid, _>(b).bind::<SqlUuid, _>(c).execute(conn).is_ok()
+    };
     assert!(ok(
         &mut conn,
-        &format!("INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES ({a}, 'alice', 's', 'h'), ({b}, 'bob', 's', 'h')")
+        "INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES ($1, 'alice', 's', 'h'), ($2, 'bob', 's', 'h')"
     ));
     assert!(
         !ok(&mut conn, "INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES (gen_random_uuid(), 'Alice', 's', 'h')"),
         "upper case refused"
     );
-    assert!(!ok(&mut conn, &format!("INSERT INTO friends (id, user1, user2) VALUES (gen_random_uuid(), GREATEST({a}::uuid, {b}::uuid), LEAST({a}::uuid, {b}::uuid))")), "user1 < user2");
-    assert!(!ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user, greeting) VALUES (gen_random_uuid(), {a}, {b}, repeat('x', 201))")), "greeting ≤ 200");
     assert!(
-        !ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {a}, {a})")),
+        !ok(&mut conn, "INSERT INTO friends (id, user1, user2) VALUES (gen_random_uuid(), GREATEST($1, $2), LEAST($1, $2))"),
+        "user1 < user2"
+    );
+    assert!(
+        !ok(
+            &mut conn,
+            "INSERT INTO friend_requests (request_id, from_user, to_user, greeting) VALUES (gen_random_uuid(), $1, $2, repeat('x', 201))"
+        ),
+        "greeting ≤ 200"
+    );
+    assert!(
+        !ok(&mut conn, "INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), $1, $1)"),
         "not to yourself"
     );
-    assert!(ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {a}, {b})")));
+    assert!(ok(&mut conn, "INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), $1, $2)"));
     assert!(
-        !ok(&mut conn, &format!("INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), {b}, {a})")),
+        !ok(&mut conn, "INSERT INTO friend_requests (request_id, from_user, to_user) VALUES (gen_random_uuid(), $2, $1)"),
         "one pending per pair, either direction"
     );
-    assert!(ok(
-        &mut conn,
-        &format!("INSERT INTO chats (chat_id, is_group, created_by) VALUES ('00000000-0000-7000-8000-0000000000c1', false, {a})")
-    ));
-    assert!(!ok(&mut conn, &format!("INSERT INTO direct_chats (user_low, user_high, chat_id) VALUES (GREATEST({a}::uuid, {b}::uuid), LEAST({a}::uuid, {b}::uuid), '00000000-0000-7000-8000-0000000000c1')")), "user_low < user_high");
-    assert!(!ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {a}, repeat('x', 4001))")), "message ≤ 4000");
-    assert!(!ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {a}, '  ')")), "message not blank");
-    assert!(ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {a}, 'hi')")));
-    assert!(!ok(&mut conn, &format!("INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), '00000000-0000-7000-8000-0000000000c1', 1, {b}, 'hi')")), "unique (chat_id, seq)");
+    assert!(ok(&mut conn, "INSERT INTO chats (chat_id, is_group, created_by) VALUES ($3, false, $1)"));
+    assert!(
+        !ok(&mut conn, "INSERT INTO direct_chats (user_low, user_high, chat_id) VALUES (GREATEST($1, $2), LEAST($1, $2), $3)"),
+        "user_low < user_high"
+    );
+    assert!(
+        !ok(
+            &mut conn,
+            "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, repeat('x', 4001))"
+        ),
+        "message ≤ 4000"
+    );
+    assert!(
+        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, '  ')"),
+        "message not blank"
+    );
+    assert!(ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, 'hi')"));
+    assert!(
+        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $2, 'hi')"),
+        "unique (chat_id, seq)"
+    );
 }
 
 #[test]

@@ -5,19 +5,18 @@ use std::time::Duration;
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 
-use crate::chats::{alice_and_bob, send};
-use crate::helpers::{patient_settings, test_settings, Client, TestApp, PASSWORD};
-use crate::sse::{EventStream, Seq};
+use crate::helpers::sse::{EventStream, Seq};
+use crate::helpers::{alice_and_bob, count, patient_settings, test_settings, Actor, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 #[actix_web::test]
 async fn the_stream_delivers_a_hundred_messages_in_order() {
     let app = TestApp::spawn().await;
-    let (alice, bob, chat) = alice_and_bob(&app).await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
     let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
     for i in 1..=100 {
-        assert_eq!(send(&alice, chat, &format!("m{i}")).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(alice.send(chat, &format!("m{i}")).await.status(), StatusCode::SEE_OTHER);
     }
     let events = stream.take(100, WAIT).await;
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
@@ -33,10 +32,10 @@ async fn concurrent_senders_reach_the_stream_in_seq_order_without_gaps() {
     // loaded 2-core machine even the tests' 10 s pool wait can run out (503, by design).
     // This test is about seq order, so it waits as long as it takes.
     let app = TestApp::spawn_with(patient_settings()).await;
-    let (alice, bob, chat) = alice_and_bob(&app).await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
     let mut stream = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
     let texts: Vec<String> = (0..60).map(|i| format!("c{i}")).collect();
-    futures_util::future::join_all(texts.iter().enumerate().map(|(i, t)| send(if i % 2 == 0 { &alice } else { &bob }, chat, t))).await;
+    futures_util::future::join_all(texts.iter().enumerate().map(|(i, t)| (if i % 2 == 0 { &alice } else { &bob }).send(chat, t))).await;
     let events = stream.take(60, WAIT).await;
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
 }
@@ -44,14 +43,14 @@ async fn concurrent_senders_reach_the_stream_in_seq_order_without_gaps() {
 #[actix_web::test]
 async fn a_stream_resumed_with_last_event_id_gets_exactly_the_missed_messages() {
     let app = TestApp::spawn().await;
-    let (alice, bob, chat) = alice_and_bob(&app).await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
     for i in 1..=10 {
-        send(&alice, chat, &format!("m{i}")).await;
+        alice.send(chat, &format!("m{i}")).await;
     }
     let mut resumed = EventStream::open(&bob, &format!("/chats/{chat}/events"), Some(7)).await;
     let replay = resumed.take(3, WAIT).await;
     assert_eq!(replay.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![8, 9, 10]);
-    send(&alice, chat, "live").await;
+    alice.send(chat, "live").await;
     let live = resumed.take(1, WAIT).await;
     assert_eq!(live[0].seq(), 11, "then live, no gap or duplicate at the seam");
     assert!(resumed.next(Duration::from_millis(300)).await.is_none());
@@ -64,10 +63,10 @@ async fn a_stream_resumed_with_last_event_id_gets_exactly_the_missed_messages() 
 #[actix_web::test]
 async fn a_stream_without_a_position_starts_at_the_end() {
     let app = TestApp::spawn().await;
-    let (alice, bob, chat) = alice_and_bob(&app).await;
-    send(&alice, chat, "old").await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "old").await;
     let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
-    send(&alice, chat, "new").await;
+    alice.send(chat, "new").await;
     assert_eq!(stream.take(1, WAIT).await[0].seq(), 2);
 }
 
@@ -75,7 +74,7 @@ async fn a_stream_without_a_position_starts_at_the_end() {
 async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
     let (_first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
     for i in 1..=20 {
-        send(&alice, chat, &format!("across {i}")).await;
+        alice.send(chat, &format!("across {i}")).await;
     }
     let events = stream.take(20, WAIT).await;
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
@@ -85,7 +84,7 @@ async fn a_message_posted_on_one_instance_reaches_a_stream_on_another() {
 #[actix_web::test]
 async fn killing_the_listen_connection_loses_no_event() {
     let (first, _second, alice, chat, mut stream) = bob_listening_on_a_second_instance().await;
-    send(&alice, chat, "before").await;
+    alice.send(chat, "before").await;
     assert_eq!(stream.take(1, WAIT).await[0].seq(), 1);
 
     for round in 0..3 {
@@ -97,7 +96,7 @@ async fn killing_the_listen_connection_loses_no_event() {
         .unwrap();
         assert!(killed >= 1, "round {round}: a LISTEN connection was terminated");
         for i in 0..5 {
-            send(&alice, chat, &format!("during {round}.{i}")).await;
+            alice.send(chat, &format!("during {round}.{i}")).await;
         }
     }
     let events = stream.take(15, WAIT).await;
@@ -108,7 +107,7 @@ async fn killing_the_listen_connection_loses_no_event() {
 #[actix_web::test]
 async fn the_stream_sends_a_heartbeat_at_once() {
     let app = TestApp::spawn().await;
-    let (_alice, bob, chat) = alice_and_bob(&app).await;
+    let (_alice, bob, chat) = alice_and_bob(&app.address).await;
     let resp = EventStream::request(&bob, &format!("/chats/{chat}/events"), None).await;
     assert_eq!(resp.headers().get("cache-control").unwrap(), "no-cache");
     let mut body = resp.bytes_stream();
@@ -122,7 +121,7 @@ async fn the_stream_sends_a_heartbeat_at_once() {
 async fn wait_for_listeners(app: &TestApp, n: i64) {
     let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
     for _ in 0..200 {
-        if crate::helpers::count(&mut app.conn(), sql) >= n {
+        if count(&mut app.conn(), sql) >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -132,12 +131,11 @@ async fn wait_for_listeners(app: &TestApp, n: i64) {
 
 /// Two instances on one database; alice (on the first) and bob chat, and bob's event
 /// stream is open on the second.
-async fn bob_listening_on_a_second_instance() -> (TestApp, TestApp, Client, uuid::Uuid, EventStream) {
+async fn bob_listening_on_a_second_instance() -> (TestApp, TestApp, Actor, uuid::Uuid, EventStream) {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
-    let (alice, _bob, chat) = alice_and_bob(&first).await;
-    let bob_elsewhere = Client::new(&second.address);
-    bob_elsewhere.login("bob", PASSWORD).await;
+    let (alice, _bob, chat) = alice_and_bob(&first.address).await;
+    let bob_elsewhere = second.logged_in("bob").await;
     let stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
     (first, second, alice, chat, stream)
 }

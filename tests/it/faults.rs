@@ -8,9 +8,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::chats::{open_direct, send};
-use crate::helpers::{production_waits, test_settings, Client, PASSWORD};
-use crate::sse::{EventStream, Seq};
+use crate::helpers::sse::{EventStream, Seq};
+use crate::helpers::{alice_and_bob, production_waits, test_settings};
 
 /// A cluster of its own (stopping the shared one would disturb the other tests).
 struct OwnCluster {
@@ -50,27 +49,17 @@ async fn the_database_goes_away_and_comes_back_and_nothing_acknowledged_is_lost(
     let handle = server.handle();
     actix_web::rt::spawn(server);
 
-    let (alice, bob) = (Client::new(&base), Client::new(&base));
-    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
-        assert_eq!(client.signup(name, PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    }
-    diesel::sql_query(
-        "INSERT INTO friends (id, user1, user2) SELECT gen_random_uuid(), LEAST(a.user_id, b.user_id), GREATEST(a.user_id, b.user_id) \
-         FROM users a, users b WHERE a.username = 'alice' AND b.username = 'bob'",
-    )
-    .execute(&mut PgConnection::establish(&url).unwrap())
-    .unwrap();
-    let chat = open_direct(&alice, "bob").await;
+    let (alice, bob, chat) = alice_and_bob(&base).await;
     let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
     let mut acknowledged = 0;
     for i in 0..3 {
-        assert_eq!(send(&alice, chat, &format!("before {i}")).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(alice.send(chat, &format!("before {i}")).await.status(), StatusCode::SEE_OTHER);
         acknowledged += 1;
     }
 
     own.cluster.stop().unwrap();
     let started = Instant::now();
-    let refused = send(&alice, chat, "during the outage").await.status();
+    let refused = alice.send(chat, "during the outage").await.status();
     assert!(started.elapsed() < Duration::from_secs(2), "answered within 2 s, not hung");
     assert_eq!(refused, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(healthz(&base).await, StatusCode::SERVICE_UNAVAILABLE);
@@ -95,7 +84,7 @@ async fn the_database_goes_away_and_comes_back_and_nothing_acknowledged_is_lost(
         // A request may still meet a connection that died with the server: it is told
         // 503 (and the connection dropped), so the client retries, as htmx would.
         for _ in 0..10 {
-            status = send(&alice, chat, &format!("after {i}")).await.status();
+            status = alice.send(chat, &format!("after {i}")).await.status();
             if status != StatusCode::SERVICE_UNAVAILABLE {
                 break;
             }

@@ -10,39 +10,10 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::chats::{befriend, open_direct, send};
-use crate::helpers::{assert_redirect, count, test_settings, Client, TestApp, TestDb, PASSWORD};
-use crate::sse::{EventStream, Seq};
+use crate::helpers::sse::{EventStream, Seq};
+use crate::helpers::{assert_redirect, count, count_with, group_fields, test_settings, user_id, Actor, Scalar, TestApp, TestDb};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Creates a group as `client`; returns its id.
-async fn create_group(client: &Client, name: &str, members: &[&str]) -> Uuid {
-    let resp = client.post("/chats/group", &group_fields(name, members)).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "create {name}");
-    let location = resp.headers().get("location").unwrap().to_str().unwrap();
-    location.strip_prefix("/chats/").unwrap().parse().unwrap()
-}
-
-fn group_fields<'a>(name: &'a str, members: &[&'a str]) -> Vec<(&'a str, &'a str)> {
-    std::iter::once(("name", name)).chain(members.iter().map(|m| ("members", *m))).collect()
-}
-
-async fn add(client: &Client, chat: Uuid, username: &str) -> reqwest::Response {
-    client.post(&format!("/chats/{chat}/members"), &[("username", username)]).await
-}
-
-async fn remove(client: &Client, chat: Uuid, username: &str) -> reqwest::Response {
-    client.post(&format!("/chats/{chat}/members/{username}/remove"), &[]).await
-}
-
-async fn rename(client: &Client, chat: Uuid, name: &str) -> reqwest::Response {
-    client.post(&format!("/chats/{chat}/rename"), &[("name", name)]).await
-}
-
-async fn leave(client: &Client, chat: Uuid) -> reqwest::Response {
-    client.post(&format!("/chats/{chat}/leave"), &[]).await
-}
 
 #[derive(diesel::QueryableByName, Debug, PartialEq, Eq)]
 struct Row {
@@ -78,30 +49,41 @@ fn system_lines(app: &TestApp, chat: Uuid) -> Vec<String> {
         .collect()
 }
 
+/// A scalar query about `chat` (`$1`) and a piece of text (`$2`).
+fn count_with_text(app: &TestApp, sql: &str, chat: Uuid, text: &str) -> i64 {
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(chat)
+        .bind::<diesel::sql_types::Text, _>(text)
+        .get_result::<Scalar>(&mut app.conn())
+        .unwrap()
+        .n
+}
+
 /// The seq of a message with this text (the newest one), if any.
 fn seq_of(app: &TestApp, chat: Uuid, text: &str) -> Option<i64> {
-    let sql =
-        format!("SELECT COALESCE(max(seq), -1) AS n FROM messages WHERE chat_id = '{chat}' AND text = '{}'", text.replace('\'', "''"));
-    Some(count(&mut app.conn(), &sql)).filter(|n| *n >= 0)
+    let sql = "SELECT COALESCE(max(seq), -1) AS n FROM messages WHERE chat_id = $1 AND text = $2";
+    Some(count_with_text(app, sql, chat, text)).filter(|n| *n >= 0)
 }
 
 fn unread(app: &TestApp, chat: Uuid, username: &str) -> i64 {
-    count(&mut app.conn(), &format!("SELECT c.last_seq - p.last_read_seq AS n FROM chat_participants p JOIN chats c USING (chat_id) JOIN users u ON u.user_id = p.user_id WHERE c.chat_id = '{chat}' AND u.username = '{username}'"))
+    let sql = "SELECT c.last_seq - p.last_read_seq AS n FROM chat_participants p JOIN chats c USING (chat_id) \
+               JOIN users u ON u.user_id = p.user_id WHERE c.chat_id = $1 AND u.username = $2";
+    count_with_text(app, sql, chat, username)
 }
 
 /// alice, bob and carol; alice is friends with both; bob and carol are friends too.
-async fn alice_bob_carol(app: &TestApp) -> (Client, Client, Client) {
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    befriend(app, "alice", "bob");
-    befriend(app, "alice", "carol");
-    befriend(app, "bob", "carol");
+async fn alice_bob_carol(app: &TestApp) -> (Actor, Actor, Actor) {
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    bob.befriend(&carol).await;
     (alice, bob, carol)
 }
 
-/// Every URL of a chat answers 404 to `client`, and nothing changes.
-async fn assert_no_access(app: &TestApp, client: &Client, chat: Uuid, who: &str) {
+/// Every URL of a chat answers 404 to `outsider`, and nothing changes.
+async fn assert_no_access(app: &TestApp, outsider: &Actor, chat: Uuid, who: &str) {
     let before = count(&mut app.conn(), "SELECT count(*) AS n FROM messages");
     for path in [
         format!("/chats/{chat}"),
@@ -109,14 +91,14 @@ async fn assert_no_access(app: &TestApp, client: &Client, chat: Uuid, who: &str)
         format!("/chats/{chat}/messages?before=9"),
         format!("/chats/{chat}/events"),
     ] {
-        assert_eq!(client.get(&path).await.status(), StatusCode::NOT_FOUND, "{who}: GET {path}");
+        assert_eq!(outsider.get(&path).await.status(), StatusCode::NOT_FOUND, "{who}: GET {path}");
     }
-    assert_eq!(send(client, chat, "still here?").await.status(), StatusCode::NOT_FOUND, "{who}: send");
-    assert_eq!(client.post(&format!("/chats/{chat}/read"), &[("seq", "1")]).await.status(), StatusCode::NOT_FOUND, "{who}: read");
-    assert_eq!(add(client, chat, "alice").await.status(), StatusCode::NOT_FOUND, "{who}: add");
-    assert_eq!(remove(client, chat, "alice").await.status(), StatusCode::NOT_FOUND, "{who}: remove");
-    assert_eq!(rename(client, chat, "mine now").await.status(), StatusCode::NOT_FOUND, "{who}: rename");
-    assert_eq!(leave(client, chat).await.status(), StatusCode::NOT_FOUND, "{who}: leave");
+    assert_eq!(outsider.send(chat, "still here?").await.status(), StatusCode::NOT_FOUND, "{who}: send");
+    assert_eq!(outsider.mark_read(chat, "1").await.status(), StatusCode::NOT_FOUND, "{who}: read");
+    assert_eq!(outsider.add_member(chat, "alice").await.status(), StatusCode::NOT_FOUND, "{who}: add");
+    assert_eq!(outsider.remove_member(chat, "alice").await.status(), StatusCode::NOT_FOUND, "{who}: remove");
+    assert_eq!(outsider.rename_group(chat, "mine now").await.status(), StatusCode::NOT_FOUND, "{who}: rename");
+    assert_eq!(outsider.leave(chat).await.status(), StatusCode::NOT_FOUND, "{who}: leave");
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM messages"), before, "{who}: nothing stored");
 }
 
@@ -124,7 +106,7 @@ async fn assert_no_access(app: &TestApp, client: &Client, chat: Uuid, who: &str)
 async fn a_new_group_has_the_creator_as_owner_and_the_chosen_friends_as_members() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    app.signup("dave").await;
+    app.signed_up("dave").await;
 
     let (status, list) = alice.get_page("/chats").await;
     assert_eq!(status, StatusCode::OK);
@@ -132,10 +114,10 @@ async fn a_new_group_has_the_creator_as_owner_and_the_chosen_friends_as_members(
     assert!(list.contains("name=\"members\" value=\"bob\"") && list.contains("name=\"members\" value=\"carol\""), "friends as checkboxes");
     assert!(!list.contains("value=\"dave\""), "only friends are offered");
 
-    let chat = create_group(&alice, "  Weekend trip ", &["bob", "carol", "bob"]).await;
+    let chat = alice.create_group("  Weekend trip ", &["bob", "carol", "bob"]).await;
     assert_eq!(members(&app, chat), roles(&[("alice", "owner"), ("bob", "member"), ("carol", "member")]));
     assert_eq!(
-        count(&mut app.conn(), &format!("SELECT count(*) AS n FROM chats WHERE chat_id = '{chat}' AND is_group AND name = 'Weekend trip'")),
+        count_with(&mut app.conn(), "SELECT count(*) AS n FROM chats WHERE chat_id = $1 AND is_group AND name = 'Weekend trip'", chat),
         1
     );
     assert_eq!(system_lines(&app, chat), vec!["alice created the group"]);
@@ -157,7 +139,7 @@ async fn a_new_group_has_the_creator_as_owner_and_the_chosen_friends_as_members(
 async fn a_new_group_with_someone_who_is_not_a_friend_is_refused_naming_them() {
     let app = TestApp::spawn().await;
     let (alice, _bob, _carol) = alice_bob_carol(&app).await;
-    app.signup("dave").await;
+    app.signed_up("dave").await;
     let resp = alice.post("/chats/group", &group_fields("Trip", &["bob", "dave", "nobody"])).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = resp.text().await.unwrap();
@@ -189,23 +171,23 @@ async fn bad_group_names_and_an_empty_member_list_are_refused_with_the_input_kep
     }
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM chats"), 0);
     let exactly = "é".repeat(80);
-    let chat = create_group(&alice, &exactly, &["bob"]).await;
-    assert_eq!(count(&mut app.conn(), &format!("SELECT char_length(name)::bigint AS n FROM chats WHERE chat_id = '{chat}'")), 80);
+    let chat = alice.create_group(&exactly, &["bob"]).await;
+    assert_eq!(count_with(&mut app.conn(), "SELECT char_length(name)::bigint AS n FROM chats WHERE chat_id = $1", chat), 80);
 }
 
 #[actix_web::test]
 async fn any_member_adds_a_friend_of_theirs_and_only_friends() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    app.signup("dave").await;
-    befriend(&app, "alice", "bob");
-    befriend(&app, "bob", "carol");
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
-    send(&alice, chat, "before carol").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    app.signed_up("dave").await;
+    alice.befriend(&bob).await;
+    bob.befriend(&carol).await;
+    let chat = alice.create_group("Trip", &["bob"]).await;
+    alice.send(chat, "before carol").await;
 
-    assert_redirect(&add(&bob, chat, "carol").await, &format!("/chats/{chat}"));
+    assert_redirect(&bob.add_member(chat, "carol").await, &format!("/chats/{chat}"));
     assert_eq!(members(&app, chat), roles(&[("alice", "owner"), ("bob", "member"), ("carol", "member")]));
     assert_eq!(system_lines(&app, chat), vec!["alice created the group", "bob added carol"]);
     assert_eq!(unread(&app, chat, "carol"), 1, "only the line that added her is new to carol");
@@ -213,13 +195,13 @@ async fn any_member_adds_a_friend_of_theirs_and_only_friends() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("bob added carol"));
 
-    let resp = add(&alice, chat, "dave").await;
+    let resp = alice.add_member(chat, "dave").await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "dave is nobody's friend here");
     let body = resp.text().await.unwrap();
     assert!(body.contains("You can only add your friends, and dave is not one."));
     assert!(body.contains("<details class=\"members-panel\" open>"), "the panel shows the error");
-    assert_eq!(add(&alice, chat, "no such user!").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_redirect(&add(&alice, chat, "bob").await, &format!("/chats/{chat}"));
+    assert_eq!(alice.add_member(chat, "no such user!").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_redirect(&alice.add_member(chat, "bob").await, &format!("/chats/{chat}"));
     assert_eq!(system_lines(&app, chat).len(), 2, "adding a member again changes nothing");
     assert_eq!(members(&app, chat).len(), 3);
 
@@ -232,18 +214,18 @@ async fn any_member_adds_a_friend_of_theirs_and_only_friends() {
 async fn only_the_owner_removes_people_and_the_removed_lose_access_at_once() {
     let app = TestApp::spawn().await;
     let (alice, bob, carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Trip", &["bob", "carol"]).await;
+    let chat = alice.create_group("Trip", &["bob", "carol"]).await;
 
-    assert_eq!(remove(&bob, chat, "carol").await.status(), StatusCode::FORBIDDEN, "bob is not the owner");
-    assert_eq!(remove(&bob, chat, "alice").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(bob.remove_member(chat, "carol").await.status(), StatusCode::FORBIDDEN, "bob is not the owner");
+    assert_eq!(bob.remove_member(chat, "alice").await.status(), StatusCode::FORBIDDEN);
     assert_eq!(members(&app, chat).len(), 3);
 
-    assert_redirect(&remove(&alice, chat, "bob").await, &format!("/chats/{chat}"));
+    assert_redirect(&alice.remove_member(chat, "bob").await, &format!("/chats/{chat}"));
     assert_eq!(members(&app, chat), roles(&[("alice", "owner"), ("carol", "member")]));
     assert_eq!(system_lines(&app, chat).last().unwrap(), "alice removed bob");
     assert_no_access(&app, &bob, chat, "bob, removed").await;
-    assert_eq!(remove(&alice, chat, "bob").await.status(), StatusCode::NOT_FOUND, "not in the group any more");
-    assert_eq!(remove(&alice, chat, "nobody").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(alice.remove_member(chat, "bob").await.status(), StatusCode::NOT_FOUND, "not in the group any more");
+    assert_eq!(alice.remove_member(chat, "nobody").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(carol.get(&format!("/chats/{chat}")).await.status(), StatusCode::OK);
 
     let (_, alices) = alice.get_page(&format!("/chats/{chat}")).await;
@@ -259,8 +241,8 @@ async fn only_the_owner_removes_people_and_the_removed_lose_access_at_once() {
 async fn removing_yourself_is_leaving() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Trip", &["bob", "carol"]).await;
-    assert_redirect(&remove(&bob, chat, "bob").await, "/chats");
+    let chat = alice.create_group("Trip", &["bob", "carol"]).await;
+    assert_redirect(&bob.remove_member(chat, "bob").await, "/chats");
     assert_eq!(members(&app, chat), roles(&[("alice", "owner"), ("carol", "member")]));
     assert_eq!(system_lines(&app, chat).last().unwrap(), "bob left");
 }
@@ -269,20 +251,20 @@ async fn removing_yourself_is_leaving() {
 async fn any_member_renames_the_group_for_everyone() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
-    assert_redirect(&rename(&bob, chat, " Trip to Goa ").await, &format!("/chats/{chat}"));
+    let chat = alice.create_group("Trip", &["bob"]).await;
+    assert_redirect(&bob.rename_group(chat, " Trip to Goa ").await, &format!("/chats/{chat}"));
     assert_eq!(system_lines(&app, chat).last().unwrap(), "bob renamed the group to Trip to Goa");
     let (_, page) = alice.get_page(&format!("/chats/{chat}")).await;
     assert!(page.contains("<h1 id=\"chat-title\">Trip to Goa</h1>"));
 
-    let resp = rename(&alice, chat, "   ").await;
+    let resp = alice.rename_group(chat, "   ").await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(resp.text().await.unwrap().contains("Give the group a name."));
     let long = "x".repeat(81);
-    let resp = rename(&alice, chat, &long).await;
+    let resp = alice.rename_group(chat, &long).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(resp.text().await.unwrap().contains(&format!("value=\"{long}\"")), "the input is kept");
-    assert_redirect(&rename(&alice, chat, "Trip to Goa").await, &format!("/chats/{chat}"));
+    assert_redirect(&alice.rename_group(chat, "Trip to Goa").await, &format!("/chats/{chat}"));
     assert_eq!(system_lines(&app, chat).len(), 2, "the same name again changes nothing");
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM chats WHERE name = 'Trip to Goa'"), 1);
 }
@@ -291,24 +273,24 @@ async fn any_member_renames_the_group_for_everyone() {
 async fn when_the_owner_leaves_the_longest_standing_member_becomes_owner() {
     let app = TestApp::spawn().await;
     // carol signs up first, so her user_id is the lowest: joined_at must decide, not it.
-    app.signup("carol").await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    befriend(&app, "alice", "bob");
-    befriend(&app, "alice", "carol");
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
-    assert_redirect(&add(&alice, chat, "carol").await, &format!("/chats/{chat}"));
+    let carol = app.signed_up("carol").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    let chat = alice.create_group("Trip", &["bob"]).await;
+    assert_redirect(&alice.add_member(chat, "carol").await, &format!("/chats/{chat}"));
 
-    assert_redirect(&leave(&alice, chat).await, "/chats");
+    assert_redirect(&alice.leave(chat).await, "/chats");
     assert_eq!(members(&app, chat), roles(&[("bob", "owner"), ("carol", "member")]));
     let lines = system_lines(&app, chat);
     assert_eq!(lines[lines.len() - 2..], ["alice left".to_string(), "bob is now the owner".to_string()]);
     assert_no_access(&app, &alice, chat, "alice, gone").await;
-    assert_redirect(&remove(&bob, chat, "carol").await, &format!("/chats/{chat}"));
+    assert_redirect(&bob.remove_member(chat, "carol").await, &format!("/chats/{chat}"));
 
     // Members who joined together: the lower user_id breaks the tie.
-    let together = create_group(&alice, "Together", &["bob", "carol"]).await;
-    assert_redirect(&leave(&alice, together).await, "/chats");
+    let together = alice.create_group("Together", &["bob", "carol"]).await;
+    assert_redirect(&alice.leave(together).await, "/chats");
     assert_eq!(members(&app, together), roles(&[("bob", "member"), ("carol", "owner")]));
 }
 
@@ -317,21 +299,24 @@ async fn the_last_one_out_deletes_the_group_for_everyone() {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
     let (alice, bob, _carol) = alice_bob_carol(&first).await;
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
-    send(&bob, chat, "bye").await;
-    assert_redirect(&leave(&bob, chat).await, "/chats");
+    let chat = alice.create_group("Trip", &["bob"]).await;
+    bob.send(chat, "bye").await;
+    assert_redirect(&bob.leave(chat).await, "/chats");
     assert_eq!(members(&first, chat), roles(&[("alice", "owner")]));
 
-    let alice_elsewhere = Client::new(&second.address);
-    alice_elsewhere.login("alice", PASSWORD).await;
+    let alice_elsewhere = second.logged_in("alice").await;
     let mut here = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
     let mut there = EventStream::open(&alice_elsewhere, &format!("/chats/{chat}/events"), None).await;
-    assert_redirect(&leave(&alice, chat).await, "/chats");
+    assert_redirect(&alice.leave(chat).await, "/chats");
     assert!(here.ends_within(WAIT).await, "her stream on this instance ends");
     assert!(there.ends_within(WAIT).await, "and on the other one");
     let mut conn = first.conn();
-    for table in ["chats", "chat_participants", "messages"] {
-        assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM {table} WHERE chat_id = '{chat}'")), 0, "{table}");
+    for (table, sql) in [
+        ("chats", "SELECT count(*) AS n FROM chats WHERE chat_id = $1"),
+        ("chat_participants", "SELECT count(*) AS n FROM chat_participants WHERE chat_id = $1"),
+        ("messages", "SELECT count(*) AS n FROM messages WHERE chat_id = $1"),
+    ] {
+        assert_eq!(count_with(&mut conn, sql, chat), 0, "{table}");
     }
     assert_no_access(&first, &alice, chat, "alice").await;
     assert_no_access(&first, &bob, chat, "bob").await;
@@ -341,14 +326,14 @@ async fn the_last_one_out_deletes_the_group_for_everyone() {
 async fn a_direct_chat_takes_no_members_renames_or_leaves() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    let eve = app.signup("eve").await;
-    let chat = open_direct(&alice, "bob").await;
+    let eve = app.signed_up("eve").await;
+    let chat = alice.open_direct("bob").await;
     for (resp, what) in [
-        (add(&alice, chat, "carol").await, "add"),
-        (rename(&alice, chat, "Us").await, "rename"),
-        (rename(&alice, chat, "").await, "an invalid rename"),
-        (leave(&bob, chat).await, "leave"),
-        (remove(&alice, chat, "bob").await, "remove"),
+        (alice.add_member(chat, "carol").await, "add"),
+        (alice.rename_group(chat, "Us").await, "rename"),
+        (alice.rename_group(chat, "").await, "an invalid rename"),
+        (bob.leave(chat).await, "leave"),
+        (alice.remove_member(chat, "bob").await, "remove"),
     ] {
         assert_eq!(resp.status(), StatusCode::CONFLICT, "{what}");
         assert!(resp.text().await.unwrap().contains("A direct chat is between its two people only"), "{what}: why");
@@ -365,8 +350,8 @@ async fn a_direct_chat_takes_no_members_renames_or_leaves() {
 async fn the_database_refuses_a_third_participant_in_a_direct_chat() {
     let app = TestApp::spawn().await;
     let (alice, _bob, _carol) = alice_bob_carol(&app).await;
-    let chat = open_direct(&alice, "bob").await;
-    let carol = crate::pictures::user_id(&app, "carol");
+    let chat = alice.open_direct("bob").await;
+    let carol = user_id(&app, "carol");
     let refused = diesel::sql_query("INSERT INTO chat_participants (chat_id, user_id) VALUES ($1, $2)")
         .bind::<diesel::sql_types::Uuid, _>(chat)
         .bind::<diesel::sql_types::Uuid, _>(carol)
@@ -385,12 +370,12 @@ async fn the_database_refuses_a_third_participant_in_a_direct_chat() {
 async fn outsiders_get_404_on_every_group_url() {
     let app = TestApp::spawn().await;
     let (alice, _bob, _carol) = alice_bob_carol(&app).await;
-    let eve = app.signup("eve").await;
-    befriend(&app, "alice", "eve");
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
+    let eve = app.signed_up("eve").await;
+    alice.befriend(&eve).await;
+    let chat = alice.create_group("Trip", &["bob"]).await;
     assert_no_access(&app, &eve, chat, "eve").await;
     assert_eq!(eve.post("/chats/not-a-uuid/leave", &[]).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(leave(&eve, Uuid::now_v7()).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(eve.leave(Uuid::now_v7()).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(members(&app, chat).len(), 2);
 }
 
@@ -398,12 +383,13 @@ async fn outsiders_get_404_on_every_group_url() {
 async fn concurrent_adds_of_the_same_friend_make_one_row_and_one_line() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
+    let chat = alice.create_group("Trip", &["bob"]).await;
     bob.csrf_token().await;
-    let adds = (0..10).map(|i| add(if i % 2 == 0 { &alice } else { &bob }, chat, "carol"));
+    let adds = (0..10).map(|i| (if i % 2 == 0 { &alice } else { &bob }).add_member(chat, "carol"));
     let answers = join_all(adds).await;
     assert!(answers.iter().all(|r| r.status() == StatusCode::SEE_OTHER), "{:?}", answers.iter().map(|r| r.status()).collect::<Vec<_>>());
-    assert_eq!(count(&mut app.conn(), &format!("SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) WHERE p.chat_id = '{chat}' AND u.username = 'carol'")), 1);
+    let carols = "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) WHERE p.chat_id = $1 AND u.username = 'carol'";
+    assert_eq!(count_with(&mut app.conn(), carols, chat), 1);
     let added: Vec<_> = system_lines(&app, chat).into_iter().filter(|l| l.ends_with("added carol")).collect();
     assert_eq!(added.len(), 1, "{added:?}");
 }
@@ -412,13 +398,13 @@ async fn concurrent_adds_of_the_same_friend_make_one_row_and_one_line() {
 async fn a_send_racing_a_removal_is_refused_or_stored_before_it_never_after() {
     let app = TestApp::spawn().await;
     let (alice, bob, _carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Race", &["carol"]).await;
+    let chat = alice.create_group("Race", &["carol"]).await;
     bob.csrf_token().await;
     let (mut refused, mut before) = (0, 0);
     for round in 0..20 {
-        assert_redirect(&add(&alice, chat, "bob").await, &format!("/chats/{chat}"));
+        assert_redirect(&alice.add_member(chat, "bob").await, &format!("/chats/{chat}"));
         let text = format!("racing {round}");
-        let (sent, removed) = tokio::join!(send(&bob, chat, &text), remove(&alice, chat, "bob"));
+        let (sent, removed) = tokio::join!(bob.send(chat, &text), alice.remove_member(chat, "bob"));
         assert_redirect(&removed, &format!("/chats/{chat}"));
         let removal = seq_of(&app, chat, "alice removed bob").unwrap();
         match (sent.status(), seq_of(&app, chat, &text)) {
@@ -431,21 +417,21 @@ async fn a_send_racing_a_removal_is_refused_or_stored_before_it_never_after() {
         }
     }
     assert_eq!(refused + before, 20);
-    let seqs = count(&mut app.conn(), &format!("SELECT count(DISTINCT seq) AS n FROM messages WHERE chat_id = '{chat}'"));
-    assert_eq!(seqs, count(&mut app.conn(), &format!("SELECT last_seq AS n FROM chats WHERE chat_id = '{chat}'")), "seqs stay gap-free");
+    let seqs = count_with(&mut app.conn(), "SELECT count(DISTINCT seq) AS n FROM messages WHERE chat_id = $1", chat);
+    assert_eq!(seqs, count_with(&mut app.conn(), "SELECT last_seq AS n FROM chats WHERE chat_id = $1", chat), "seqs stay gap-free");
 }
 
 #[actix_web::test]
 async fn membership_lines_arrive_live_in_seq_order_with_the_messages() {
     let app = TestApp::spawn().await;
     let (alice, bob, carol) = alice_bob_carol(&app).await;
-    let chat = create_group(&alice, "Trip", &["bob"]).await;
+    let chat = alice.create_group("Trip", &["bob"]).await;
     let mut stream = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
-    send(&bob, chat, "hello").await;
-    assert_redirect(&add(&bob, chat, "carol").await, &format!("/chats/{chat}"));
-    assert_redirect(&rename(&carol, chat, "Goa").await, &format!("/chats/{chat}"));
-    send(&carol, chat, "hi all").await;
-    assert_redirect(&leave(&carol, chat).await, "/chats");
+    bob.send(chat, "hello").await;
+    assert_redirect(&bob.add_member(chat, "carol").await, &format!("/chats/{chat}"));
+    assert_redirect(&carol.rename_group(chat, "Goa").await, &format!("/chats/{chat}"));
+    carol.send(chat, "hi all").await;
+    assert_redirect(&carol.leave(chat).await, "/chats");
     let events = stream.take(5, WAIT).await;
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), (2..=6).collect::<Vec<_>>());
     let expected = ["hello", "bob added carol", "carol renamed the group to Goa", "hi all", "carol left"];
@@ -461,22 +447,21 @@ async fn a_removed_person_s_streams_end_on_every_instance() {
     let first = TestApp::spawn().await;
     let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
     let (alice, bob, _carol) = alice_bob_carol(&first).await;
-    let chat = create_group(&alice, "Trip", &["bob", "carol"]).await;
-    let bob_elsewhere = Client::new(&second.address);
-    bob_elsewhere.login("bob", PASSWORD).await;
+    let chat = alice.create_group("Trip", &["bob", "carol"]).await;
+    let bob_elsewhere = second.logged_in("bob").await;
     let mut here = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
     let mut there = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events"), None).await;
     let mut alices = EventStream::open(&alice, &format!("/chats/{chat}/events"), None).await;
-    send(&alice, chat, "still with us").await;
+    alice.send(chat, "still with us").await;
     assert_eq!(there.take(1, WAIT).await[0].seq(), 2, "the other instance's stream is live");
 
-    assert_redirect(&remove(&alice, chat, "bob").await, &format!("/chats/{chat}"));
+    assert_redirect(&alice.remove_member(chat, "bob").await, &format!("/chats/{chat}"));
     assert!(here.ends_within(WAIT).await, "bob's stream on this instance ends");
     assert!(there.ends_within(WAIT).await, "bob's stream on the other instance ends");
     let seen = alices.take(2, WAIT).await;
     assert!(seen[1].data.contains("alice removed bob<"), "the others see the line");
     assert_no_access(&first, &bob_elsewhere, chat, "bob on the other instance").await;
-    send(&alice, chat, "after bob").await;
+    alice.send(chat, "after bob").await;
     assert_eq!(alices.take(1, WAIT).await[0].seq(), 4, "the others' streams go on");
 }
 
@@ -491,12 +476,12 @@ fn list_row(list: &str, chat: Uuid) -> &str {
 async fn the_list_shows_groups_and_direct_chats_together_newest_first_with_unread_counts() {
     let app = TestApp::spawn().await;
     let (alice, bob, carol) = alice_bob_carol(&app).await;
-    let direct = open_direct(&alice, "bob").await;
-    let group = create_group(&alice, "Trip", &["bob", "carol"]).await;
-    send(&bob, direct, "one").await;
-    send(&bob, direct, "two").await;
+    let direct = alice.open_direct("bob").await;
+    let group = alice.create_group("Trip", &["bob", "carol"]).await;
+    bob.send(direct, "one").await;
+    bob.send(direct, "two").await;
     for t in ["a", "b", "c"] {
-        send(&carol, group, t).await;
+        carol.send(group, t).await;
     }
     let (_, list) = alice.get_page("/chats").await;
     let (group_at, direct_at) = (list.find(&format!("/chats/{group}\"")).unwrap(), list.find(&format!("/chats/{direct}\"")).unwrap());
@@ -507,7 +492,7 @@ async fn the_list_shows_groups_and_direct_chats_together_newest_first_with_unrea
     assert_eq!(row.matches("/display-pictures/").count(), 3, "a few member pictures");
     assert!(list_row(&list, direct).contains("<span class=\"badge\">2<"), "two unread from bob");
 
-    send(&bob, direct, "three").await;
+    bob.send(direct, "three").await;
     let (_, list) = alice.get_page("/chats").await;
     assert!(
         list.find(&format!("/chats/{direct}\"")).unwrap() < list.find(&format!("/chats/{group}\"")).unwrap(),
@@ -524,21 +509,16 @@ fn chaat_demo_adds_group_1_once_the_friendships_exist() {
     let db = TestDb::new();
     chaat::demo::create(&db.url, "demo-password").unwrap();
     let mut conn = db.conn();
-    // The demo's own friendships come from the friends feature; make sure they exist.
-    diesel::sql_query(
-        "INSERT INTO friends (id, user1, user2) \
-         SELECT gen_random_uuid(), LEAST(a.user_id, b.user_id), GREATEST(a.user_id, b.user_id) \
-           FROM users a JOIN users b ON a.username = 'shahn' AND b.username IN ('shivam', 'udit') \
-         ON CONFLICT DO NOTHING",
-    )
-    .execute(&mut conn)
-    .unwrap();
+    // The demo makes its friendships itself, before the group (the friends tests check them).
     chaat::demo::create(&db.url, "demo-password").unwrap();
     chaat::demo::create(&db.url, "demo-password").unwrap();
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM chats WHERE is_group AND name = 'group-1'"), 1);
-    let roles =
-        "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) JOIN chats c USING (chat_id) WHERE c.name = 'group-1'";
-    assert_eq!(count(&mut conn, &format!("{roles} AND u.username = 'shahn' AND p.role = 'owner'")), 1);
-    assert_eq!(count(&mut conn, &format!("{roles} AND u.username IN ('shivam', 'udit') AND p.role = 'member'")), 2);
-    assert_eq!(count(&mut conn, roles), 3);
+    let owners = "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) JOIN chats c USING (chat_id) \
+                  WHERE c.name = 'group-1' AND u.username = 'shahn' AND p.role = 'owner'";
+    let members = "SELECT count(*) AS n FROM chat_participants p JOIN users u USING (user_id) JOIN chats c USING (chat_id) \
+                   WHERE c.name = 'group-1' AND u.username IN ('shivam', 'udit') AND p.role = 'member'";
+    let everyone = "SELECT count(*) AS n FROM chat_participants p JOIN chats c USING (chat_id) WHERE c.name = 'group-1'";
+    assert_eq!(count(&mut conn, owners), 1);
+    assert_eq!(count(&mut conn, members), 2);
+    assert_eq!(count(&mut conn, everyone), 3);
 }

@@ -3,8 +3,7 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::chats::alice_and_bob;
-use crate::helpers::{count, TestApp};
+use crate::helpers::{alice_and_bob, count, TestApp};
 
 fn is_clear_refusal(status: StatusCode) -> bool {
     status.is_client_error()
@@ -13,7 +12,7 @@ fn is_clear_refusal(status: StatusCode) -> bool {
 #[actix_web::test]
 async fn malformed_ids_paths_and_forms_are_refused_without_a_500_and_store_nothing() {
     let app = TestApp::spawn().await;
-    let (alice, _bob, chat) = alice_and_bob(&app).await;
+    let (alice, _bob, chat) = alice_and_bob(&app.address).await;
     for path in [
         "/chats/not-a-uuid".to_string(),
         "/chats/00000000-0000-0000-0000-000000000000/messages?before=abc".to_string(),
@@ -69,7 +68,7 @@ async fn malformed_ids_paths_and_forms_are_refused_without_a_500_and_store_nothi
 #[actix_web::test]
 async fn malformed_multipart_and_image_bombs_are_refused() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
     let url = alice.url(&format!("/settings/display-picture?csrf_token={token}"));
 
@@ -104,13 +103,13 @@ async fn malformed_multipart_and_image_bombs_are_refused() {
 #[actix_web::test]
 async fn a_search_with_a_nul_or_control_character_shows_no_results_instead_of_failing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let _alfred = app.signup("alfred").await;
+    let alice = app.signed_up("alice").await;
+    let _alfred = app.signed_up("alfred").await;
     for q in ["%00", "al%00", "al%1B", "a%0Dl"] {
         let (status, body) = alice.get_page(&format!("/friends?q={q}")).await;
         assert_eq!(status, StatusCode::OK, "the page for q={q}");
         assert!(!body.contains("alfred"), "q={q} matches no one");
-        let htmx = alice.http.get(alice.url(&format!("/friends?q={q}"))).header("HX-Request", "true").send().await.unwrap();
+        let htmx = alice.get_htmx(&format!("/friends?q={q}")).await;
         assert_eq!(htmx.status(), StatusCode::OK, "the search fragment for q={q}");
     }
     let (_, body) = alice.get_page("/friends?q=al").await;

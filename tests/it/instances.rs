@@ -6,54 +6,13 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl;
-use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::chats::open_direct;
-use crate::helpers::{Client, TestDb, PASSWORD};
-use crate::process::Chaat;
-use crate::sse::{Event, EventStream, Seq, Step};
-
-/// alice and bob, signed up on `base`, friends, with their direct chat.
-pub async fn friends_with_a_chat(db: &TestDb, base: &str) -> (Client, Client, Uuid) {
-    let (alice, bob) = (Client::new(base), Client::new(base));
-    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
-        assert_eq!(client.signup(name, PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    }
-    diesel::sql_query(
-        "INSERT INTO friends (id, user1, user2) SELECT gen_random_uuid(), LEAST(a.user_id, b.user_id), GREATEST(a.user_id, b.user_id) \
-         FROM users a, users b WHERE a.username = 'alice' AND b.username = 'bob'",
-    )
-    .execute(&mut db.conn())
-    .unwrap();
-    let chat = open_direct(&alice, "bob").await;
-    (alice, bob, chat)
-}
-
-/// One htmx send with a given client_id: Ok once the whole answer (200 and its body)
-/// arrived, Err (with why) when the request got no answer or a 5xx.
-pub async fn try_send(client: &Client, chat: Uuid, text: &str, client_id: Uuid) -> Result<(), String> {
-    let token = client.csrf_token().await;
-    let resp = client
-        .http
-        .post(client.url(&format!("/chats/{chat}/messages")))
-        .header("HX-Request", "true")
-        .header("X-CSRF-Token", token)
-        .form(&[("text", text), ("client_id", &client_id.to_string())])
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .map_err(|e| format!("no answer: {e}"))?;
-    let status = resp.status();
-    let body = resp.text().await.map_err(|e| format!("answer cut off: {e}"))?;
-    match status {
-        StatusCode::OK => Ok(()),
-        s if s.is_server_error() => Err(format!("{s}")),
-        s => panic!("unexpected {s} for {text}: {body}"),
-    }
-}
+use crate::helpers::process::Chaat;
+use crate::helpers::sse::{Event, EventStream, Seq, Step};
+use crate::helpers::{alice_and_bob, Actor, TestDb};
 
 #[derive(diesel::QueryableByName, Debug)]
 struct Stored {
@@ -96,7 +55,7 @@ async fn clients_of_an_instance_killed_under_load_resume_on_another_and_lose_not
     let db = TestDb::new();
     let mut a = Chaat::serve(&db.url, &[]);
     let b = Chaat::serve(&db.url, &[]);
-    let (alice, bob, chat) = friends_with_a_chat(&db, &a.base).await;
+    let (alice, bob, chat) = alice_and_bob(&a.base).await;
     alice.csrf_token().await;
     bob.csrf_token().await;
     let path = format!("/chats/{chat}/events");
@@ -104,7 +63,7 @@ async fn clients_of_an_instance_killed_under_load_resume_on_another_and_lose_not
 
     let acked_count = Cell::new(0usize);
     let all_sent = Cell::new(None::<i64>);
-    let sender = |who: &Client, n: usize| {
+    let sender = |who: &Actor, n: usize| {
         let (on_a, on_b) = (who.moved_to(&a.base), who.moved_to(&b.base));
         let acked_count = &acked_count;
         async move {
@@ -115,7 +74,7 @@ async fn clients_of_an_instance_killed_under_load_resume_on_another_and_lose_not
                 // An unanswered send is repeated with the same client_id on the
                 // other instance: stored once whether or not the first one was.
                 let mut tries = 0;
-                while let Err(why) = try_send(current, chat, &text, id).await {
+                while let Err(why) = current.try_send(chat, &text, id).await {
                     tries += 1;
                     assert!(tries < 50, "{text} never acknowledged: {why}");
                     current = &on_b;
@@ -188,7 +147,7 @@ async fn sigterm_drains_in_flight_requests_ends_streams_cleanly_and_exits() {
     let db = TestDb::new();
     let mut a = Chaat::serve(&db.url, &[]);
     let b = Chaat::serve(&db.url, &[]);
-    let (alice, bob, chat) = friends_with_a_chat(&db, &a.base).await;
+    let (alice, bob, chat) = alice_and_bob(&a.base).await;
     bob.csrf_token().await;
     let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), None).await;
 
@@ -214,14 +173,14 @@ async fn sigterm_drains_in_flight_requests_ends_streams_cleanly_and_exits() {
 
     let acked_count = Cell::new(0usize);
     let terminated = Cell::new(false);
-    let sender = |client: &Client, n: usize| {
+    let sender = |who: &Actor, n: usize| {
         let (acked_count, terminated) = (&acked_count, &terminated);
-        let client = client.moved_to(&a.base);
+        let who = who.moved_to(&a.base);
         async move {
             let mut acked = Vec::new();
             for i in 0..500 {
                 let (id, text) = (Uuid::new_v4(), format!("s{n}-{i}"));
-                match try_send(&client, chat, &text, id).await {
+                match who.try_send(chat, &text, id).await {
                     Ok(()) => {
                         acked.push((id, text));
                         acked_count.set(acked_count.get() + 1);

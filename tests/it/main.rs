@@ -6,8 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
-mod process;
-mod sse;
 
 mod accounts;
 mod authz;

@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use chaat::config::Settings;
 
-use crate::helpers::{count, test_settings, TestApp, PASSWORD};
-use crate::instances::{friends_with_a_chat, try_send};
-use crate::process::Chaat;
+use crate::helpers::process::Chaat;
+use crate::helpers::{alice_and_bob, count, count_with, test_settings, Actor, Client, TestApp, TestDb, PASSWORD};
 
 /// Opens a connection and sends `request` (which says `Connection: close`).
 async fn send_request(addr: &str, request: &str) -> (TcpStream, Instant) {
@@ -34,25 +33,33 @@ async fn answer(mut conn: TcpStream, sent: Instant, bound: Duration) -> (String,
     (String::from_utf8_lossy(&answer).into_owned(), sent.elapsed())
 }
 
+/// Locks the chat's row in `locker`'s open transaction: sends to it wait for the lock.
+fn lock_chat(locker: &mut diesel::PgConnection, chat: Uuid) {
+    diesel::sql_query("SELECT 1 FROM chats WHERE chat_id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(chat)
+        .execute(locker)
+        .unwrap();
+}
+
 #[actix_web::test]
 async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_time_and_memory() {
-    let db = crate::helpers::TestDb::new();
+    let db = TestDb::new();
     // Statements may wait a minute here: the pool must stay exhausted during the burst.
     let server =
         Chaat::serve(&db.url, &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000")]);
     let addr = server.base.trim_start_matches("http://").to_string();
-    let (alice, _bob, chat) = friends_with_a_chat(&db, &server.base).await;
+    let (alice, _bob, chat) = alice_and_bob(&server.base).await;
     alice.csrf_token().await;
 
     // Exhaust the pool: the chat row is locked here, so two sends each hold one of the
     // two pooled connections, waiting for the lock.
     let mut locker = db.conn();
     diesel::sql_query("BEGIN").execute(&mut locker).unwrap();
-    diesel::sql_query(format!("SELECT 1 FROM chats WHERE chat_id = '{chat}' FOR UPDATE")).execute(&mut locker).unwrap();
+    lock_chat(&mut locker, chat);
     let stuck: Vec<_> = (0..2)
         .map(|i| {
-            let client = alice.moved_to(&server.base);
-            actix_web::rt::spawn(async move { try_send(&client, chat, &format!("stuck {i}"), Uuid::new_v4()).await })
+            let alice = alice.moved_to(&server.base);
+            actix_web::rt::spawn(async move { alice.try_send(chat, &format!("stuck {i}"), Uuid::new_v4()).await })
         })
         .collect();
     let waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
@@ -113,12 +120,13 @@ async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_tim
 #[actix_web::test]
 async fn a_send_stuck_on_a_slow_database_answers_503_after_the_statement_timeout_and_can_be_repeated() {
     let app = TestApp::spawn_with(Settings { db_statement_timeout_ms: 1000, ..test_settings() }).await;
-    let (alice, _bob, chat) = crate::chats::alice_and_bob(&app).await;
+    let (alice, _bob, chat) = alice_and_bob(&app.address).await;
     let mut locker = app.conn();
     diesel::sql_query("BEGIN").execute(&mut locker).unwrap();
-    diesel::sql_query(format!("SELECT 1 FROM chats WHERE chat_id = '{chat}' FOR UPDATE")).execute(&mut locker).unwrap();
+    lock_chat(&mut locker, chat);
 
-    let (path, id) = (format!("/chats/{chat}/messages"), Uuid::new_v4().to_string());
+    let client_id = Uuid::new_v4();
+    let (path, id) = (format!("/chats/{chat}/messages"), client_id.to_string());
     let started = Instant::now();
     let resp = tokio::time::timeout(Duration::from_secs(10), alice.post(&path, &[("text", "slow"), ("client_id", &id)]))
         .await
@@ -129,16 +137,16 @@ async fn a_send_stuck_on_a_slow_database_answers_503_after_the_statement_timeout
     assert!(took < Duration::from_secs(5), "a 1 s statement timeout ends the wait (took {took:?})");
 
     diesel::sql_query("ROLLBACK").execute(&mut locker).unwrap();
-    let stored = format!("SELECT count(*) AS n FROM messages WHERE client_id = '{id}'");
-    assert_eq!(count(&mut app.conn(), &stored), 0, "the cancelled send stored nothing");
+    let stored = "SELECT count(*) AS n FROM messages WHERE client_id = $1";
+    assert_eq!(count_with(&mut app.conn(), stored, client_id), 0, "the cancelled send stored nothing");
     assert_eq!(alice.post(&path, &[("text", "slow"), ("client_id", &id)]).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(count(&mut app.conn(), &stored), 1, "the repeat is stored once");
+    assert_eq!(count_with(&mut app.conn(), stored, client_id), 1, "the repeat is stored once");
 }
 
 #[actix_web::test]
 async fn a_login_whose_session_cannot_be_written_in_time_answers_503_not_500() {
     let app = TestApp::spawn_with(Settings { db_statement_timeout_ms: 1000, ..test_settings() }).await;
-    app.signup("alice").await;
+    app.signed_up("alice").await;
     let visitor = app.client();
     visitor.csrf_token().await;
     // Sessions can be read but not written: the login's new session waits, then times out.
@@ -192,7 +200,7 @@ async fn slow_client(addr: String, prefix: String, trickle: Vec<u8>, started: &C
 #[actix_web::test]
 async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let addr = format!("127.0.0.1:{}", app.port);
     let started = Cell::new(0);
     // Headers one byte every 500 ms (the head never ends within 20 s) ...
@@ -254,13 +262,12 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
 
 #[actix_web::test]
 async fn a_burst_of_logins_hashes_a_few_passwords_at_a_time_in_bounded_memory() {
-    let db = crate::helpers::TestDb::new();
+    let db = TestDb::new();
     let server = Chaat::serve(&db.url, &[]);
-    let alice = crate::helpers::Client::new(&server.base);
-    assert_eq!(alice.signup("alice", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    Actor::sign_up(&server.base, "alice").await;
     // Each visitor has the login page (a session and its CSRF token) before the burst.
     const BURST: usize = 24;
-    let visitors: Vec<_> = (0..BURST).map(|_| crate::helpers::Client::new(&server.base)).collect();
+    let visitors: Vec<_> = (0..BURST).map(|_| Client::new(&server.base)).collect();
     for visitor in &visitors {
         visitor.csrf_token().await;
     }

@@ -3,7 +3,7 @@
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_redirect, count, Client, TestApp};
+use crate::helpers::{assert_redirect, count, user_id, Client, TestApp};
 
 fn png_with_text_chunk(width: u32, height: u32) -> Vec<u8> {
     let img = image::DynamicImage::new_rgb8(width, height);
@@ -42,7 +42,7 @@ async fn upload(client: &Client, bytes: Vec<u8>, file_name: &str) -> reqwest::Re
 #[actix_web::test]
 async fn an_uploaded_picture_is_reencoded_square_without_metadata() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let original = png_with_text_chunk(900, 600);
     assert!(original.windows(8).any(|w| w == b"tEXtComm"));
     assert_redirect(&upload(&alice, original, "me.png").await, "/settings?done=picture");
@@ -65,8 +65,8 @@ async fn an_uploaded_picture_is_reencoded_square_without_metadata() {
 #[actix_web::test]
 async fn people_without_a_picture_get_a_generated_one() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    app.signed_up("bob").await;
     let resp = alice.get(&format!("/display-pictures/{}", user_id(&app, "bob"))).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers().get("content-type").unwrap(), "image/svg+xml");
@@ -79,7 +79,7 @@ async fn people_without_a_picture_get_a_generated_one() {
 #[actix_web::test]
 async fn a_file_that_is_not_a_picture_is_refused_next_to_the_field() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let resp = upload(&alice, b"#!/bin/sh\necho not an image\n".to_vec(), "x.png").await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(resp.text().await.unwrap().contains("field-error"));
@@ -89,7 +89,7 @@ async fn a_file_that_is_not_a_picture_is_refused_next_to_the_field() {
 #[actix_web::test]
 async fn an_oversized_upload_is_refused() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let resp = upload(&alice, vec![0u8; 6 * 1024 * 1024], "big.png").await;
     assert!(resp.status().is_client_error(), "{}", resp.status());
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM display_pictures"), 0);
@@ -98,23 +98,9 @@ async fn an_oversized_upload_is_refused() {
 #[actix_web::test]
 async fn an_upload_without_the_csrf_token_is_refused() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let form = Form::new().part("picture", Part::bytes(png_with_text_chunk(10, 10)).file_name("a.png"));
     let resp = alice.http.post(alice.url("/settings/display-picture")).multipart(form).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM display_pictures"), 0);
-}
-
-pub fn user_id(app: &TestApp, username: &str) -> uuid::Uuid {
-    #[derive(diesel::QueryableByName)]
-    struct U {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        user_id: uuid::Uuid,
-    }
-    use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT user_id FROM users WHERE username = $1")
-        .bind::<diesel::sql_types::Text, _>(username)
-        .get_result::<U>(&mut app.conn())
-        .unwrap()
-        .user_id
 }

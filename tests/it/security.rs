@@ -3,12 +3,12 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_redirect, count, test_settings, TestApp, PASSWORD};
+use crate::helpers::{alice_and_bob, assert_redirect, count, test_settings, TestApp, PASSWORD};
 
 #[actix_web::test]
 async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let new = "another password!";
     let fields = [("current_password", PASSWORD), ("new_password", new), ("new_password_confirm", new)];
 
@@ -21,7 +21,7 @@ async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
     assert_eq!(alice.post_raw("/settings/password", &wrong, HeaderMap::new()).await.status(), StatusCode::FORBIDDEN);
 
     // A token of another session is no good either.
-    let bob = app.signup("bob").await;
+    let bob = app.signed_up("bob").await;
     let mut bobs = fields.to_vec();
     let bob_token = bob.csrf_token().await;
     bobs.push(("csrf_token", &bob_token));
@@ -36,7 +36,7 @@ async fn a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
 #[actix_web::test]
 async fn the_token_may_come_in_the_htmx_header() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let resp = alice.post_htmx("/settings/sessions/others/logout", &[]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 }
@@ -44,7 +44,7 @@ async fn the_token_may_come_in_the_htmx_header() {
 #[actix_web::test]
 async fn a_cross_site_post_is_refused_even_with_the_token() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
     let fields = [("csrf_token", token.as_str())];
 
@@ -74,7 +74,7 @@ fn throttled_settings() -> chaat::config::Settings {
 #[actix_web::test]
 async fn repeated_wrong_passwords_throttle_the_username_even_for_the_right_password() {
     let app = TestApp::spawn_with(throttled_settings()).await;
-    app.signup("alice").await;
+    app.signed_up("alice").await;
     let attacker = app.client();
     for _ in 0..3 {
         assert_eq!(attacker.login("alice", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -93,7 +93,7 @@ async fn repeated_wrong_passwords_throttle_the_username_even_for_the_right_passw
 async fn the_throttle_holds_across_two_instances() {
     let first = TestApp::spawn_with(throttled_settings()).await;
     let second = TestApp::spawn_on(first.db.clone(), throttled_settings()).await;
-    first.signup("alice").await;
+    first.signed_up("alice").await;
     let attacker = first.client();
     let elsewhere = second.client();
     assert_eq!(attacker.login("alice", "wrong 1").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -106,8 +106,8 @@ async fn the_throttle_holds_across_two_instances() {
 async fn logins_and_signups_are_throttled_per_client_address() {
     let settings = chaat::config::Settings { login_attempts_per_addr: 4, signups_per_addr: 2, ..test_settings() };
     let app = TestApp::spawn_with(settings).await;
-    app.signup("alice").await;
-    app.signup("bob").await;
+    app.signed_up("alice").await;
+    app.signed_up("bob").await;
     let third = app.client();
     let resp = third.signup("carol", PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -138,7 +138,7 @@ async fn pages_carry_the_security_headers() {
 #[actix_web::test]
 async fn error_pages_are_rendered_in_the_site_layout() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let resp = alice.get("/no/such/page").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let body = resp.text().await.unwrap();
@@ -161,7 +161,7 @@ async fn error_pages_are_rendered_in_the_site_layout() {
 #[actix_web::test]
 async fn an_oversized_form_body_is_refused() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let huge = "x".repeat(200 * 1024);
     let resp = alice.post("/settings/password", &[("current_password", &huge), ("new_password", "x"), ("new_password_confirm", "x")]).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -184,8 +184,8 @@ async fn a_busy_database_answers_503_in_the_site_layout_within_the_wait() {
     use diesel::RunQueryDsl;
     let settings = chaat::config::Settings { db_pool_size: 1, db_wait_ms: 200, ..test_settings() };
     let app = TestApp::spawn_with(settings).await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
 
     // Hold a lock that alice's profile query waits on: the app's only connection is busy.
     let mut locker = app.conn();
@@ -223,7 +223,7 @@ async fn a_busy_database_answers_503_in_the_site_layout_within_the_wait() {
 async fn an_unexpected_failure_gives_a_500_page_without_details_and_stores_nothing() {
     use diesel::RunQueryDsl;
     let app = TestApp::spawn().await;
-    let (alice, _bob, chat) = crate::chats::alice_and_bob(&app).await;
+    let (alice, _bob, chat) = alice_and_bob(&app.address).await;
     let mut conn = app.conn();
     diesel::sql_query(
         "CREATE FUNCTION refuse_everything() RETURNS trigger LANGUAGE plpgsql AS \
@@ -234,7 +234,7 @@ async fn an_unexpected_failure_gives_a_500_page_without_details_and_stores_nothi
     diesel::sql_query("CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_everything()")
         .execute(&mut conn)
         .unwrap();
-    let resp = crate::chats::send(&alice, chat, "hello").await;
+    let resp = alice.send(chat, "hello").await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = resp.text().await.unwrap();
     assert!(body.contains("<main") && body.contains("500") && body.contains("/users/alice"), "{body}");

@@ -12,7 +12,6 @@ use fantoccini::Client;
 use uuid::Uuid;
 
 use super::*;
-use crate::chats::{befriend, open_direct, send};
 use crate::helpers::{Client as Http, TestApp};
 
 /// 32 characters, the longest username there is.
@@ -36,45 +35,39 @@ struct Pages {
 /// one (erin), a direct chat with bob (long words, several lines), an unread direct
 /// chat with the long name and a group of four.
 async fn seed(app: &TestApp) -> Pages {
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    let long = app.signup(LONG_NAME).await;
-    let dave = app.signup("dave").await;
-    app.signup("erin").await;
-    app.signup("bea").await;
-    app.signup("newbie").await;
-    for friend in ["bob", "carol", LONG_NAME] {
-        befriend(app, "alice", friend);
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    let long = app.signed_up(LONG_NAME).await;
+    let dave = app.signed_up("dave").await;
+    app.signed_up("erin").await;
+    app.signed_up("bea").await;
+    app.signed_up("newbie").await;
+    for friend in [&bob, &carol, &long] {
+        alice.befriend(friend).await;
     }
-    befriend(app, "bob", "carol");
-    let asked = dave.post("/friend-requests", &[("to", "alice"), ("greeting", "Hi Alice! We met at the climbing gym on Tuesday.")]).await;
+    bob.befriend(&carol).await;
+    let asked = dave.send_friend_request(&alice, "Hi Alice! We met at the climbing gym on Tuesday.").await;
     assert!(asked.status().is_redirection());
-    let asked = alice.post("/friend-requests", &[("to", "erin"), ("greeting", "")]).await;
+    let asked = alice.send_friend_request("erin", "").await;
     assert!(asked.status().is_redirection());
 
-    let direct = open_direct(&alice, "bob").await;
-    send(&bob, direct, "Hey! Are we still on for Saturday?").await;
-    send(&bob, direct, "I can bring the tent.").await;
-    send(&alice, direct, "Yes! Meet at the station at 8.\nI'll bring snacks.").await;
-    send(&bob, direct, LONG_WORD).await;
-    send(&alice, direct, "👍 perfect").await;
+    let direct = alice.open_direct(&bob).await;
+    bob.send(direct, "Hey! Are we still on for Saturday?").await;
+    bob.send(direct, "I can bring the tent.").await;
+    alice.send(direct, "Yes! Meet at the station at 8.\nI'll bring snacks.").await;
+    bob.send(direct, LONG_WORD).await;
+    alice.send(direct, "👍 perfect").await;
 
-    let resp = alice
-        .post(
-            "/chats/group",
-            &[("name", "Weekend trip to the mountains"), ("members", "bob"), ("members", "carol"), ("members", LONG_NAME)],
-        )
-        .await;
-    let group: Uuid = resp.headers().get("location").unwrap().to_str().unwrap().trim_start_matches("/chats/").parse().unwrap();
-    send(&alice, group, "Who's driving?").await;
-    send(&carol, group, "I can take three people.").await;
-    send(&long, group, "Count me in! My name is long, does it wrap?").await;
-    send(&bob, group, LONG_WORD).await;
+    let group = alice.create_group("Weekend trip to the mountains", &[&bob, &carol, &long]).await;
+    alice.send(group, "Who's driving?").await;
+    carol.send(group, "I can take three people.").await;
+    long.send(group, "Count me in! My name is long, does it wrap?").await;
+    bob.send(group, LONG_WORD).await;
 
-    let long_chat = open_direct(&long, "alice").await;
-    send(&long, long_chat, "Unread: did you get my message about the trip?").await;
-    send(&long, long_chat, "And another one.").await;
+    let long_chat = long.open_direct(&alice).await;
+    long.send(long_chat, "Unread: did you get my message about the trip?").await;
+    long.send(long_chat, "And another one.").await;
 
     Pages {
         guest: vec![("signup", "/signup".into()), ("login", "/login".into())],

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 
 use super::*;
-use crate::helpers::TestApp;
+use crate::helpers::{alice_and_bob, TestApp};
 
 #[actix_web::test]
 async fn two_people_see_each_others_messages_live() {
@@ -78,13 +78,13 @@ async fn composer_state(browser: &Client) -> (String, bool) {
 #[actix_web::test]
 async fn without_javascript_the_chat_works_with_plain_forms() {
     let app = TestApp::spawn().await;
-    let bob_http = app.signup("bob").await;
-    app.signup("carol").await;
+    let bob_http = app.signed_up("bob").await;
+    app.signed_up("carol").await;
     with_browsers(1, false, |b| async move {
         let alice = &b[0];
         signup(alice, &app, "alice").await;
         // bob asks; alice accepts with a plain form post.
-        let asked = bob_http.post("/friend-requests", &[("to", "alice"), ("greeting", "hey")]).await;
+        let asked = bob_http.send_friend_request("alice", "hey").await;
         assert_eq!(asked.status(), reqwest::StatusCode::SEE_OTHER);
         alice.goto(&format!("{}/friends", app.address)).await.unwrap();
         alice.find(Locator::Css("form[action$='/accept'] button")).await.unwrap().click().await.unwrap();
@@ -104,7 +104,7 @@ async fn without_javascript_the_chat_works_with_plain_forms() {
         // bob's reply shows after following the refresh link.
         let chat = alice.current_url().await.unwrap();
         let chat_id: uuid::Uuid = chat.path().trim_start_matches("/chats/").parse().unwrap();
-        crate::chats::send(&bob_http, chat_id, "reply from bob").await;
+        bob_http.send(chat_id, "reply from bob").await;
         alice.find(Locator::LinkText("Refresh")).await.unwrap().click().await.unwrap();
         expect_message(alice, "reply from bob", PAGE, "alice-nojs").await;
     })
@@ -121,8 +121,11 @@ async fn a_group_of_three_chats_live() {
         for (browser, name) in [(alice, "alice"), (bob, "bob"), (carol, "carol")] {
             signup(browser, &app, name).await;
         }
-        crate::chats::befriend(&app, "alice", "bob");
-        crate::chats::befriend(&app, "alice", "carol");
+        // Their friendships are made over HTTP, each person in a session of their own.
+        let alice_http = app.logged_in("alice").await;
+        for friend in ["bob", "carol"] {
+            alice_http.befriend(&app.logged_in(friend).await).await;
+        }
 
         alice.goto(&format!("{}/chats", app.address)).await.unwrap();
         alice.find(Locator::Css("details.new-group > summary")).await.unwrap().click().await.unwrap();
@@ -182,10 +185,10 @@ async fn a_group_of_three_chats_live() {
 #[actix_web::test]
 async fn load_earlier_messages_until_all_200_are_there() {
     let app = TestApp::spawn().await;
-    let (alice_http, bob_http, chat) = crate::chats::alice_and_bob(&app).await;
+    let (alice_http, bob_http, chat) = alice_and_bob(&app.address).await;
     for i in 1..=200 {
         let sender = if i % 3 == 0 { &bob_http } else { &alice_http };
-        let resp = crate::chats::send(sender, chat, &format!("message {i:03}")).await;
+        let resp = sender.send(chat, &format!("message {i:03}")).await;
         assert!(resp.status().is_redirection(), "send {i}");
     }
     with_browsers(1, true, |b| async move {
@@ -262,8 +265,8 @@ async fn avatar_width(browser: &Client, sender: &str, name: &str) -> u64 {
 #[actix_web::test]
 async fn a_new_display_picture_shows_in_the_chat() {
     let app = TestApp::spawn().await;
-    let (_alice_http, bob_http, chat) = crate::chats::alice_and_bob(&app).await;
-    crate::chats::send(&bob_http, chat, "my old face").await;
+    let (_alice_http, bob_http, chat) = alice_and_bob(&app.address).await;
+    bob_http.send(chat, "my old face").await;
     let png = png_file("bob");
     let upload = png.clone();
     with_browsers(2, true, |b| async move {
@@ -348,7 +351,7 @@ return [name, visible, ring, el.id === 'composer-text'];
 async fn the_keyboard_alone_reaches_the_composer_and_sends() {
     use fantoccini::key::Key;
     let app = TestApp::spawn().await;
-    let (_alice_http, _bob_http, chat) = crate::chats::alice_and_bob(&app).await;
+    let (_alice_http, _bob_http, chat) = alice_and_bob(&app.address).await;
     with_browsers(1, true, |b| async move {
         let alice = &b[0];
         login(alice, &app, "alice").await;
@@ -404,16 +407,16 @@ async fn the_keyboard_alone_reaches_the_composer_and_sends() {
 async fn without_event_streams_the_chat_page_polls_for_new_messages() {
     let settings = chaat::config::Settings { event_streams: false, ..crate::helpers::test_settings() };
     let app = TestApp::spawn_with(settings).await;
-    let bob_http = app.signup("bob").await;
+    let bob_http = app.signed_up("bob").await;
     with_browsers(1, true, |b| async move {
         let alice = &b[0];
         signup(alice, &app, "alice").await;
-        crate::chats::befriend(&app, "alice", "bob");
+        app.logged_in("alice").await.befriend(&bob_http).await;
         open_chat(alice, &app, "bob").await;
         let chat = alice.current_url().await.unwrap();
         let chat_id: uuid::Uuid = chat.path().trim_start_matches("/chats/").parse().unwrap();
         for i in 1..=2 {
-            crate::chats::send(&bob_http, chat_id, &format!("polled {i}")).await;
+            bob_http.send(chat_id, &format!("polled {i}")).await;
             // The stream answers 503; chat.js polls ?after= every 3 s.
             expect_message(alice, &format!("polled {i}"), PAGE, "alice-polling").await;
         }

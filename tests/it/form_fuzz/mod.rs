@@ -15,7 +15,6 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use reqwest::StatusCode;
 
-use crate::chats::{befriend, open_direct};
 use crate::helpers::{Client, TestApp};
 use bodies::{case, Case, REPLACEMENT};
 
@@ -40,16 +39,14 @@ fn endpoint(path: impl Into<String>, fields: &'static [&'static str], anonymous:
 #[actix_web::test]
 async fn random_and_malformed_form_bodies_get_a_clear_answer_and_store_nothing_invalid() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let _bob = app.signup("bob").await;
-    let _carol = app.signup("carol").await;
-    let _dave = app.signup("dave").await; // not a friend: requests to dave are stored
-    befriend(&app, "alice", "bob");
-    befriend(&app, "alice", "carol");
-    let direct = open_direct(&alice, "bob").await;
-    let resp = alice.post("/chats/group", &[("name", "team"), ("members", "bob")]).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "create the group");
-    let group = resp.headers()["location"].to_str().unwrap().trim_start_matches("/chats/").to_string();
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    let _dave = app.signed_up("dave").await; // not a friend: requests to dave are stored
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    let direct = alice.open_direct(&bob).await;
+    let group = alice.create_group("team", &[&bob]).await;
     let endpoints = [
         endpoint("/signup", &["username", "password", "password_confirm"], true),
         endpoint("/login", &["username", "password"], true),
@@ -77,13 +74,13 @@ async fn random_and_malformed_form_bodies_get_a_clear_answer_and_store_nothing_i
             assert!(started.elapsed() < BUDGET, "the run took over {BUDGET:?} (seed {seed})");
             let case = strategy.new_tree(&mut runner).expect("a case").current();
             let fresh;
-            let client = if target.anonymous {
+            let client: &Client = if target.anonymous {
                 fresh = app.client();
                 &fresh
             } else {
                 &alice
             };
-            let status = send(client, &target.path, &case).await;
+            let status = send_case(client, &target.path, &case).await;
             let status = status.unwrap_or_else(|e| panic!("POST {} {case}: {e} (seed {seed})", target.path));
             assert!(status < 500, "POST {} answered {status}: {case} (seed {seed})", target.path);
             *statuses.entry((target.path.as_str(), status)).or_default() += 1;
@@ -98,7 +95,7 @@ async fn random_and_malformed_form_bodies_get_a_clear_answer_and_store_nothing_i
 }
 
 /// Sends one case; the status, or why there was none (a hang, a dropped connection).
-async fn send(client: &Client, path: &str, case: &Case) -> Result<u16, String> {
+async fn send_case(client: &Client, path: &str, case: &Case) -> Result<u16, String> {
     let token = client.csrf_token().await;
     let (body, token_in_header) = case.render(&token);
     let mut request = client.http.post(client.url(path)).timeout(ANSWER_WITHIN).body(body);

@@ -58,16 +58,16 @@ fn location(resp: &Response) -> Option<&str> {
 #[actix_web::test]
 async fn two_people_asking_each_other_at_the_same_moment_become_friends_exactly_once() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
     alice.csrf_token().await;
     bob.csrf_token().await;
 
     for round in 0..8 {
         let (a, b) = if round % 2 == 0 {
-            gated(&app, send(&alice, "bob", "hi bob"), send(&bob, "alice", "hi alice")).await
+            gated(&app, alice.send_friend_request("bob", "hi bob"), bob.send_friend_request("alice", "hi alice")).await
         } else {
-            tokio::join!(send(&alice, "bob", "hi bob"), send(&bob, "alice", "hi alice"))
+            tokio::join!(alice.send_friend_request("bob", "hi bob"), bob.send_friend_request("alice", "hi alice"))
         };
 
         assert_eq!((a.status(), b.status()), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER), "round {round}");
@@ -75,24 +75,24 @@ async fn two_people_asking_each_other_at_the_same_moment_become_friends_exactly_
         assert_eq!(pending_between(&app, "alice", "bob"), 0, "round {round}: no stray pending request");
         assert_eq!(n(&app, "SELECT count(*) AS n FROM friend_requests WHERE status = 'accepted'"), round + 1, "round {round}");
         assert_eq!(all_requests(&app), round + 1, "round {round}: the second send accepted the first");
-        assert_redirect(&alice.post("/friends/bob/remove", &[]).await, "/friends");
+        alice.unfriend(&bob).await;
     }
 }
 
 #[actix_web::test]
 async fn the_same_accept_clicked_twice_at_once_makes_one_friendship() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
     alice.csrf_token().await;
 
     for round in 0..8 {
-        assert_redirect(&send(&bob, "alice", "").await, "/friends");
-        let id = pending_id(&app, "bob", "alice");
+        assert_redirect(&bob.send_friend_request("alice", "").await, "/friends");
+        let id = alice.request_from("bob").await;
         let (a, b) = if round % 2 == 0 {
-            gated(&app, answer(&alice, id, "accept"), answer(&alice, id, "accept")).await
+            gated(&app, alice.accept_friend_request(id), alice.accept_friend_request(id)).await
         } else {
-            tokio::join!(answer(&alice, id, "accept"), answer(&alice, id, "accept"))
+            tokio::join!(alice.accept_friend_request(id), alice.accept_friend_request(id))
         };
 
         let mut statuses = [a.status(), b.status()];
@@ -100,25 +100,25 @@ async fn the_same_accept_clicked_twice_at_once_makes_one_friendship() {
         assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT], "round {round}: one wins, one is told");
         assert_eq!(friendships(&app, "alice", "bob"), 1, "round {round}");
         assert_eq!(pending_between(&app, "alice", "bob"), 0, "round {round}");
-        assert_redirect(&alice.post("/friends/bob/remove", &[]).await, "/friends");
+        alice.unfriend(&bob).await;
     }
 }
 
 #[actix_web::test]
 async fn a_request_racing_an_accept_never_leaves_a_pending_request_between_friends() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
     alice.csrf_token().await;
     bob.csrf_token().await;
 
     for round in 0..6 {
-        assert_redirect(&send(&alice, "bob", "").await, "/friends");
-        let id = pending_id(&app, "alice", "bob");
+        assert_redirect(&alice.send_friend_request("bob", "").await, "/friends");
+        let id = bob.request_from("alice").await;
         let (accepted, again) = if round % 2 == 0 {
-            gated(&app, answer(&bob, id, "accept"), send(&alice, "bob", "hello?")).await
+            gated(&app, bob.accept_friend_request(id), alice.send_friend_request("bob", "hello?")).await
         } else {
-            tokio::join!(answer(&bob, id, "accept"), send(&alice, "bob", "hello?"))
+            tokio::join!(bob.accept_friend_request(id), alice.send_friend_request("bob", "hello?"))
         };
 
         assert_redirect(&accepted, "/friends");
@@ -127,20 +127,20 @@ async fn a_request_racing_an_accept_never_leaves_a_pending_request_between_frien
         assert!(why.contains("You already sent a friend request") || why.contains("You are already friends."), "round {round}");
         assert_eq!(friendships(&app, "alice", "bob"), 1, "round {round}");
         assert_eq!(pending_between(&app, "alice", "bob"), 0, "round {round}");
-        assert_redirect(&alice.post("/friends/bob/remove", &[]).await, "/friends");
+        alice.unfriend(&bob).await;
     }
 }
 
 #[actix_web::test]
 async fn many_requests_both_ways_at_once_end_in_one_friendship() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
     alice.csrf_token().await;
     bob.csrf_token().await;
 
     for round in 0..6 {
-        let sends = [(&alice, "bob"), (&bob, "alice"), (&alice, "bob"), (&bob, "alice")].map(|(c, to)| send(c, to, ""));
+        let sends = [(&alice, &bob), (&bob, &alice), (&alice, &bob), (&bob, &alice)].map(|(from, to)| from.send_friend_request(to, ""));
         let responses = futures_util::future::join_all(sends).await;
 
         for resp in &responses {
@@ -152,6 +152,6 @@ async fn many_requests_both_ways_at_once_end_in_one_friendship() {
         }
         assert_eq!(friendships(&app, "alice", "bob"), 1, "round {round}");
         assert_eq!(pending_between(&app, "alice", "bob"), 0, "round {round}");
-        assert_redirect(&bob.post("/friends/alice/remove", &[]).await, "/friends");
+        bob.unfriend(&alice).await;
     }
 }

@@ -7,13 +7,13 @@ use super::*;
 #[actix_web::test]
 async fn the_friends_page_shows_friends_and_both_kinds_of_requests_with_their_buttons() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    app.signup("dave").await;
-    befriend(&app, &alice, &bob, "alice", "bob").await;
-    send(&carol, "alice", "we met at <the> café").await;
-    send(&alice, "dave", "hello dave").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    app.signed_up("dave").await;
+    bob.befriend(&alice).await;
+    carol.send_friend_request("alice", "we met at <the> café").await;
+    alice.send_friend_request("dave", "hello dave").await;
 
     let (status, page) = alice.get_page("/friends").await;
 
@@ -45,7 +45,7 @@ async fn the_friends_page_shows_friends_and_both_kinds_of_requests_with_their_bu
 #[actix_web::test]
 async fn an_empty_friends_page_says_what_to_do_next() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let (status, page) = alice.get_page("/friends").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("class=\"empty-state\"") && page.contains("No friends yet"));
@@ -59,16 +59,16 @@ async fn an_empty_friends_page_says_what_to_do_next() {
 #[actix_web::test]
 async fn plain_posts_return_to_the_profile_or_search_they_came_from_and_nowhere_else() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    app.signup("carol").await;
-    app.signup("dave").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    app.signed_up("carol").await;
+    app.signed_up("dave").await;
 
     assert_redirect(&alice.post("/friend-requests", &[("to", "bob"), ("return_to", "/users/bob")]).await, "/users/bob");
     assert_redirect(&alice.post("/friend-requests", &[("to", "carol"), ("q", "ca")]).await, "/friends?q=ca");
     let hostile = alice.post("/friend-requests", &[("to", "dave"), ("return_to", "https://evil.example/")]).await;
     assert_redirect(&hostile, "/friends");
-    let id = pending_id(&app, "alice", "bob");
+    let id = bob.request_from("alice").await;
     assert_redirect(&bob.post(&format!("/friend-requests/{id}/accept"), &[("return_to", "//evil.example")]).await, "/friends");
     assert_eq!(friendships(&app, "alice", "bob"), 1);
     assert_eq!(requests(&app, "alice", "carol", "pending") + requests(&app, "alice", "dave", "pending"), 2);
@@ -77,8 +77,8 @@ async fn plain_posts_return_to_the_profile_or_search_they_came_from_and_nowhere_
 #[actix_web::test]
 async fn a_post_without_the_csrf_token_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    app.signed_up("bob").await;
     let resp = alice.post_raw("/friend-requests", &[("to", "bob")], reqwest::header::HeaderMap::new()).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(all_requests(&app), 0);
@@ -89,11 +89,11 @@ async fn a_post_without_the_csrf_token_is_refused_and_stores_nothing() {
 #[actix_web::test]
 async fn htmx_actions_on_the_friends_page_answer_with_the_lists_and_partials() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    app.signup("carol").await;
-    send(&bob, "alice", "hi").await;
-    let id = pending_id(&app, "bob", "alice");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    app.signed_up("carol").await;
+    bob.send_friend_request("alice", "hi").await;
+    let id = alice.request_from("bob").await;
 
     let resp = alice.post_htmx(&format!("/friend-requests/{id}/accept"), &[("q", "b")]).await;
 
@@ -115,7 +115,7 @@ async fn htmx_actions_on_the_friends_page_answer_with_the_lists_and_partials() {
     let fragment = body(resp).await;
     assert!(fragment.contains("Friend request sent to carol."));
     assert!(select(&fragment, "#person-carol").iter().any(|r| r.contains("You sent a friend request")));
-    let carols = pending_id(&app, "alice", "carol");
+    let carols = alice.request_to("carol").await;
     let resp = alice.post_htmx(&format!("/friend-requests/{carols}/withdraw"), &[]).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(body(resp).await.contains("You withdrew your friend request to carol."));
@@ -125,10 +125,10 @@ async fn htmx_actions_on_the_friends_page_answer_with_the_lists_and_partials() {
 #[actix_web::test]
 async fn htmx_refusals_answer_with_the_fresh_fragment_and_the_same_status() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    send(&bob, "alice", "").await;
-    let id = pending_id(&app, "bob", "alice");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    bob.send_friend_request("alice", "").await;
+    let id = alice.request_from("bob").await;
     let rejected = alice.post_htmx(&format!("/friend-requests/{id}/reject"), &[]).await;
     assert_eq!(rejected.status(), StatusCode::OK);
     assert!(body(rejected).await.contains("You rejected bob’s friend request."));
@@ -159,8 +159,8 @@ async fn htmx_refusals_answer_with_the_fresh_fragment_and_the_same_status() {
 #[actix_web::test]
 async fn profiles_show_the_friendship_state_with_the_fitting_button_and_their_forms_work() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
 
     // None: a request form that comes back here, plain and htmx.
     let (_, page) = alice.get_page("/users/bob").await;
@@ -179,7 +179,7 @@ async fn profiles_show_the_friendship_state_with_the_fitting_button_and_their_fo
     let (_, page) = bob.get_page("/users/alice").await;
     let block = select(&page, "#friendship").pop().unwrap();
     assert!(block.contains("hi from alice") && block.contains("/accept") && block.contains("/reject"));
-    let id = pending_id(&app, "alice", "bob");
+    let id = bob.request_from("alice").await;
     let accepted = bob.post(&format!("/friend-requests/{id}/accept"), &[("return_to", "/users/alice")]).await;
     assert_redirect(&accepted, "/users/alice");
     assert_eq!(friendships(&app, "alice", "bob"), 1);
@@ -217,24 +217,24 @@ fn nav_badge(page: &str) -> Option<String> {
 #[actix_web::test]
 async fn the_navigation_counts_incoming_pending_requests() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    let dave = app.signup("dave").await;
-    send(&bob, "alice", "").await;
-    send(&carol, "alice", "").await;
-    send(&dave, "alice", "").await;
-    send(&alice, "bob", "").await; // accepts bob's instead
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    let dave = app.signed_up("dave").await;
+    bob.send_friend_request("alice", "").await;
+    carol.send_friend_request("alice", "").await;
+    dave.send_friend_request("alice", "").await;
+    alice.send_friend_request("bob", "").await; // accepts bob's instead
 
     let (_, page) = alice.get_page("/settings").await;
     assert_eq!(nav_badge(&page).as_deref(), Some("2 incoming friend requests"));
     let (_, page) = carol.get_page("/settings").await;
     assert_eq!(nav_badge(&page), None, "outgoing requests are not counted");
 
-    let resp = alice.post_htmx(&format!("/friend-requests/{}/reject", pending_id(&app, "carol", "alice")), &[]).await;
+    let resp = alice.post_htmx(&format!("/friend-requests/{}/reject", alice.request_from("carol").await), &[]).await;
     let partial = body(resp).await;
     assert_eq!(nav_badge(&partial).as_deref(), Some("1 incoming friend request"), "the partial refreshes the count");
-    answer(&dave, pending_id(&app, "dave", "alice"), "withdraw").await;
+    dave.withdraw_friend_request(dave.request_to("alice").await).await;
     let (_, page) = alice.get_page("/friends").await;
     assert_eq!(nav_badge(&page), None);
     assert_eq!(n(&app, "SELECT count(*) AS n FROM friend_requests WHERE status = 'pending'"), 0);

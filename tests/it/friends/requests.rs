@@ -7,10 +7,10 @@ use super::*;
 #[actix_web::test]
 async fn a_request_is_stored_pending_with_its_greeting_and_shown_to_both() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
 
-    let resp = send(&alice, "Bob", "  Hi Bob, it's Alice from school!  ").await;
+    let resp = alice.send_friend_request("Bob", "  Hi Bob, it's Alice from school!  ").await;
 
     assert_redirect(&resp, "/friends");
     assert_eq!(requests(&app, "alice", "bob", "pending"), 1);
@@ -33,9 +33,9 @@ async fn a_request_is_stored_pending_with_its_greeting_and_shown_to_both() {
 #[actix_web::test]
 async fn a_greeting_has_at_most_200_characters_counting_an_emoji_as_one() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    app.signup("bob").await;
-    app.signup("carol").await;
+    let alice = app.signed_up("alice").await;
+    app.signed_up("bob").await;
+    app.signed_up("carol").await;
 
     let too_long = "😀".repeat(201);
     let resp = alice.post("/friend-requests", &[("to", "bob"), ("greeting", &too_long), ("q", "bo")]).await;
@@ -49,18 +49,18 @@ async fn a_greeting_has_at_most_200_characters_counting_an_emoji_as_one() {
     assert_eq!(all_requests(&app), 0);
 
     let just_right = "😀".repeat(200);
-    assert_redirect(&send(&alice, "carol", &just_right).await, "/friends");
+    assert_redirect(&alice.send_friend_request("carol", &just_right).await, "/friends");
     assert_eq!(n(&app, "SELECT count(*) AS n FROM friend_requests WHERE char_length(greeting) = 200"), 1);
 }
 
 #[actix_web::test]
 async fn refused_requests_get_a_422_with_a_clear_message_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    app.signup("carol").await;
-    befriend(&app, &alice, &bob, "alice", "bob").await;
-    assert_redirect(&send(&alice, "carol", "hi").await, "/friends");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    app.signed_up("carol").await;
+    bob.befriend(&alice).await;
+    assert_redirect(&alice.send_friend_request("carol", "hi").await, "/friends");
     let before = snapshot(&app);
 
     for (what, to, message) in [
@@ -71,7 +71,7 @@ async fn refused_requests_get_a_422_with_a_clear_message_and_change_nothing() {
         ("a friend", "bob", "You are already friends."),
         ("someone you already asked", "carol", "You already sent a friend request. It is waiting for an answer."),
     ] {
-        let resp = send(&alice, to, "hello again").await;
+        let resp = alice.send_friend_request(to, "hello again").await;
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
         let page = body(resp).await;
         assert!(page.contains(message), "{what}: expected {message:?}");
@@ -83,11 +83,11 @@ async fn refused_requests_get_a_422_with_a_clear_message_and_change_nothing() {
 #[actix_web::test]
 async fn asking_someone_who_already_asked_you_accepts_their_request_instead() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    assert_redirect(&send(&bob, "alice", "hi alice").await, "/friends");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    assert_redirect(&bob.send_friend_request("alice", "hi alice").await, "/friends");
 
-    let resp = send(&alice, "bob", "hi bob").await;
+    let resp = alice.send_friend_request("bob", "hi bob").await;
 
     assert_redirect(&resp, "/friends");
     assert_eq!(friendships(&app, "alice", "bob"), 1);
@@ -103,12 +103,12 @@ async fn asking_someone_who_already_asked_you_accepts_their_request_instead() {
 #[actix_web::test]
 async fn accepting_makes_friends_in_the_same_step_as_closing_the_request() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    send(&bob, "alice", "").await;
-    let id = pending_id(&app, "bob", "alice");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    bob.send_friend_request("alice", "").await;
+    let id = alice.request_from("bob").await;
 
-    assert_redirect(&answer(&alice, id, "accept").await, "/friends");
+    assert_redirect(&alice.accept_friend_request(id).await, "/friends");
 
     assert_eq!(friendships(&app, "alice", "bob"), 1);
     assert_eq!(requests(&app, "bob", "alice", "accepted"), 1);
@@ -125,14 +125,14 @@ async fn accepting_makes_friends_in_the_same_step_as_closing_the_request() {
 #[actix_web::test]
 async fn rejecting_and_withdrawing_close_the_request_without_a_friendship() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    send(&bob, "alice", "").await;
-    send(&carol, "alice", "").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    bob.send_friend_request("alice", "").await;
+    carol.send_friend_request("alice", "").await;
 
-    assert_redirect(&answer(&alice, pending_id(&app, "bob", "alice"), "reject").await, "/friends");
-    assert_redirect(&answer(&carol, pending_id(&app, "carol", "alice"), "withdraw").await, "/friends");
+    assert_redirect(&alice.reject_friend_request(alice.request_from("bob").await).await, "/friends");
+    assert_redirect(&carol.withdraw_friend_request(carol.request_to("alice").await).await, "/friends");
 
     assert_eq!(requests(&app, "bob", "alice", "rejected"), 1);
     assert_eq!(requests(&app, "carol", "alice", "withdrawn"), 1);
@@ -141,18 +141,18 @@ async fn rejecting_and_withdrawing_close_the_request_without_a_friendship() {
     // Closed requests leave the lists, and a new request may follow.
     let (_, alices) = alice.get_page("/friends").await;
     assert!(select(&alices, "section[aria-labelledby=incoming-heading] li").is_empty());
-    assert_redirect(&send(&bob, "alice", "second try").await, "/friends");
+    assert_redirect(&bob.send_friend_request("alice", "second try").await, "/friends");
     assert_eq!(requests(&app, "bob", "alice", "pending"), 1);
 }
 
 #[actix_web::test]
 async fn only_the_receiver_accepts_or_rejects_and_only_the_sender_withdraws() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    send(&bob, "alice", "").await;
-    let id = pending_id(&app, "bob", "alice");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    bob.send_friend_request("alice", "").await;
+    let id = alice.request_from("bob").await;
     let before = snapshot(&app);
 
     for (what, client, path) in [
@@ -174,15 +174,15 @@ async fn only_the_receiver_accepts_or_rejects_and_only_the_sender_withdraws() {
 #[actix_web::test]
 async fn answering_a_request_that_is_no_longer_pending_is_a_409_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let carol = app.signup("carol").await;
-    send(&bob, "alice", "").await;
-    let accepted = pending_id(&app, "bob", "alice");
-    answer(&alice, accepted, "accept").await;
-    send(&carol, "alice", "").await;
-    let withdrawn = pending_id(&app, "carol", "alice");
-    answer(&carol, withdrawn, "withdraw").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    bob.send_friend_request("alice", "").await;
+    let accepted = alice.request_from("bob").await;
+    alice.accept_friend_request(accepted).await;
+    carol.send_friend_request("alice", "").await;
+    let withdrawn = carol.request_to("alice").await;
+    carol.withdraw_friend_request(withdrawn).await;
     let before = snapshot(&app);
 
     for (what, client, id, verb, message) in [
@@ -192,7 +192,7 @@ async fn answering_a_request_that_is_no_longer_pending_is_a_409_and_changes_noth
         ("accepting a withdrawn request", &alice, withdrawn, "accept", "This friend request was withdrawn."),
         ("withdrawing twice", &carol, withdrawn, "withdraw", "You already withdrew this friend request."),
     ] {
-        let resp = answer(client, id, verb).await;
+        let resp = client.answer_friend_request(id, verb).await;
         assert_eq!(resp.status(), StatusCode::CONFLICT, "{what}");
         assert!(body(resp).await.contains(message), "{what}: {message:?}");
         assert_eq!(snapshot(&app), before, "{what}: nothing changed, not even responded_at");
@@ -204,20 +204,20 @@ async fn answering_a_request_that_is_no_longer_pending_is_a_409_and_changes_noth
 #[actix_web::test]
 async fn unfriending_removes_the_friendship_both_ways_and_a_new_request_can_follow() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    befriend(&app, &alice, &bob, "alice", "bob").await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    bob.befriend(&alice).await;
 
-    assert_redirect(&alice.post("/friends/bob/remove", &[]).await, "/friends");
+    alice.unfriend(&bob).await;
 
     assert_eq!(friendships(&app, "alice", "bob"), 0);
     let (_, bobs) = bob.get_page("/friends").await;
     assert!(select(&bobs, "#friend-alice").is_empty(), "gone for bob too");
-    let again = bob.post("/friends/alice/remove", &[]).await;
+    let again = bob.remove_friend(&alice).await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert!(body(again).await.contains("You are not friends with alice."));
-    assert_eq!(alice.post("/friends/nobody/remove", &[]).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(alice.post("/friends/alice/remove", &[]).await.status(), StatusCode::CONFLICT, "yourself");
+    assert_eq!(alice.remove_friend("nobody").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(alice.remove_friend(&alice).await.status(), StatusCode::CONFLICT, "yourself");
 
     assert_redirect(&bob.post("/friend-requests", &[("to", "alice"), ("greeting", "friends again?")]).await, "/friends");
     assert_eq!(requests(&app, "bob", "alice", "pending"), 1);
@@ -243,11 +243,16 @@ fn the_demo_adds_the_friendships_of_the_design_notes_once() {
     assert_eq!(state(&mut conn), first, "running it twice changes nothing");
     assert_eq!(first, (4, 3, 4));
     for (a, b) in [("shahn", "shivam"), ("shahn", "udit"), ("shivam", "udit")] {
-        let pair = format!(
-            "SELECT count(*) AS n FROM friends f JOIN users a ON a.username = '{a}' JOIN users b ON b.username = '{b}' \
-             WHERE LEAST(a.user_id, b.user_id) = f.user1 AND GREATEST(a.user_id, b.user_id) = f.user2"
-        );
-        assert_eq!(count(&mut conn, &pair), 1, "{a}–{b}");
+        let pair = diesel::sql_query(
+            "SELECT count(*) AS n FROM friends f JOIN users a ON a.username = $1 JOIN users b ON b.username = $2 \
+             WHERE LEAST(a.user_id, b.user_id) = f.user1 AND GREATEST(a.user_id, b.user_id) = f.user2",
+        )
+        .bind::<Text, _>(a)
+        .bind::<Text, _>(b)
+        .get_result::<Scalar>(&mut conn)
+        .unwrap()
+        .n;
+        assert_eq!(pair, 1, "{a}–{b}");
     }
     let hi = "SELECT count(*) AS n FROM friend_requests r JOIN users f ON f.user_id = r.from_user \
               JOIN users t ON t.user_id = r.to_user \

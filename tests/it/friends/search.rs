@@ -24,7 +24,7 @@ fn found(page: &str) -> Vec<String> {
 #[actix_web::test]
 async fn search_is_a_case_insensitive_prefix_match_of_at_most_twenty_people_without_yourself() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let many: Vec<String> = (0..25).map(|i| format!("al{i:02}")).collect();
     add_people(&app, &many.iter().map(String::as_str).collect::<Vec<_>>());
     add_people(&app, &["alfred", "bob", "malfoy"]);
@@ -49,7 +49,7 @@ async fn search_is_a_case_insensitive_prefix_match_of_at_most_twenty_people_with
 #[actix_web::test]
 async fn like_metacharacters_in_a_search_are_taken_literally() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     add_people(&app, &["a_b", "axb", "a.b"]);
 
     for (q, expected) in
@@ -64,16 +64,16 @@ async fn like_metacharacters_in_a_search_are_taken_literally() {
 #[actix_web::test]
 async fn search_results_show_each_persons_state_with_the_fitting_button() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
-    let friend = app.signup("pal_friend").await;
-    app.signup("pal_asked").await;
-    let asker = app.signup("pal_asker").await;
-    app.signup("pal_none").await;
-    befriend(&app, &alice, &friend, "alice", "pal_friend").await;
-    send(&alice, "pal_asked", "").await;
-    send(&asker, "alice", "please?").await;
-    let asked = pending_id(&app, "alice", "pal_asked");
-    let asking = pending_id(&app, "pal_asker", "alice");
+    let alice = app.signed_up("alice").await;
+    let friend = app.signed_up("pal_friend").await;
+    app.signed_up("pal_asked").await;
+    let asker = app.signed_up("pal_asker").await;
+    app.signed_up("pal_none").await;
+    friend.befriend(&alice).await;
+    alice.send_friend_request("pal_asked", "").await;
+    asker.send_friend_request("alice", "please?").await;
+    let asked = alice.request_to("pal_asked").await;
+    let asking = alice.request_from(&asker).await;
 
     let (_, page) = alice.get_page("/friends?q=pal").await;
 
@@ -93,9 +93,9 @@ async fn search_results_show_each_persons_state_with_the_fitting_button() {
 #[actix_web::test]
 async fn htmx_searches_get_only_the_results() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     add_people(&app, &["bob"]);
-    let resp = alice.http.get(alice.url("/friends?q=b")).header("HX-Request", "true").send().await.unwrap();
+    let resp = alice.get_htmx("/friends?q=b").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers().get("vary").and_then(|v| v.to_str().ok()), Some("HX-Request"));
     let fragment = body(resp).await;
