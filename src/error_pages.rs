@@ -1,15 +1,14 @@
-//! Error pages, rendered once per answer in the site layout. Used by two error-handler
-//! layers (`startup`): the one inside the sessions knows the visitor and shows their
-//! navigation with its real badges; the one outside renders only what arrives bare
-//! from the session layer itself (a store that could not write), anonymously. Answers
-//! that are already HTML (a 422 form, an htmx fragment, a page rendered by the inner
-//! layer) pass untouched.
+//! Error pages, rendered once per answer in the site layout. `render` is the error-page
+//! layer inside the sessions (`startup`): it knows the visitor and shows their
+//! navigation with its real badges. Errors of the session layer itself (a store that
+//! could not write) are rendered by `anonymous`, in `session_store::busy_is_503`.
+//! Answers that are already HTML (a 422 form, an htmx fragment) pass untouched.
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, ConnectionType, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::auth::{CurrentUser, TypedSession};
@@ -19,7 +18,7 @@ use crate::models::users::{self, NavCounts};
 use crate::views::errors::ErrorPage;
 use crate::views::Layout;
 
-/// The handler of both layers: `ErrorHandlers::new().default_handler(render)`.
+/// The error-page layer: `ErrorHandlers::new().default_handler(render)`.
 pub fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let status = res.status();
     let is_html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
@@ -44,6 +43,17 @@ pub fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
         let page = page(status, &message, user.as_ref(), counts);
         Ok(replace_body(res, page))
     })))
+}
+
+/// The page of `error` for a visitor nobody knows, with the headers its answer carries.
+pub fn anonymous(error: &AppError) -> HttpResponse {
+    let bare = error.error_response();
+    let message = bare.extensions().get::<ErrorMessage>().map_or_else(|| default_message(bare.status()).to_string(), |m| m.0.clone());
+    let mut rendered = page(bare.status(), &message, None, NavCounts::default());
+    for (name, value) in bare.headers() {
+        rendered.headers_mut().append(name.clone(), value.clone());
+    }
+    rendered
 }
 
 fn page(status: StatusCode, message: &str, user: Option<&CurrentUser>, counts: NavCounts) -> HttpResponse {

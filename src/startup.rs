@@ -196,12 +196,11 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(upload_deadline::limit_uploads))
             // Inside the sessions (which take the session out of the request on the way
-            // back) to know who is logged in; outside them for errors of the session
-            // store itself. Each error is rendered once (`error_pages`).
+            // back) to know who is logged in. Errors of the sessions themselves are
+            // rendered by `busy_is_503`. Each error is rendered once (`error_pages`).
             .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))

@@ -8,9 +8,10 @@ use std::time::Duration as StdDuration;
 
 use crate::models::UserId;
 use actix_session::storage::{generate_session_key, LoadError, SaveError, SessionKey, SessionStore, UpdateError};
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::cookie::time::Duration;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::middleware::Next;
 use chrono::Utc;
 
@@ -18,6 +19,7 @@ use super::current_user::keys;
 use super::tokens::sha256;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::error_pages;
 use crate::models::sessions::{self, NewSession};
 
 tokio::task_local! {
@@ -40,19 +42,19 @@ fn store_error(e: AppError) -> anyhow::Error {
 /// be repeated. The store says so through a task-local flag, not through the error,
 /// which actix-session makes opaque.
 ///
-/// Either way the error becomes a response here, so that the error-page layer outside
-/// renders it (error handlers see responses, not errors).
-pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let request = req.request().clone();
+/// Errors of the session layer pass no error-page layer (those see responses), so the
+/// page is rendered here, once, for an anonymous visitor: the session is what failed.
+pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<B>, actix_web::Error> {
     STORE_BUSY
         .scope(Cell::new(false), async move {
-            match next.call(req).await {
-                Ok(res) => Ok(res.map_into_left_body()),
-                Err(_) if STORE_BUSY.with(Cell::get) => {
-                    Ok(ServiceResponse::from_err(AppError::Unavailable("session store busy".into()), request).map_into_right_body())
-                }
-                Err(e) => Ok(ServiceResponse::from_err(e, request).map_into_right_body()),
-            }
+            next.call(req).await.map_err(|e| {
+                let error = if STORE_BUSY.with(Cell::get) {
+                    AppError::Unavailable("session store busy".into())
+                } else {
+                    AppError::Internal(anyhow::anyhow!("session layer: {e}"))
+                };
+                InternalError::from_response(error.to_string(), error_pages::anonymous(&error)).into()
+            })
         })
         .await
 }

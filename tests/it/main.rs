@@ -18,6 +18,7 @@ mod faults;
 mod form_fuzz;
 mod friends;
 mod groups;
+mod history;
 mod hostile;
 mod instances;
 mod load;
