@@ -22,6 +22,7 @@ mod form_fuzz;
 mod friends;
 mod groups;
 mod hostile;
+mod http_doc;
 mod instances;
 mod load;
 mod overload;
