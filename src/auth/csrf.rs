@@ -1,14 +1,19 @@
 //! CSRF protection for every unsafe request: the browser must say the request comes from
 //! our own origin (Fetch Metadata, else Origin/Referer), and it must carry the session's
-//! token, as the `X-CSRF-Token` header (htmx), the `csrf_token` query parameter
-//! (multipart uploads, whose body is parsed later) or the `csrf_token` form field.
+//! token: as the `X-CSRF-Token` header (htmx) or the `csrf_token` field of a urlencoded
+//! form, and in a multipart form as its first part, a field named `csrf_token`. That part
+//! is read here, before the handler accepts the body, and put back in front of the rest
+//! (see `read_multipart_token`). A token in the URL is refused outright: URLs end up in
+//! logs and in `Referer` headers.
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
-use actix_web::web::Bytes;
-use futures_util::StreamExt;
+use actix_web::web::{Bytes, BytesMut};
+use futures_util::{stream, StreamExt};
+
+mod multipart;
 
 use super::current_user::TypedSession;
 use super::tokens::constant_time_eq;
@@ -38,6 +43,10 @@ async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
     if !same_origin(req) {
         tracing::info!("refused cross-origin {} {}", req.method(), req.path());
         return Err(AppError::Forbidden("cross-origin request").into());
+    }
+    if form_field(req.query_string().as_bytes(), FIELD).is_some() {
+        tracing::info!("refused {} {} with a CSRF token in its URL", req.method(), req.path());
+        return Err(AppError::Forbidden("CSRF token in the URL").into());
     }
     // A session the store could not load (the database is away) is a 503, not a 403.
     let expected = TypedSession::loaded(req.request())?.csrf_token_if_any();
@@ -73,29 +82,78 @@ fn authority_of(url: &str) -> Option<&str> {
 }
 
 async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, actix_web::Error> {
+    // A multipart body says it first, whatever the headers say.
+    if is_multipart(req) {
+        return read_multipart_token(req).await.map(Some);
+    }
     // Form bodies are read (and checked) even when the header carries the token.
     let body = if is_form(req) { Some(read_form(req).await?) } else { None };
     if let Some(v) = req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
         return Ok(Some(v.to_owned()));
     }
-    if let Some(token) = form_field(req.query_string().as_bytes(), FIELD) {
-        return Ok(Some(token));
-    }
     Ok(body.and_then(|body| form_field(&body, FIELD)))
 }
 
+fn content_type(req: &ServiceRequest) -> Option<&str> {
+    req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
 fn is_form(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+    content_type(req).is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Any `multipart/…` body (in any letter case): such a body must open with the token.
+fn is_multipart(req: &ServiceRequest) -> bool {
+    req.headers().get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().get(..10).is_some_and(|t| t.eq_ignore_ascii_case(b"multipart/")))
+}
+
+/// Reads a multipart body up to the end of its first part, which must be the field
+/// `csrf_token` within `multipart::FIRST_PART_LIMIT` bytes, and in time (the form
+/// timeout, besides the upload deadline around the payload). Anything else is a 403 and
+/// not a byte more is read. The bytes read are then put back in front of the rest of the
+/// stream, so the handler's multipart reader sees the whole body (and skips that part).
+async fn read_multipart_token(req: &mut ServiceRequest) -> Result<String, actix_web::Error> {
+    let Some(boundary) = content_type(req).and_then(multipart::boundary) else {
+        return Err(AppError::Forbidden("multipart body without a boundary").into());
+    };
+    let (_, slot) = req.parts_mut();
+    let mut payload = std::mem::replace(slot, Payload::None);
+    let mut read = BytesMut::new();
+    let token = match tokio::time::timeout(FORM_READ_TIMEOUT, first_part(&mut payload, &mut read, &boundary)).await {
+        Ok(token) => token,
+        Err(_) => {
+            tracing::info!("multipart body too slow; closing the connection");
+            let closing = actix_web::HttpResponse::RequestTimeout().force_close().finish();
+            return Err(actix_web::error::InternalError::from_response("multipart body too slow", closing).into());
+        }
+    };
+    let token = token.inspect_err(|e| tracing::info!("refused {} {}: {e}", req.method(), req.path()))?;
+    let replay = stream::once(std::future::ready(Ok(read.freeze()))).chain(payload);
+    // Fused: the multipart reader may poll again after the end.
+    req.set_payload(Payload::Stream { payload: Box::pin(replay.fuse()) });
+    Ok(token)
+}
+
+/// Reads chunks into `read` until the first part is complete: its token, or why not.
+async fn first_part(payload: &mut Payload, read: &mut BytesMut, boundary: &str) -> Result<String, actix_web::Error> {
+    loop {
+        match multipart::first_part(read, boundary) {
+            multipart::FirstPart::Token(token) => return Ok(token),
+            multipart::FirstPart::Refused(why) => return Err(AppError::Forbidden(why).into()),
+            multipart::FirstPart::NeedMore => {}
+        }
+        match payload.next().await {
+            Some(chunk) => read.extend_from_slice(&chunk?),
+            None => return Err(AppError::Forbidden("multipart body ended within its first part").into()),
+        }
+    }
 }
 
 /// Reads the (bounded) form body, refuses one that is not UTF-8 once decoded (the form
 /// parser would silently turn such bytes into U+FFFD), and puts it back for the handler.
 async fn read_form(req: &mut ServiceRequest) -> Result<Vec<u8>, actix_web::Error> {
     let (_, slot) = req.parts_mut();
-    let mut payload = std::mem::replace(slot, actix_web::dev::Payload::None);
+    let mut payload = std::mem::replace(slot, Payload::None);
     let mut body = Vec::new();
     let read = async {
         while let Some(chunk) = payload.next().await {

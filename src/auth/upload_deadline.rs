@@ -1,5 +1,5 @@
-//! A deadline for multipart uploads (pictures), whose body the handler reads after the
-//! middleware. The server's request timeout covers only the head, and form bodies get
+//! A deadline for multipart uploads (pictures), whose body is read after this middleware:
+//! its first part (the CSRF token) by `csrf::protect`, the rest by the handler. The server's request timeout covers only the head, and form bodies get
 //! theirs in `csrf::read_form`; without this a body trickled byte by byte would hold its
 //! connection for ever. The time allowed grows with the declared size, at a rate that
 //! a poor mobile link still reaches; past it the read fails, the answer is 408 and the

@@ -36,6 +36,8 @@ pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, done: web::Query<D
     Ok(views::ok(&settings)?)
 }
 
+/// The upload form. Its first part, `csrf_token`, was checked by `auth::csrf` before the
+/// body reached this handler; as an unknown field here it is skipped.
 #[derive(MultipartForm)]
 pub struct PictureUpload {
     #[multipart(limit = "5MiB")]

@@ -70,13 +70,13 @@ async fn malformed_multipart_and_image_bombs_are_refused() {
     let app = TestApp::spawn().await;
     let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
-    let url = alice.url(&format!("/settings/display-picture?csrf_token={token}"));
+    let url = alice.url("/settings/display-picture");
 
     let broken = alice
         .http
         .post(&url)
         .header("content-type", "multipart/form-data; boundary=XYZ")
-        .body("--XYZ\r\nContent-Disposition: form-data; name=\"picture\"\r\n\r\nno end")
+        .body(format!("--XYZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n--XYZ\r\nContent-Disposition: form-data; name=\"picture\"\r\n\r\nno end"))
         .send()
         .await
         .unwrap();
@@ -91,7 +91,9 @@ async fn malformed_multipart_and_image_bombs_are_refused() {
     bomb.extend_from_slice(&13u32.to_be_bytes());
     bomb.extend_from_slice(&ihdr);
     bomb.extend_from_slice(&[0, 0, 0, 0]);
-    let form = reqwest::multipart::Form::new().part("picture", reqwest::multipart::Part::bytes(bomb).file_name("bomb.png"));
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token)
+        .part("picture", reqwest::multipart::Part::bytes(bomb).file_name("bomb.png"));
     let resp = alice.http.post(&url).multipart(form).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM display_pictures"), 0);

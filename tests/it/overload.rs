@@ -213,8 +213,9 @@ async fn slow_clients_are_cut_off_and_do_not_keep_others_from_being_served() {
     let bodies = (0..20).map(|_| slow_client(addr.clone(), body_head.clone(), vec![b'x'; 40], &started));
     // ... and picture uploads, logged in (multipart bodies are read by the handler).
     let upload_head = format!(
-        "POST /settings/display-picture?csrf_token={token} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+        "POST /settings/display-picture HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
          Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 1000\r\n\r\n\
+         --XX\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
          --XX\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n",
         token = alice.csrf_token().await,
         cookie = alice.cookie_header()

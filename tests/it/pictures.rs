@@ -35,8 +35,10 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 async fn upload(client: &Client, bytes: Vec<u8>, file_name: &str) -> reqwest::Response {
     let token = client.csrf_token().await;
-    let form = Form::new().part("picture", Part::bytes(bytes).file_name(file_name.to_string()).mime_str("image/png").unwrap());
-    client.http.post(client.url(&format!("/settings/display-picture?csrf_token={token}"))).multipart(form).send().await.unwrap()
+    let form = Form::new()
+        .text("csrf_token", token)
+        .part("picture", Part::bytes(bytes).file_name(file_name.to_string()).mime_str("image/png").unwrap());
+    client.http.post(client.url("/settings/display-picture")).multipart(form).send().await.unwrap()
 }
 
 #[actix_web::test]
