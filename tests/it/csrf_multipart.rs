@@ -8,8 +8,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{assert_redirect, count, Client, TestApp};
-use crate::pictures::user_id;
+use crate::helpers::{assert_redirect, count, user_id, Client, TestApp};
 
 fn png(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -32,7 +31,7 @@ fn pictures_stored(app: &TestApp) -> i64 {
 #[actix_web::test]
 async fn a_picture_with_the_token_as_the_first_part_is_stored() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
     let form = Form::new().text("csrf_token", token).part("picture", picture());
     assert_redirect(&post(&alice, "/settings/display-picture", form).await, "/settings?done=picture");
@@ -47,7 +46,7 @@ async fn a_picture_with_the_token_as_the_first_part_is_stored() {
 #[actix_web::test]
 async fn a_token_in_the_url_is_refused_even_beside_a_good_one() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
     let in_url = format!("/settings/display-picture?csrf_token={token}");
 
@@ -66,9 +65,9 @@ async fn a_token_in_the_url_is_refused_even_beside_a_good_one() {
 #[actix_web::test]
 async fn a_multipart_form_without_the_right_token_first_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let token = alice.csrf_token().await;
-    let bob = app.signup("bob").await;
+    let bob = app.signed_up("bob").await;
     let bobs = bob.csrf_token().await;
     let cases = [
         ("no token part", Form::new().part("picture", picture())),
@@ -97,7 +96,7 @@ async fn a_multipart_form_without_the_right_token_first_is_refused_and_stores_no
 #[actix_web::test]
 async fn a_first_part_that_never_ends_is_cut_off() {
     let app = TestApp::spawn().await;
-    let alice = app.signup("alice").await;
+    let alice = app.signed_up("alice").await;
     let addr = format!("127.0.0.1:{}", app.port);
     let head = format!(
         "POST /settings/display-picture HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
