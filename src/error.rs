@@ -185,3 +185,21 @@ pub fn default_message(status: StatusCode) -> &'static str {
 /// The message of an error answer, kept on the response until `error_pages` renders it.
 #[derive(Debug, Clone)]
 pub struct ErrorMessage(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+    use crate::db::InOperation;
+
+    #[test]
+    fn a_failed_database_operation_names_its_place_in_the_code() {
+        let at = std::panic::Location::caller();
+        let failed = AppError::Internal(anyhow::anyhow!("boom")).in_operation(at);
+        let AppError::Internal(e) = failed else { panic!("still internal") };
+        let logged = format!("{e:?}");
+        assert!(logged.contains(&format!("database operation at {}:{}", file!(), at.line())), "{logged}");
+        assert!(logged.contains("boom"), "the cause is kept: {logged}");
+        let AppError::Unavailable(why) = AppError::Unavailable("pool".into()).in_operation(at) else { panic!("still 503") };
+        assert!(why.contains(file!()), "{why}");
+    }
+}

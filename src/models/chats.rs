@@ -65,6 +65,8 @@ impl Membership {
     }
 }
 
+/// The chat as `viewer` sees it, if they take part in it: `None` for anyone else, so a
+/// chat they are not in is as unknown as one that does not exist.
 pub fn find_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: ChatId) -> QueryResult<Option<Membership>> {
     let chat = chats_as_seen::table
         .filter(chats_as_seen::viewer.eq(viewer))

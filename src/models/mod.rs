@@ -90,3 +90,23 @@ macro_rules! text_column {
     };
 }
 pub(crate) use text_column;
+
+#[cfg(test)]
+mod tests {
+    use super::friend_requests::Status;
+    use super::messages::MessageKind;
+    use super::participants::Role;
+
+    #[test]
+    fn a_stored_word_outside_an_enum_is_an_error_not_a_default() {
+        assert_eq!("owner".parse::<Role>(), Ok(Role::Owner));
+        assert_eq!("system".parse::<MessageKind>(), Ok(MessageKind::System));
+        assert_eq!("withdrawn".parse::<Status>(), Ok(Status::Withdrawn));
+        assert!("admin".parse::<Role>().is_err());
+        assert!("Pending".parse::<Status>().is_err(), "no silent pending");
+        assert!("".parse::<MessageKind>().is_err());
+        for status in [Status::Pending, Status::Accepted, Status::Rejected, Status::Withdrawn] {
+            assert_eq!(status.as_str().parse::<Status>(), Ok(status));
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{alice_and_bob, seqs_in, select_attr, TestApp};
+use crate::helpers::{alice_and_bob, select_attr, seqs_in, TestApp};
 
 /// The messages a page shows and where its "older" and "newer" links lead.
 async fn read_page(alice: &crate::helpers::Actor, path: &str) -> (Vec<i64>, Option<String>, Option<String>) {

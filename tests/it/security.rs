@@ -241,3 +241,25 @@ async fn an_unexpected_failure_gives_a_500_page_without_details_and_stores_nothi
     assert!(!body.contains("secret internal detail"), "no internals shown");
     assert_eq!(count(&mut conn, "SELECT last_seq AS n FROM chats"), 0, "the transaction rolled back");
 }
+
+/// An error page is rendered once, for whoever is looking: a logged-in person sees their
+/// own navigation with its real badges (not zeros), a visitor the anonymous one.
+#[actix_web::test]
+async fn an_error_page_shows_the_real_navigation_of_a_logged_in_person() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    assert_eq!(bob.send(chat, "unread by alice").await.status(), StatusCode::SEE_OTHER);
+    let carol = app.signed_up("carol").await;
+    assert_eq!(carol.send_friend_request(&alice, "hi").await.status(), StatusCode::SEE_OTHER);
+
+    let (status, page) = alice.get_page(&format!("/chats/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("/users/alice"), "alice's navigation");
+    assert!(page.contains("1<span class=\"visually-hidden\"> unread message</span>"), "the unread badge: {page}");
+    assert!(page.contains("1<span class=\"visually-hidden\"> incoming friend request</span>"), "the request badge: {page}");
+    assert_eq!(page.matches("<main").count(), 1, "one page, rendered once");
+
+    let (status, page) = app.client().get_page(&format!("/chats/{chat}/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains("/users/alice") && page.contains("<main"), "the anonymous layout");
+}
