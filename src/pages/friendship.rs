@@ -77,7 +77,7 @@ pub async fn answer(
         (Err(e), true) => return Err(e),
     };
     let view = where_it_was(user, pool, origin, Some(notice), None).await?;
-    Ok(FriendshipAnswer::Page { status, view, htmx })
+    Ok(FriendshipAnswer::Page { status, view: Box::new(view), htmx })
 }
 
 /// A refused friend request (422): where its form was, with the input and the reason.
@@ -89,7 +89,7 @@ pub async fn refuse(
     refused: RefusedRequest,
 ) -> Result<FriendshipAnswer, AppError> {
     let view = where_it_was(user, pool, origin, None, Some(refused)).await?;
-    Ok(FriendshipAnswer::Page { status: StatusCode::UNPROCESSABLE_ENTITY, view, htmx })
+    Ok(FriendshipAnswer::Page { status: StatusCode::UNPROCESSABLE_ENTITY, view: Box::new(view), htmx })
 }
 
 async fn where_it_was(

@@ -130,7 +130,7 @@ pub enum FriendshipAnswer {
     Redirect(String),
     Page {
         status: StatusCode,
-        view: FriendshipView,
+        view: Box<FriendshipView>,
         htmx: bool,
     },
 }
