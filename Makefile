@@ -43,8 +43,9 @@ run: deps assets
 demo: deps assets
 	$(CARGO) run --release --bin chaat -- demo --password "$(DEMO_PASSWORD)"
 
+# The whole workspace: the server and the load generator (benches/load).
 test: deps assets
-	$(CARGO) test --locked --all-targets -- --test-threads=$(TEST_THREADS)
+	$(CARGO) test --locked --workspace --all-targets -- --test-threads=$(TEST_THREADS)
 
 # Load benchmark (BENCHMARKS.md): release build, a private cluster and the app in
 # /tmp, pgbench, then chaat-load's dm, pages and fanout scenarios; stops everything.
@@ -59,8 +60,8 @@ security-scan: deps assets
 
 # clippy runs build.rs, which needs the assets.
 lint: deps assets
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Stops the app's private cluster (if running) and deletes all local data.
 # PostgreSQL refuses to run as root, so as root pg_ctl runs as `postgres`.

@@ -8,7 +8,6 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod live;
-pub mod load;
 pub mod models;
 pub mod pictures;
 pub mod routes;

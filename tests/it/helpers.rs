@@ -295,7 +295,7 @@ impl Client {
     }
 }
 
-pub use chaat::load::person::csrf_token_in;
+pub use chaat_load::person::csrf_token_in;
 
 #[track_caller]
 pub fn assert_redirect(resp: &Response, location: &str) {
