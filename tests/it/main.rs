@@ -15,6 +15,7 @@ mod binary;
 mod browser;
 mod chats;
 mod cluster;
+mod deps;
 mod events;
 mod faults;
 mod form_fuzz;
