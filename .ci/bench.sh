@@ -15,7 +15,8 @@ out=${BENCH_OUT:-$PWD/target/bench-results.jsonl}
 scenarios=" ${BENCH_SCENARIOS:-pgbench dm pages fanout} "
 bin=$CARGO_TARGET_DIR/release
 
-[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked --bins
+# The app (package chaat) and the load generator (package chaat-load, benches/load).
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked --workspace --bins
 # Every stream is a socket, in the app and in the load generator.
 ulimit -n "$(ulimit -Hn)"
 echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), open files $(ulimit -n)"

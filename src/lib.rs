@@ -9,7 +9,6 @@ pub mod domain;
 pub mod error;
 pub mod error_pages;
 pub mod live;
-pub mod load;
 pub mod models;
 pub mod pages;
 pub mod pictures;

@@ -1,13 +1,13 @@
-//! Smoke test of the load generator (`chaat::load`, issue 7): a short `dm` and `pages`
+//! Smoke test of the load generator (`chaat_load`, issue 7): a short `dm` and `pages`
 //! run against the real app must lose nothing and meet no error. Speed is not asserted.
 
 #![allow(clippy::expect_used)]
 
 use std::time::Duration;
 
-use chaat::load::dm::DmOptions;
-use chaat::load::pages::PagesOptions;
-use chaat::load::Target;
+use chaat_load::dm::DmOptions;
+use chaat_load::pages::PagesOptions;
+use chaat_load::Target;
 
 use crate::helpers::{test_settings, TestApp};
 
@@ -21,7 +21,7 @@ fn target(app: &TestApp) -> Target {
 async fn a_short_dm_run_loses_no_message() {
     let app = TestApp::spawn_with(test_settings()).await;
     let opts = DmOptions { pairs: 3, duration: Duration::from_secs(3), max_messages: 2_000, grace: Duration::from_secs(5) };
-    let report = chaat::load::dm::run(&target(&app), &opts).await.expect("dm set up");
+    let report = chaat_load::dm::run(&target(&app), &opts).await.expect("dm set up");
     println!("{}\n{}", report.text, report.json);
     assert_eq!(report.json["lost"], 0, "{}", report.text);
     assert_eq!(report.json["errors"], 0, "{}", report.text);
@@ -34,7 +34,7 @@ async fn a_short_dm_run_loses_no_message() {
 async fn a_short_pages_run_has_no_error() {
     let app = TestApp::spawn_with(test_settings()).await;
     let opts = PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000 };
-    let report = chaat::load::pages::run(&target(&app), &opts).await.expect("pages set up");
+    let report = chaat_load::pages::run(&target(&app), &opts).await.expect("pages set up");
     println!("{}\n{}", report.text, report.json);
     assert_eq!(report.json["errors"], 0, "{}", report.text);
     assert!(report.json["requests"].as_u64().unwrap_or(0) > 0, "{}", report.text);

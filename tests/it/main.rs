@@ -14,6 +14,7 @@ mod browser;
 mod chats;
 mod cluster;
 mod csrf_multipart;
+mod deps;
 mod events;
 mod faults;
 mod form_fuzz;

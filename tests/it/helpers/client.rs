@@ -116,4 +116,4 @@ impl Client {
     }
 }
 
-pub use chaat::load::person::csrf_token_in;
+pub use chaat_load::person::csrf_token_in;

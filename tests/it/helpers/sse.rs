@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::Client;
 
-pub use chaat::load::sse::Event;
+pub use chaat_load::sse::Event;
 
 /// Test-side helpers on the load generator's event type.
 pub trait Seq {
@@ -111,7 +111,7 @@ impl EventStream {
             let end = normalized.find("\n\n")?;
             let block = normalized[..end].to_string();
             self.buffer = normalized[end + 2..].to_string();
-            if let Some(event) = chaat::load::sse::parse_block(&block) {
+            if let Some(event) = chaat_load::sse::parse_block(&block) {
                 return Some(event);
             }
         }

@@ -8,10 +8,10 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::setup::{self, Pair};
-use super::sse::{marker, EventStream, MARK};
-use super::stats::{describe, Latencies};
-use super::{rss_kib, Report, Target};
+use crate::setup::{self, Pair};
+use crate::sse::{marker, EventStream, MARK};
+use crate::stats::{describe, Latencies};
+use crate::{rss_kib, Report, Target};
 
 #[derive(Debug, Clone)]
 pub struct FanoutOptions {

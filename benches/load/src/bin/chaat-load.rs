@@ -11,10 +11,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chaat::load::dm::DmOptions;
-use chaat::load::fanout::FanoutOptions;
-use chaat::load::pages::PagesOptions;
-use chaat::load::{self, Target};
+use chaat_load::dm::DmOptions;
+use chaat_load::fanout::FanoutOptions;
+use chaat_load::pages::PagesOptions;
+use chaat_load::{self as load, Target};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -95,7 +95,7 @@ async fn main() -> ExitCode {
         }
     };
     target.signup_concurrency = cli.signup_concurrency;
-    target.watched = load::cpu::Watched { server_pid: cli.server_pid, db_pid: cli.db_pid };
+    target.watched = load::process_cpu::Watched { server_pid: cli.server_pid, db_pid: cli.db_pid };
     let result = match cli.scenario {
         Scenario::Dm { pairs, seconds, max_messages, grace_seconds } => {
             load::dm::run(&target, &DmOptions { pairs, duration: secs(seconds), max_messages, grace: secs(grace_seconds) }).await

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
-use super::Target;
+use crate::Target;
 
 pub const PASSWORD: &str = "load-test-password-1";
 

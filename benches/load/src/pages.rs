@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::cpu::{per_unit, Sample};
-use super::setup::{self, Pair};
-use super::stats::{describe, Latencies};
-use super::{Report, Target};
+use crate::process_cpu::{per_unit, Sample};
+use crate::setup::{self, Pair};
+use crate::stats::{describe, Latencies};
+use crate::{Report, Target};
 
 #[derive(Debug, Clone)]
 pub struct PagesOptions {

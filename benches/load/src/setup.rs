@@ -7,8 +7,8 @@ use anyhow::{bail, Context};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use uuid::Uuid;
 
-use super::person::Person;
-use super::Target;
+use crate::person::Person;
+use crate::Target;
 
 /// Two friends and their direct chat; `a` sends, `b` listens.
 pub struct Pair {

@@ -1,21 +1,28 @@
-//! The load generator behind `chaat-load`: it drives a running Chaat over HTTP exactly
-//! as browsers do (signup form with its CSRF token, cookie sessions, friend requests,
-//! direct chats, htmx-style message posts, SSE streams) and measures what people feel.
+//! `chaat_load`, the load generator behind the `chaat-load` binary: it drives a running
+//! Chaat over HTTP exactly as browsers do (signup form with its CSRF token, cookie
+//! sessions, friend requests, direct chats, htmx-style message posts, SSE streams) and
+//! measures what people feel.
 //! Traffic goes to 127.0.0.1 only; every loop is bounded in time and count.
 //!
 //! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
 //! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency).
+//!
+//! A crate of its own (a workspace member, not a dependency of the server) so that the
+//! server does not carry an HTTP client; it uses nothing of `chaat`, only HTTP. The
+//! integration tests use it as a dev-dependency (their SSE reader and CSRF helper).
 
-pub mod cpu;
 pub mod dm;
 pub mod fanout;
 pub mod pages;
 pub mod person;
+pub mod process_cpu;
 pub mod setup;
 pub mod sse;
 pub mod stats;
 
 use std::time::Duration;
+
+use process_cpu::Watched;
 
 /// Where the app runs and how friendships are made.
 #[derive(Debug, Clone)]
@@ -29,7 +36,7 @@ pub struct Target {
     /// Signups in flight at once (Argon2 is the server's most expensive request).
     pub signup_concurrency: usize,
     /// The server's and database's processes, to measure their CPU per unit of work.
-    pub watched: cpu::Watched,
+    pub watched: Watched,
 }
 
 impl Target {
@@ -40,8 +47,9 @@ impl Target {
             anyhow::bail!("refusing {base}: the load generator only talks to http://127.0.0.1:PORT");
         }
         let base = format!("http://127.0.0.1:{}", url.port().unwrap_or(80));
-        let run_id = crate::auth::tokens::random_hex(3);
-        Ok(Target { base, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8, watched: cpu::Watched::default() })
+        // Six random hex digits (the start of a v4 UUID is random), unique per run.
+        let run_id = uuid::Uuid::new_v4().simple().to_string()[..6].to_string();
+        Ok(Target { base, run_id, request_timeout: Duration::from_secs(10), signup_concurrency: 8, watched: Watched::default() })
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::cpu::{per_unit, Sample};
-use super::setup::{self, Pair};
-use super::sse::{marker, EventStream, MARK};
-use super::stats::{describe, Latencies};
-use super::{Report, Target};
+use crate::process_cpu::{per_unit, Sample};
+use crate::setup::{self, Pair};
+use crate::sse::{marker, EventStream, MARK};
+use crate::stats::{describe, Latencies};
+use crate::{Report, Target};
 
 #[derive(Debug, Clone)]
 pub struct DmOptions {

@@ -7,7 +7,7 @@ use anyhow::bail;
 use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 
-use super::person::Person;
+use crate::person::Person;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -38,7 +38,7 @@ pub fn parse_block(block: &str) -> Option<Event> {
     has_data.then_some(event)
 }
 
-type Body = Pin<Box<dyn Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>;
+type Body = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
 
 pub struct EventStream {
     body: Body,
