@@ -69,6 +69,11 @@ pub struct Settings {
     /// chat pages then poll for new messages every 3 s instead.
     #[arg(long, env = "CHAAT_EVENT_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
     pub event_streams: bool,
+    /// Addresses of the reverse proxies in front of Chaat (comma-separated): only a
+    /// request whose TCP peer is one of them may say, in `Forwarded` or
+    /// `X-Forwarded-Host`/`-Proto`, which origin the browser used.
+    #[arg(long, env = "CHAAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Settings {
@@ -91,6 +96,7 @@ impl Settings {
             workers: None,
             max_connections: 12_000,
             event_streams: true,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -125,7 +131,7 @@ impl fmt::Display for Settings {
         write!(
             f,
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
-             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s",
+             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s trusted_proxies={:?}",
             self.bind,
             db,
             self.cookie_secure,
@@ -137,7 +143,8 @@ impl fmt::Display for Settings {
             self.login_failures_per_user,
             self.login_attempts_per_addr,
             self.signups_per_addr,
-            self.throttle_window_secs
+            self.throttle_window_secs,
+            self.trusted_proxies
         )
     }
 }

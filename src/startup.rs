@@ -201,14 +201,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(
-                DefaultHeaders::new()
-                    .add((header::CONTENT_SECURITY_POLICY, CSP))
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                    .add((header::X_FRAME_OPTIONS, "DENY"))
-                    .add((header::REFERRER_POLICY, "same-origin"))
-                    .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()")),
-            )
+            .wrap(security_headers(settings.cookie_secure))
             .wrap(TracingLogger::default())
     })
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -221,4 +214,23 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     .workers(workers)
     .listen(listener)?;
     Ok(server.run())
+}
+
+/// The headers every answer carries unless it sets its own (DefaultHeaders never
+/// overrides one). `secure`: served over HTTPS (`CHAAT_COOKIE_SECURE`), so browsers are
+/// told to use nothing else for a year.
+fn security_headers(secure: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        // Pages carry personal data and form tokens: no cache keeps them. Answers that
+        // may be cached say so themselves (static files, pictures, event streams).
+        .add((header::CACHE_CONTROL, "no-store"))
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
+    if secure {
+        return headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"));
+    }
+    headers
 }

@@ -10,13 +10,15 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::{self, Bytes, BytesMut};
 use futures_util::{stream, StreamExt};
 
 mod multipart;
 
 use super::current_user::TypedSession;
+use super::origin::{self, Origin};
 use super::tokens::constant_time_eq;
+use crate::config::Settings;
 use crate::error::AppError;
 
 pub const FIELD: &str = "csrf_token";
@@ -65,20 +67,15 @@ fn same_origin(req: &ServiceRequest) -> bool {
     if let Some(site) = headers.get("Sec-Fetch-Site") {
         return matches!(site.as_bytes(), b"same-origin" | b"none");
     }
-    let host = req.connection_info().host().to_owned();
     let source = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER));
-    match source.and_then(|v| v.to_str().ok()) {
+    let Some(url) = source.and_then(|v| v.to_str().ok()) else {
         // Non-browser clients send neither; the token check still applies to them.
-        None => true,
-        Some("null") => false,
-        Some(url) => authority_of(url) == Some(host.as_str()),
-    }
-}
-
-/// `http://host:port/path` -> `host:port`.
-fn authority_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+        return true;
+    };
+    let trusted = req.app_data::<web::Data<Settings>>().map(|s| s.trusted_proxies.clone()).unwrap_or_default();
+    let requested = origin::requested(headers, req.peer_addr().map(|a| a.ip()), &trusted);
+    // Scheme, host and port must all match; "null" and unparsable values never do.
+    requested.is_some() && Origin::of_url(url) == requested
 }
 
 async fn submitted_token(req: &mut ServiceRequest) -> Result<Option<String>, actix_web::Error> {
@@ -193,20 +190,13 @@ fn form_field(encoded: &[u8], name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authority_of, form_field, is_utf8_form};
+    use super::{form_field, is_utf8_form};
 
     #[test]
     fn a_form_must_decode_to_utf8() {
         assert!(is_utf8_form(b"text=h%C3%A9llo+world&x=%F0%9F%98%80"));
         assert!(!is_utf8_form(b"text=%FF%FE"));
         assert!(!is_utf8_form(b"a=1&%C3=2"));
-    }
-
-    #[test]
-    fn the_authority_is_the_host_and_port_of_a_url() {
-        assert_eq!(authority_of("http://127.0.0.1:8080/chats?x=1"), Some("127.0.0.1:8080"));
-        assert_eq!(authority_of("https://chaat.example"), Some("chaat.example"));
-        assert_eq!(authority_of("nonsense"), None);
     }
 
     #[test]

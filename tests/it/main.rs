@@ -20,6 +20,7 @@ mod faults;
 mod form_fuzz;
 mod friends;
 mod groups;
+mod hardening;
 mod history;
 mod hostile;
 mod http_doc;
