@@ -58,7 +58,7 @@ impl Database {
                 let cluster = Cluster::new(&settings.data_dir)?;
                 cluster.init()?;
                 let started = cluster.start(&[])?;
-                ensure_database(&cluster, "chaat")?;
+                cluster.ensure_database("chaat")?;
                 let url = cluster.url("chaat");
                 Database { url, started_cluster: started.then_some(cluster) }
             }
@@ -76,19 +76,6 @@ impl Database {
             }
         }
     }
-}
-
-fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
-    use diesel::{Connection, PgConnection, RunQueryDsl};
-    let mut conn = PgConnection::establish(&cluster.url("postgres"))?;
-    let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-        "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
-    )))
-    .get_result(&mut conn)?;
-    if !exists {
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn)?;
-    }
-    Ok(())
 }
 
 pub struct Application {

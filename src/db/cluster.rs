@@ -46,6 +46,21 @@ impl Cluster {
     }
 
     /// libpq URL for a database of this cluster (user `app`, trust auth over the socket).
+    /// Creates the database `name` unless it exists. The name is a constant of ours
+    /// (identifiers cannot be bound), quoted as an identifier; the check binds it.
+    pub fn ensure_database(&self, name: &str) -> anyhow::Result<()> {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        let mut conn = PgConnection::establish(&self.url("postgres"))?;
+        let exists: bool = crate::db::prepared("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result::<Exists>(&mut conn)?
+            .exists;
+        if !exists {
+            diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))).execute(&mut conn)?;
+        }
+        Ok(())
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgresql://app@/{database}?host={}", self.socket_dir.display())
     }
@@ -199,4 +214,10 @@ fn postgres_ids() -> anyhow::Result<(u32, u32)> {
     // SAFETY: pw is non-null and points to a valid passwd struct.
     let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
     Ok((uid, gid))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
 }

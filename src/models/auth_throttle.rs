@@ -24,7 +24,7 @@ impl Window {
 
 /// The live window of `bucket`, if any.
 pub fn current(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResult<Option<Window>> {
-    diesel::sql_query(
+    crate::db::prepared(
         "SELECT hits, window_start FROM auth_throttle \
          WHERE bucket = $1 AND window_start > now() - $2 * interval '1 second'",
     )
@@ -37,7 +37,7 @@ pub fn current(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> Query
 /// Adds a hit, starting a new window when the old one is over; one atomic statement, so
 /// concurrent attempts on several instances are all counted.
 pub fn hit(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResult<Window> {
-    diesel::sql_query(
+    crate::db::prepared(
         "INSERT INTO auth_throttle AS t (bucket, window_start, hits) VALUES ($1, now(), 1) \
          ON CONFLICT (bucket) DO UPDATE SET \
            hits = CASE WHEN t.window_start <= now() - $2 * interval '1 second' THEN 1 ELSE t.hits + 1 END, \
@@ -51,7 +51,7 @@ pub fn hit(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResu
 
 /// Drops windows that ended long ago.
 pub fn purge_older_than(conn: &mut PgConnection, secs: f64) -> QueryResult<usize> {
-    diesel::sql_query("DELETE FROM auth_throttle WHERE window_start < now() - $1 * interval '1 second'")
+    crate::db::prepared("DELETE FROM auth_throttle WHERE window_start < now() - $1 * interval '1 second'")
         .bind::<Double, _>(secs)
         .execute(conn)
 }

@@ -75,7 +75,7 @@ pub fn delete(conn: &mut PgConnection, key_hash: &[u8]) -> QueryResult<()> {
 
 /// Ends every session of `user_id` except the one whose `sid` is `keep_sid`.
 pub fn delete_others(conn: &mut PgConnection, user_id: UserId, keep_sid: &str) -> QueryResult<usize> {
-    diesel::sql_query("DELETE FROM sessions WHERE user_id = $1 AND (data->>'sid') IS DISTINCT FROM $2")
+    crate::db::prepared("DELETE FROM sessions WHERE user_id = $1 AND (data->>'sid') IS DISTINCT FROM $2")
         .bind::<diesel::sql_types::Uuid, _>(user_id)
         .bind::<diesel::sql_types::Text, _>(keep_sid)
         .execute(conn)
