@@ -4,14 +4,16 @@
 #   start_app <release bin dir> <port> <name>   sets $dir, $app_pid; waits for /healthz
 #   stop_app                                    SIGTERM (the app stops its cluster too)
 #
-# Throttles are lifted: these scripts sign up and log in many people from one address,
-# and throttling has tests of its own. The app's log is $dir/app.log.
+# Throttles and the stream caps are lifted: these scripts sign up and log in many people
+# from one address, and `fanout` holds 10,000 streams of 400 people from 127.0.0.1;
+# throttling and the caps have tests of their own. The app's log is $dir/app.log.
 start_app() {
     local bin=$1 port=$2 name=$3
     dir=$(mktemp -d "/tmp/chaat-$name.XXXXXX")
     chmod 755 "$dir"     # the cluster runs as `postgres` when we are root
     CHAAT_DATA_DIR=$dir CHAAT_BIND=127.0.0.1:$port RUST_LOG=${APP_LOG:-warn} \
     CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000000 \
+    CHAAT_STREAMS_PER_PERSON=1000000 CHAAT_STREAMS_PER_ADDR=1000000 \
         "$bin/chaat" serve >"$dir/app.log" 2>&1 &
     app_pid=$!
     for _ in $(seq 1 300); do

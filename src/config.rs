@@ -69,6 +69,18 @@ pub struct Settings {
     /// chat pages then poll for new messages every 3 s instead.
     #[arg(long, env = "CHAAT_EVENT_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
     pub event_streams: bool,
+    /// Open event streams per person on this instance (a few tabs' worth); one more
+    /// closes that person's oldest stream (live::registry says why). Streams together
+    /// never take more than 90 % of `CHAAT_MAX_CONNECTIONS` (then 503).
+    #[arg(long, env = "CHAAT_STREAMS_PER_PERSON", default_value_t = 8)]
+    pub streams_per_person: usize,
+    /// Open event streams per client address on this instance (then 429).
+    #[arg(long, env = "CHAAT_STREAMS_PER_ADDR", default_value_t = 32)]
+    pub streams_per_addr: usize,
+    /// An event stream ends by itself after this many seconds (up to a tenth less, at
+    /// random); the browser reconnects where it stopped and its session is checked again.
+    #[arg(long, env = "CHAAT_STREAM_MAX_SECS", default_value_t = 600)]
+    pub stream_max_secs: u64,
     /// Addresses of the reverse proxies in front of Chaat (comma-separated): only a
     /// request whose TCP peer is one of them may say, in `Forwarded` or
     /// `X-Forwarded-Host`/`-Proto`, which origin the browser used.
@@ -96,6 +108,9 @@ impl Settings {
             workers: None,
             max_connections: 12_000,
             event_streams: true,
+            streams_per_person: 8,
+            streams_per_addr: 32,
+            stream_max_secs: 600,
             trusted_proxies: Vec::new(),
         }
     }
@@ -131,7 +146,8 @@ impl fmt::Display for Settings {
         write!(
             f,
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
-             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s trusted_proxies={:?}",
+             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s \
+             max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?}",
             self.bind,
             db,
             self.cookie_secure,
@@ -144,6 +160,11 @@ impl fmt::Display for Settings {
             self.login_attempts_per_addr,
             self.signups_per_addr,
             self.throttle_window_secs,
+            self.max_connections,
+            self.event_streams,
+            self.streams_per_person,
+            self.streams_per_addr,
+            self.stream_max_secs,
             self.trusted_proxies
         )
     }

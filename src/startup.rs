@@ -97,7 +97,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
-        let hub = live::start(pool.clone(), database_url);
+        let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings));
         let server = run(listener, pool, hub.clone(), key, settings)?;
         Ok(Application { port, server, hub })
     }

@@ -1,6 +1,8 @@
-//! The in-process fan-out: one broadcast channel per watched chat.
+//! The in-process fan-out: one broadcast channel per watched chat, and the registry of
+//! open streams by person (`registry`), through which session ends reach them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
@@ -8,11 +10,14 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use super::notifier::Update;
+use super::registry::{Refusal, Registry, SessionEnd, StreamLimits, Ticket};
 use super::SWEEP_EVERY;
 use crate::db::{self, DbPool};
-use crate::models::chats;
+use crate::error::AppError;
 use crate::models::groups::Change;
 use crate::models::messages::MessageView;
+use crate::models::{chats, sessions};
 use crate::models::{ChatId, Seq, UserId};
 
 /// What a chat's streams are told.
@@ -33,17 +38,19 @@ const CHANNEL_CAPACITY: usize = 256;
 pub struct Hub {
     instance: Uuid,
     chats: Mutex<HashMap<ChatId, broadcast::Sender<Signal>>>,
-    notify: Mutex<Sender<(ChatId, Seq)>>,
+    streams: Arc<Registry>,
+    notify: Mutex<Sender<Update>>,
     sweep_now: Mutex<Sender<()>>,
     /// Set on shutdown: streams end and no new one starts.
     closed: AtomicBool,
 }
 
 impl Hub {
-    pub(super) fn new(notify: Sender<(ChatId, Seq)>, sweep_now: Sender<()>) -> Self {
+    pub(super) fn new(limits: StreamLimits, notify: Sender<Update>, sweep_now: Sender<()>) -> Self {
         Hub {
             instance: Uuid::new_v4(),
             chats: Mutex::new(HashMap::new()),
+            streams: Arc::new(Registry::new(limits)),
             notify: Mutex::new(notify),
             sweep_now: Mutex::new(sweep_now),
             closed: AtomicBool::new(false),
@@ -78,11 +85,46 @@ impl Hub {
         self.closed.load(Ordering::SeqCst)
     }
 
+    /// A place for a new stream of `user_id`'s session `sid`, opened from `addr`, within
+    /// the caps per person, per address and for the instance.
+    pub fn admit(&self, user_id: UserId, sid: &str, addr: Option<IpAddr>) -> Result<Ticket, Refusal> {
+        self.streams.admit(user_id, sid, addr)
+    }
+
     /// Call once, right after the message's transaction committed.
     pub fn publish(&self, message: MessageView) {
         let (chat_id, seq) = (message.chat_id, message.seq);
         self.signal(chat_id, Signal::Message(Arc::new(message)));
-        let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
+        self.tell_others(Update::Reached(chat_id, seq));
+    }
+
+    /// The session `sid` of `user_id` ended (logout): its streams end, here at once and
+    /// on the other instances as soon as they hear of it.
+    pub fn end_session(&self, user_id: UserId, sid: &str) {
+        self.end_sessions(SessionEnd::One { user_id, sid: sid.to_string() });
+    }
+
+    /// Every session of `user_id` but `keep_sid` ended (a password change, "log out
+    /// other sessions"): call it after the sessions' rows were deleted.
+    pub fn end_other_sessions(&self, user_id: UserId, keep_sid: &str) {
+        self.end_sessions(SessionEnd::AllBut { user_id, keep_sid: keep_sid.to_string() });
+    }
+
+    fn end_sessions(&self, end: SessionEnd) {
+        self.end_here(&end);
+        self.tell_others(Update::Ended(end));
+    }
+
+    /// Ends this instance's streams that `end` covers (the other instances are not told).
+    pub(super) fn end_here(&self, end: &SessionEnd) {
+        let n = self.streams.end(end);
+        if n > 0 {
+            tracing::debug!(?end, streams = n, "session ended: its event streams end");
+        }
+    }
+
+    fn tell_others(&self, update: Update) {
+        let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send(update);
     }
 
     /// After a group change committed: its system lines go live like messages, and
@@ -100,7 +142,7 @@ impl Hub {
     /// Ends `user_id`'s streams of `chat_id` on every instance.
     fn revoke(&self, chat_id: ChatId, user_id: UserId, seq: Seq) {
         self.signal(chat_id, Signal::Left(user_id));
-        let _ = self.notify.lock().unwrap_or_else(|e| e.into_inner()).send((chat_id, seq));
+        self.tell_others(Update::Reached(chat_id, seq));
     }
 
     pub(super) fn signal(&self, chat_id: ChatId, signal: Signal) {
@@ -123,6 +165,12 @@ impl Hub {
     }
 }
 
+/// Every `SWEEP_EVERY` (and at once when asked): re-reads the end of every watched chat,
+/// so a lost notification delays a message but never loses it, and re-checks in one
+/// query that the sessions holding streams here still exist, so a lost session end (or
+/// an expiry) leaves no stream open. The chats are read first and the sessions checked
+/// after: a message the read found, sent after a logout, is then never delivered, because
+/// the check (later) sees that logout and ends the stream before the chats are signalled.
 pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
     let spawned = std::thread::Builder::new().name("chaat-sweeper".into()).spawn(move || loop {
         match wake.recv_timeout(SWEEP_EVERY) {
@@ -131,12 +179,22 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
         }
         let Some(hub) = hub.upgrade() else { return };
         let watched = hub.watched();
-        if watched.is_empty() {
+        let held = hub.streams.sessions();
+        if watched.is_empty() && held.is_empty() {
             continue;
         }
-        let ends = db::run_here(&pool, |conn| chats::last_seqs(conn, &watched).map_err(crate::error::AppError::from));
-        match ends {
-            Ok(ends) => ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq))),
+        let found = db::run_here(&pool, |conn| {
+            let ends = if watched.is_empty() { vec![] } else { chats::last_seqs(conn, &watched)? };
+            let gone = if held.is_empty() { vec![] } else { sessions::gone(conn, &held)? };
+            Ok::<_, AppError>((ends, gone))
+        });
+        match found {
+            Ok((ends, gone)) => {
+                for (user_id, sid) in gone {
+                    hub.end_here(&SessionEnd::One { user_id, sid });
+                }
+                ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq)));
+            }
             Err(e) => tracing::warn!(error = %e, "live sweep failed"),
         }
     });

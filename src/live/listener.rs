@@ -49,11 +49,15 @@ fn listen(url: &str, hub: &Weak<Hub>, first: bool) -> anyhow::Result<()> {
         let Some(hub) = hub.upgrade() else { return Ok(()) };
         for notification in conn.notifications_iter() {
             let notification = notification?;
-            let Some((instance, reached)) = notifier::parse(&notification.payload) else { continue };
+            let Some((instance, batch)) = notifier::parse(&notification.payload) else { continue };
             if instance == hub.instance() {
                 continue;
             }
-            for (chat_id, seq) in reached {
+            // Ends first: a message sent after a logout must not reach that session's streams.
+            for end in &batch.ended {
+                hub.end_here(end);
+            }
+            for (chat_id, seq) in batch.reached {
                 hub.signal(chat_id, Signal::Reached(seq));
             }
         }

@@ -1,8 +1,9 @@
-//! Sends "chat X reached seq N" to the other instances with one `pg_notify` per batch,
-//! outside any message transaction (a NOTIFY inside it would serialise the commits of
-//! all sends; see STACK.md §2). Pending updates are coalesced per chat.
+//! Sends "chat X reached seq N" and "session S ended" to the other instances with one
+//! `pg_notify` per batch, outside any transaction (a NOTIFY inside a message's
+//! transaction would serialise the commits of all sends; see STACK.md §2). Pending
+//! updates are coalesced: per chat the highest seq, each session end once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -10,23 +11,52 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::registry::SessionEnd;
 use crate::models::{ChatId, Seq};
+
+/// What the notifier thread is asked to tell the other instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Update {
+    Reached(ChatId, Seq),
+    Ended(SessionEnd),
+}
+
+/// One batch, coalesced.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Batch {
+    pub reached: HashMap<ChatId, Seq>,
+    pub ended: HashSet<SessionEnd>,
+}
+
+impl Batch {
+    fn add(&mut self, update: Update) {
+        match update {
+            Update::Reached(chat, seq) => {
+                let end = self.reached.entry(chat).or_insert(seq);
+                *end = (*end).max(seq);
+            }
+            Update::Ended(end) => {
+                self.ended.insert(end);
+            }
+        }
+    }
+}
 
 pub const CHANNEL: &str = "chaat_live";
 /// NOTIFY payloads must stay below 8000 bytes.
 const MAX_PAYLOAD: usize = 7_000;
 
-pub(super) fn spawn(url: String, instance: Uuid, updates: Receiver<(ChatId, Seq)>) {
+pub(super) fn spawn(url: String, instance: Uuid, updates: Receiver<Update>) {
     let spawned = std::thread::Builder::new().name("chaat-notifier".into()).spawn(move || {
         let mut conn: Option<PgConnection> = None;
         // Blocks until something happened; then takes everything queued since.
         while let Ok(first) = updates.recv() {
-            let mut reached: HashMap<ChatId, Seq> = HashMap::from([first]);
-            while let Ok((chat, seq)) = updates.try_recv() {
-                let end = reached.entry(chat).or_insert(seq);
-                *end = (*end).max(seq);
+            let mut batch = Batch::default();
+            batch.add(first);
+            while let Ok(update) = updates.try_recv() {
+                batch.add(update);
             }
-            for payload in payloads(instance, &reached) {
+            for payload in payloads(instance, &batch) {
                 if let Err(e) = notify(&mut conn, &url, &payload) {
                     // Listeners' sweeps will catch up; try a fresh connection next time.
                     tracing::warn!(error = %e, "live notify failed");
@@ -50,13 +80,23 @@ fn notify(conn: &mut Option<PgConnection>, url: &str, payload: &str) -> anyhow::
     Ok(())
 }
 
-/// `instance;chat:seq,chat:seq,...`, split to respect the payload limit.
-pub(super) fn payloads(instance: Uuid, reached: &HashMap<ChatId, Seq>) -> Vec<String> {
+/// `instance;item,item,...`, split to respect the payload limit. An item is
+/// `chat:seq` ("chat reached seq"), `end:user:sid` (that session ended) or
+/// `others:user:sid` (every session of that user but `sid` ended). Session ends come
+/// first, in the first payloads, so a listener ends a stream before it hears of a
+/// message sent after the end. An instance that knows only `chat:seq` skips the other
+/// items (their first part is no chat id), so old and new instances can run together.
+pub(super) fn payloads(instance: Uuid, batch: &Batch) -> Vec<String> {
     let head = format!("{instance};");
+    let ends = batch.ended.iter().filter_map(|end| match end {
+        SessionEnd::One { user_id, sid } if is_sid(sid) => Some(format!("end:{user_id}:{sid},")),
+        SessionEnd::AllBut { user_id, keep_sid } if is_sid(keep_sid) => Some(format!("others:{user_id}:{keep_sid},")),
+        _ => None,
+    });
+    let reached = batch.reached.iter().map(|(chat, seq)| format!("{chat}:{seq},"));
     let mut out = vec![];
     let mut current = head.clone();
-    for (chat, seq) in reached {
-        let item = format!("{chat}:{seq},");
+    for item in ends.chain(reached) {
         if current.len() + item.len() > MAX_PAYLOAD {
             out.push(std::mem::replace(&mut current, head.clone()));
         }
@@ -68,39 +108,141 @@ pub(super) fn payloads(instance: Uuid, reached: &HashMap<ChatId, Seq>) -> Vec<St
     out
 }
 
-/// The inverse of `payloads` for one payload: who sent it and what it says.
-pub(super) fn parse(payload: &str) -> Option<(Uuid, Vec<(ChatId, Seq)>)> {
+/// A session's public id as `TypedSession::log_in` makes it: hex, so it never holds the
+/// payload's separators.
+fn is_sid(sid: &str) -> bool {
+    !sid.is_empty() && sid.len() <= 64 && sid.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The inverse of `payloads` for one payload: who sent it and what it says. Unknown or
+/// malformed items are skipped.
+pub(super) fn parse(payload: &str) -> Option<(Uuid, Batch)> {
     let (instance, items) = payload.split_once(';')?;
-    let items = items
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .filter_map(|item| {
-            let (chat, seq) = item.split_once(':')?;
-            Some((chat.parse().ok()?, Seq::new(seq.parse().ok()?)?))
-        })
-        .collect();
-    Some((instance.parse().ok()?, items))
+    let mut batch = Batch::default();
+    for item in items.split(',').filter(|s| !s.is_empty()) {
+        if let Some(update) = parse_item(item) {
+            batch.add(update);
+        }
+    }
+    Some((instance.parse().ok()?, batch))
+}
+
+fn parse_item(item: &str) -> Option<Update> {
+    let (first, rest) = item.split_once(':')?;
+    let session = |rest: &str| -> Option<(crate::models::UserId, String)> {
+        let (user, sid) = rest.split_once(':')?;
+        is_sid(sid).then_some((user.parse().ok()?, sid.to_string()))
+    };
+    match first {
+        "end" => session(rest).map(|(user_id, sid)| Update::Ended(SessionEnd::One { user_id, sid })),
+        "others" => session(rest).map(|(user_id, keep_sid)| Update::Ended(SessionEnd::AllBut { user_id, keep_sid })),
+        chat => Some(Update::Reached(chat.parse().ok()?, Seq::new(rest.parse().ok()?)?)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::UserId;
+
+    fn reached(items: impl IntoIterator<Item = (ChatId, Seq)>) -> Batch {
+        Batch { reached: items.into_iter().collect(), ..Batch::default() }
+    }
 
     #[test]
     fn a_payload_round_trips() {
         let me = Uuid::now_v7();
         let chat = ChatId::new_v7();
-        let p = payloads(me, &HashMap::from([(chat, Seq::new(42).unwrap())]));
+        let batch = reached([(chat, Seq::new(42).unwrap())]);
+        let p = payloads(me, &batch);
         assert_eq!(p.len(), 1);
-        assert_eq!(parse(&p[0]), Some((me, vec![(chat, Seq::new(42).unwrap())])));
+        assert_eq!(parse(&p[0]), Some((me, batch)));
     }
 
     #[test]
     fn many_chats_are_split_below_the_notify_limit() {
-        let reached: HashMap<ChatId, Seq> = (0..1000).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())).collect();
-        let p = payloads(Uuid::now_v7(), &reached);
+        let batch = reached((0..1000).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())));
+        let p = payloads(Uuid::now_v7(), &batch);
         assert!(p.len() > 1 && p.iter().all(|s| s.len() < 8000));
-        let total: usize = p.iter().filter_map(|s| parse(s)).map(|(_, items)| items.len()).sum();
+        let total: usize = p.iter().filter_map(|s| parse(s)).map(|(_, b)| b.reached.len()).sum();
         assert_eq!(total, 1000);
+    }
+
+    #[test]
+    fn session_ends_round_trip_coalesced_and_ahead_of_the_chats() {
+        let (me, alice, chat) = (Uuid::now_v7(), UserId::new_v7(), ChatId::new_v7());
+        let mut batch = Batch::default();
+        let end = SessionEnd::One { user_id: alice, sid: "00ff".repeat(8) };
+        let others = SessionEnd::AllBut { user_id: alice, keep_sid: "ab12".repeat(8) };
+        for update in [
+            Update::Reached(chat, Seq::new(3).unwrap()),
+            Update::Ended(end.clone()),
+            Update::Reached(chat, Seq::new(5).unwrap()),
+            Update::Ended(end.clone()),
+            Update::Ended(others.clone()),
+        ] {
+            batch.add(update);
+        }
+        assert_eq!(batch.ended.len(), 2, "each end once");
+        let p = payloads(me, &batch);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].find("end:").unwrap() < p[0].find(&chat.to_string()).unwrap(), "ends first: {}", p[0]);
+        let (from, parsed) = parse(&p[0]).unwrap();
+        assert_eq!(from, me);
+        assert_eq!(parsed.reached, HashMap::from([(chat, Seq::new(5).unwrap())]));
+        assert_eq!(parsed.ended, HashSet::from([end, others]));
+    }
+
+    #[test]
+    fn many_session_ends_come_before_any_chat_across_payloads() {
+        let mut batch = reached((0..300).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())));
+        for _ in 0..300 {
+            batch.add(Update::Ended(SessionEnd::One { user_id: UserId::new_v7(), sid: "0123456789abcdef".repeat(2) }));
+        }
+        let p = payloads(Uuid::now_v7(), &batch);
+        let parsed: Vec<Batch> = p.iter().map(|s| parse(s).unwrap().1).collect();
+        let last_with_ends = parsed.iter().rposition(|b| !b.ended.is_empty()).unwrap();
+        let first_with_chats = parsed.iter().position(|b| !b.reached.is_empty()).unwrap();
+        assert!(last_with_ends <= first_with_chats);
+        assert_eq!(parsed.iter().map(|b| b.ended.len()).sum::<usize>(), 300);
+        assert_eq!(parsed.iter().map(|b| b.reached.len()).sum::<usize>(), 300);
+    }
+
+    /// The parser of instances that know only `chat:seq` (before session ends existed).
+    fn parse_v1(payload: &str) -> Option<(Uuid, Vec<(ChatId, Seq)>)> {
+        let (instance, items) = payload.split_once(';')?;
+        let items = items
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .filter_map(|item| {
+                let (chat, seq) = item.split_once(':')?;
+                Some((chat.parse().ok()?, Seq::new(seq.parse().ok()?)?))
+            })
+            .collect();
+        Some((instance.parse().ok()?, items))
+    }
+
+    #[test]
+    fn old_and_new_instances_understand_each_other() {
+        let (me, chat) = (Uuid::now_v7(), ChatId::new_v7());
+        let mut batch = reached([(chat, Seq::new(7).unwrap())]);
+        batch.add(Update::Ended(SessionEnd::One { user_id: UserId::new_v7(), sid: "beef".into() }));
+        batch.add(Update::Ended(SessionEnd::AllBut { user_id: UserId::new_v7(), keep_sid: "cafe".into() }));
+        let p = payloads(me, &batch);
+        assert_eq!(parse_v1(&p[0]), Some((me, vec![(chat, Seq::new(7).unwrap())])), "an old instance skips the ends");
+        let old = format!("{me};{chat}:7,");
+        assert_eq!(parse(&old), Some((me, reached([(chat, Seq::new(7).unwrap())]))), "a new one reads the old format");
+    }
+
+    #[test]
+    fn a_sid_that_could_break_the_format_is_never_sent_or_read() {
+        let user = UserId::new_v7();
+        let mut batch = Batch::default();
+        for sid in ["", "a,b", "a:b", "x;y", "zz"] {
+            batch.add(Update::Ended(SessionEnd::One { user_id: user, sid: sid.into() }));
+        }
+        assert!(payloads(Uuid::now_v7(), &batch).is_empty());
+        let (_, parsed) = parse(&format!("{};end:{user}:zz,end:{user}:,others:nope:ab,", Uuid::now_v7())).unwrap();
+        assert_eq!(parsed, Batch::default());
     }
 }

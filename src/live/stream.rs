@@ -1,6 +1,8 @@
-//! One SSE stream of one chat for one viewer: first what was missed (from the DB), then
-//! live. It subscribes to the hub before reading the DB, and tracks the last seq it
-//! sent, so there is no gap and no duplicate at the seam or after a lag.
+//! One SSE stream of one chat for one viewer's session: first what was missed (from the
+//! DB), then live. It subscribes to the hub before reading the DB, and tracks the last
+//! seq it sent, so there is no gap and no duplicate at the seam or after a lag. It ends
+//! when the client goes away, the viewer leaves the chat, the session ends, the server
+//! shuts down, or its lifetime is over (the browser then reconnects where it stopped).
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use actix_web_lab::sse;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::{Hub, Signal};
+use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::chats::{self, Membership};
@@ -22,19 +24,26 @@ const CLIENT_BUFFER: usize = 64;
 
 pub type Render = Box<dyn Fn(&MessageView) -> String>;
 
-/// Starts the stream's task for the person of `membership` and returns the receiving
-/// end for the SSE response. The task ends when the client goes away or the person
-/// leaves the chat.
-pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, render: Render) -> mpsc::Receiver<sse::Event> {
+/// Starts the stream's task for the person of `membership`, in the place `ticket` holds,
+/// and returns the receiving end for the SSE response. When the task ends, the response
+/// finishes properly.
+pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, render: Render, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
     let mut signals = hub.subscribe(membership.chat_id());
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
-        let mut stream = Stream { pool, membership, last: since, tx, render };
+        let lifetime = tokio::time::sleep(ticket.lifetime);
+        tokio::pin!(lifetime);
+        let mut stream = Stream { pool, membership, last: since, tx, render, ticket };
         if !stream.catch_up().await {
             return;
         }
         loop {
+            let ending = stream.ticket.ending.clone();
             let keep_going = tokio::select! {
+                // Ends win over anything else that is ready.
+                biased;
+                _ = ending.wait() => false,
+                _ = &mut lifetime => false,
                 _ = stream.tx.closed() => false,
                 signal = signals.recv() => stream.on(signal).await,
             };
@@ -52,6 +61,8 @@ struct Stream {
     last: Seq,
     tx: mpsc::Sender<sse::Event>,
     render: Render,
+    /// Its place among the instance's streams: the session it belongs to, and its end.
+    ticket: Ticket,
 }
 
 impl Stream {
@@ -70,6 +81,11 @@ impl Stream {
     }
 
     async fn send(&mut self, m: &MessageView) -> bool {
+        // Checked before every event: once the session ended, nothing more goes out,
+        // even from a catch-up that was under way.
+        if self.ticket.ending.is_ended() {
+            return false;
+        }
         let event = sse::Data::new((self.render)(m)).id(m.seq.to_string());
         if self.tx.send(event.into()).await.is_err() {
             return false;
@@ -79,16 +95,17 @@ impl Stream {
     }
 
     /// Sends everything after `last` from the database; false when the viewer is no
-    /// longer in the chat or the client is gone.
+    /// longer in the chat, the session is gone or the client is gone.
     async fn catch_up(&mut self) -> bool {
         loop {
-            let (membership, after) = (self.membership.clone(), self.last);
-            // Load first, then check: a removal committed in between ends the stream
-            // before it sends anything, and one committed after the check cannot be in
-            // the page (so its seq is still ahead of `last` and wakes the stream again).
+            let (membership, after, sid) = (self.membership.clone(), self.last, self.ticket.sid.clone());
+            // Load first, then check: a removal or a logout committed in between ends the
+            // stream before it sends anything, and one committed after the check cannot
+            // be in the page (so its seq is still ahead of `last` and wakes the stream
+            // again). So a message sent after a logout never comes from the database.
             let page = db::run(&self.pool, move |conn| {
                 let page = messages::after(conn, &membership, after, CATCH_UP_PAGE)?;
-                if !chats::still_participates(conn, &membership)? {
+                if !chats::still_participates(conn, &membership, &sid)? {
                     return Ok::<_, AppError>(None);
                 }
                 Ok(Some(page))

@@ -77,10 +77,25 @@ pub fn find_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: Ch
     Ok(chat.map(|chat| Membership { viewer, chat }))
 }
 
-/// Whether the person of `membership` still takes part (one primary-key probe): a
-/// stream asks again after each read, since a removal may have come in between.
-pub fn still_participates(conn: &mut PgConnection, membership: &Membership) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(chat_participants::table.find((membership.chat_id(), membership.viewer)))).get_result(conn)
+/// Whether the person of `membership` still takes part, and their session `sid` still
+/// exists (a primary-key probe and a probe of the person's few sessions, one statement):
+/// a stream asks again after each read, since a removal or a logout may have come in
+/// between.
+pub fn still_participates(conn: &mut PgConnection, membership: &Membership, sid: &str) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Still {
+        #[diesel(sql_type = Bool)]
+        ok: bool,
+    }
+    let still: Still = crate::db::prepared(
+        "SELECT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = $1 AND user_id = $2) \
+            AND EXISTS (SELECT 1 FROM sessions WHERE user_id = $2 AND data->>'sid' = $3 AND expires_at > now()) AS ok",
+    )
+    .bind::<SqlUuid, _>(membership.chat_id())
+    .bind::<SqlUuid, _>(membership.viewer)
+    .bind::<Text, _>(sid)
+    .get_result(conn)?;
+    Ok(still.ok)
 }
 
 /// A chat being opened by one of its participants: the membership, and the badges of

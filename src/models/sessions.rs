@@ -92,6 +92,30 @@ pub fn list_live_for_user(conn: &mut PgConnection, user_id: UserId) -> QueryResu
         .load(conn)
 }
 
+/// Of the sessions `(user_id, sid)` that hold event streams, the ones that no longer
+/// exist or have expired (the live sweep: one statement for all of an instance's streams,
+/// through the `user_id` index).
+pub fn gone(conn: &mut PgConnection, held: &[(UserId, String)]) -> QueryResult<Vec<(UserId, String)>> {
+    use diesel::sql_types::{Array, Text, Uuid};
+    #[derive(QueryableByName)]
+    struct Gone {
+        #[diesel(sql_type = Uuid)]
+        user_id: UserId,
+        #[diesel(sql_type = Text)]
+        sid: String,
+    }
+    let (users, sids): (Vec<UserId>, Vec<String>) = held.iter().cloned().unzip();
+    let rows: Vec<Gone> = crate::db::prepared(
+        "SELECT h.user_id, h.sid FROM unnest($1::uuid[], $2::text[]) AS h(user_id, sid) \
+          WHERE NOT EXISTS (SELECT 1 FROM sessions s \
+                             WHERE s.user_id = h.user_id AND s.data->>'sid' = h.sid AND s.expires_at > now())",
+    )
+    .bind::<Array<Uuid>, _>(users)
+    .bind::<Array<Text>, _>(sids)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|g| (g.user_id, g.sid)).collect())
+}
+
 pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.le(diesel::dsl::now))).execute(conn)
 }

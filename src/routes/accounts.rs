@@ -12,6 +12,7 @@ use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::{Password, Username};
 use crate::error::{retry_secs, AppError};
+use crate::live::Hub;
 use crate::models::users::{self, NewUser, SignupOutcome};
 use crate::models::UserId;
 use crate::views::accounts::{LoginPage, SignupPage};
@@ -196,7 +197,11 @@ pub async fn login(
     }
 }
 
-pub async fn logout(req: HttpRequest) -> HttpResponse {
+pub async fn logout(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse {
+    // Its event streams end now; the session middleware deletes the row right after.
+    if let Some(user) = TypedSession::of(&req).current_user() {
+        hub.end_session(user.user_id, &user.sid);
+    }
     TypedSession::of(&req).log_out();
     see_other("/login")
 }

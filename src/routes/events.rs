@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpRequest, Responder};
+use actix_web::http::ConnectionType;
+use actix_web::{web, HttpRequest, HttpResponse, Responder, ResponseError};
 use actix_web_lab::sse::Sse;
 use serde::Deserialize;
 
@@ -10,8 +11,7 @@ use crate::auth::CurrentUser;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::live::stream;
-use crate::live::Hub;
+use crate::live::{stream, Hub, Refusal};
 use crate::models::chats;
 use crate::models::messages::MessageView;
 use crate::models::{ChatId, Seq};
@@ -19,6 +19,8 @@ use crate::views::chats::render_message;
 
 /// Comments this often keep idle streams open through proxies.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// What a 429 asks a refused stream to wait (the page polls meanwhile).
+const REFUSED_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 pub struct Since {
@@ -28,12 +30,19 @@ pub struct Since {
 pub async fn stream(
     req: HttpRequest,
     settings: web::Data<Settings>,
-    user: CurrentUser,
+    user: Result<CurrentUser, AppError>,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
     path: web::Path<String>,
     query: web::Query<Since>,
-) -> Result<impl Responder, AppError> {
+) -> Result<HttpResponse, AppError> {
+    let user = match user {
+        // A stream reconnecting after its session ended. htmx's SSE extension reconnects
+        // by itself and never follows `HX-Redirect`: a 401 makes the chat page poll
+        // instead, and the poll's answer (`HX-Redirect: /login`) takes it to the login.
+        Err(AppError::LoginRequired { htmx: true }) => return Ok(HttpResponse::Unauthorized().finish()),
+        other => other?,
+    };
     let chat_id: ChatId = super::id_in_path(&path)?;
     if !settings.event_streams {
         return Err(AppError::Unavailable("event streams are turned off".into()));
@@ -42,6 +51,12 @@ pub async fn stream(
         // Shutting down: the browser retries (Retry-After), reaching another instance.
         return Err(AppError::Unavailable("shutting down".into()));
     }
+    // The caps come before any query: a refusal costs no database work.
+    let addr = req.peer_addr().map(|a| a.ip());
+    let ticket = match hub.admit(user.user_id, &user.sid, addr) {
+        Ok(ticket) => ticket,
+        Err(why) => return Ok(refused(why)),
+    };
     let me = user.user_id;
     let membership = db::run(&pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
         .await?
@@ -52,6 +67,25 @@ pub async fn stream(
         req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
     let since = last_event_id.or(query.since).unwrap_or(end).min(end);
     let render = Box::new(move |m: &MessageView| render_message(m, me));
-    let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render);
-    Ok(Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2)))
+    let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render, ticket);
+    let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
+    // When the stream ends (closed as a person's oldest, its session or lifetime over),
+    // its connection closes too instead of idling on: the browser reconnects on a new one.
+    let mut answer = sse.respond_to(&req);
+    answer.head_mut().set_connection_type(ConnectionType::Close);
+    Ok(answer)
+}
+
+/// A stream over a cap: 429 (this address's streams) or 503 (the instance's share of
+/// connections), with `Retry-After`; the page polls meanwhile. The connection is closed
+/// with the answer, so a refused client holds no connection. (Over the cap per person
+/// nothing is refused: the person's oldest stream is closed, see `live::registry`.)
+fn refused(why: Refusal) -> HttpResponse {
+    let error = match why {
+        Refusal::Address => AppError::TooManyRequests { retry_after: REFUSED_RETRY },
+        Refusal::Instance => AppError::Unavailable("every place for event streams is taken".into()),
+    };
+    let mut answer = error.error_response();
+    answer.head_mut().set_connection_type(ConnectionType::Close);
+    answer
 }

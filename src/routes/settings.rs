@@ -10,6 +10,7 @@ use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Password;
 use crate::error::AppError;
+use crate::live::Hub;
 use crate::models::{display_pictures, sessions, users};
 use crate::pages::settings::settings_page;
 use crate::pictures;
@@ -76,6 +77,7 @@ pub struct PasswordChange {
 pub async fn update_password(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
     form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -103,11 +105,13 @@ pub async fn update_password(
     };
     let sid = user.sid.clone();
     db::run(&pool, move |conn| users::change_password(conn, me, &salt, &pwd_hash, &sid).map_err(AppError::from)).await?;
+    hub.end_other_sessions(me, &user.sid);
     Ok(see_other("/settings?done=password"))
 }
 
-pub async fn log_out_other_sessions(user: CurrentUser, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
+pub async fn log_out_other_sessions(user: CurrentUser, pool: web::Data<DbPool>, hub: web::Data<Hub>) -> Result<HttpResponse, AppError> {
     let (me, sid) = (user.user_id, user.sid.clone());
     db::run(&pool, move |conn| sessions::delete_others(conn, me, &sid).map_err(AppError::from)).await?;
+    hub.end_other_sessions(me, &user.sid);
     Ok(see_other("/settings?done=sessions"))
 }

@@ -29,3 +29,4 @@ mod load;
 mod overload;
 mod pictures;
 mod security;
+mod stream_limits;
