@@ -26,5 +26,6 @@ mod http_doc;
 mod instances;
 mod load;
 mod overload;
+mod picture_limits;
 mod pictures;
 mod security;
