@@ -28,7 +28,6 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 /// An 8-bit RGB picture of 40 megapixels (120 MB) fits; transparency, 16-bit colour,
 /// a progressive JPEG or WebP need more a pixel, so they must be smaller.
 pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
-const _: () = assert!(MAX_PIXELS * 3 <= MAX_DECODE_BYTES, "an 8-bit RGB picture at the pixel bound must fit");
 
 /// Pictures decoded at once per instance (`cpu::run_picture`): with `MAX_DECODE_BYTES`
 /// each, this bounds the memory all picture work takes.
@@ -50,12 +49,19 @@ pub const TOO_MUCH_MEMORY: &str = "That picture is too large to process. A progr
 const UNREADABLE: &str = "That file could not be read.";
 const DAMAGED: &str = "That picture is damaged or could not be decoded.";
 
-/// The limits handed to the decoder (its dimensions and the memory it may allocate).
-fn decoder_limits() -> Limits {
+/// What the PNG decoder may allocate for itself while it reads the header and the rows
+/// (chunks, an ICC profile it inflates, row buffers), apart from the pixels: an iCCP
+/// chunk of a few MB could otherwise inflate to all of `MAX_DECODE_BYTES` before a
+/// single pixel is decoded.
+const PNG_OWN_BYTES: u64 = 8 * 1024 * 1024;
+const _: () = assert!(MAX_PIXELS * 3 + PNG_OWN_BYTES <= MAX_DECODE_BYTES, "an 8-bit RGB picture at the pixel bound must fit");
+
+/// The limits handed to the decoder: its dimensions and the memory it may allocate.
+fn decoder_limits(max_alloc: u64) -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE_PX);
     limits.max_image_height = Some(MAX_SIDE_PX);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_alloc = Some(max_alloc);
     limits
 }
 
@@ -72,7 +78,8 @@ pub fn decode(upload: &[u8]) -> Result<(DynamicImage, Option<Orientation>), Inva
         Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)) => f,
         _ => return Err(Invalid("Upload a PNG, JPEG, WebP or GIF picture.")),
     };
-    reader.limits(decoder_limits());
+    // The PNG decoder takes its own allocation limit here, once; the others later.
+    reader.limits(decoder_limits(if format == ImageFormat::Png { PNG_OWN_BYTES } else { MAX_DECODE_BYTES }));
     // Reads the header only; refuses sides over MAX_SIDE_PX already.
     let mut decoder = reader.into_decoder().map_err(refusal)?;
     let (width, height) = decoder.dimensions();
@@ -85,8 +92,8 @@ pub fn decode(upload: &[u8]) -> Result<(DynamicImage, Option<Orientation>), Inva
     }
     // As `ImageReader::decode` does (`into_decoder` does not): the pixels are reserved,
     // and the decoder gets what is left for its own allocations (a GIF frame that does
-    // not fill its screen, PNG metadata).
-    let mut limits = decoder_limits();
+    // not fill its screen).
+    let mut limits = decoder_limits(MAX_DECODE_BYTES);
     limits.reserve(pixels).map_err(|_| Invalid(TOO_MUCH_MEMORY))?;
     decoder.set_limits(limits).map_err(refusal)?;
     let orientation = decoder.orientation().ok();
@@ -118,8 +125,10 @@ fn is_dimension_error(e: &LimitError) -> bool {
 fn working_bytes(format: ImageFormat, upload: &[u8], width: u32, height: u32) -> u64 {
     let pixels = u64::from(width) * u64::from(height);
     match format {
-        // Row buffers, bounded by the limits the decoder is given.
-        ImageFormat::Png | ImageFormat::Gif => 0,
+        ImageFormat::Png => PNG_OWN_BYTES,
+        // Only a frame smaller than the picture takes a buffer, from what the limits
+        // leave beside the pixels.
+        ImageFormat::Gif => 0,
         // zune-jpeg keeps every coefficient of a progressive JPEG until its last scan; a
         // baseline one is decoded a row of blocks at a time. Unreadable: the worst case,
         // four components of 2 bytes.

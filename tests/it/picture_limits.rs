@@ -193,6 +193,89 @@ async fn decode_bombs_uploaded_in_parallel_neither_starve_logins_nor_grow_memory
     assert_eq!(count(&mut db.conn(), "SELECT count(*) AS n FROM display_pictures"), 1, "only the ordinary picture");
 }
 
+/// A zlib stream of `1 + 258 * matches` zero bytes in fixed-Huffman deflate: a zero,
+/// then copies of 258 bytes from one back (13 bits each, so 1 MB inflates to 160 MB).
+fn zlib_of_zeros(matches: usize) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        count: u32,
+    }
+    impl Bits {
+        /// Deflate packs bits from the least significant; Huffman codes are pushed here
+        /// bit-reversed, since they go most significant bit first.
+        fn push(&mut self, value: u64, n: u32) {
+            self.acc |= value << self.count;
+            self.count += n;
+            while self.count >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.count -= 8;
+            }
+        }
+    }
+    let mut bits = Bits { out: vec![0x78, 0x01], acc: 0, count: 0 };
+    bits.push(0b011, 3); // the last block, fixed codes
+    bits.push(u64::from(0x30u8.reverse_bits()), 8); // the literal 0
+    for _ in 0..matches {
+        bits.push(u64::from(0xC5u8.reverse_bits()), 8); // length 258 (code 285)
+        bits.push(0, 5); // distance 1 (code 0)
+    }
+    bits.push(0, 7); // end of block
+    if bits.count > 0 {
+        bits.out.push(bits.acc as u8);
+    }
+    // Adler-32 of zeros: a stays 1, b counts the bytes.
+    let length = 1 + 258 * matches as u64;
+    bits.out.extend_from_slice(&((((length % 65521) as u32) << 16) | 1).to_be_bytes());
+    bits.out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A 10 × 10 PNG whose ICC profile (iCCP, read with the header) inflates to 256 MiB.
+fn icc_bomb() -> Vec<u8> {
+    let mut png = black_png(10, 10, png::ColorType::Rgb, png::BitDepth::Eight);
+    let mut chunk = b"iCCP".to_vec();
+    chunk.extend_from_slice(b"bomb\0\0");
+    chunk.extend_from_slice(&zlib_of_zeros((256 << 20) / 258));
+    let mut framed = ((chunk.len() - 4) as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&chunk);
+    framed.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    let after_ihdr = 8 + 4 + 4 + 13 + 4;
+    png.splice(after_ihdr..after_ihdr, framed);
+    png
+}
+
+/// Found while bounding decoder memory: the PNG decoder inflated an ICC profile up to the
+/// whole decode limit (128 MiB) while reading the header, before the pixel check, and
+/// then dropped it. Its own buffers now get 8 MiB; the picture is still taken.
+#[actix_web::test]
+async fn an_icc_profile_that_inflates_to_256_mib_is_read_in_bounded_memory() {
+    let bomb = icc_bomb();
+    assert!(bomb.len() < 2 * 1024 * 1024, "{} bytes", bomb.len());
+    let small = black_png(60, 40, png::ColorType::Rgb, png::BitDepth::Eight);
+    let db = TestDb::new();
+    let server = Chaat::serve(&db.url, &[]);
+    let alice = Actor::sign_up(&server.base, "alice").await;
+    assert_redirect(&upload(&alice, small).await, "/settings?done=picture");
+    let rss_before = server.status_field("VmRSS");
+    server.reset_peak_memory();
+
+    assert_redirect(&upload(&alice, bomb).await, "/settings?done=picture");
+    let grew = server.status_field("VmHWM").saturating_sub(rss_before);
+    assert!(grew < 32 * 1024, "memory grew by {grew} KiB while reading the header");
+}
+
 /// Issue 21.10: over 5 MiB was a bare 400 "could not be understood".
 #[actix_web::test]
 async fn an_upload_over_5_mib_gets_413_with_the_message_next_to_the_field_and_stores_nothing() {
