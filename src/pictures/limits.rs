@@ -1,6 +1,6 @@
 //! The bounds of every picture the server decodes, in one place: display pictures now,
 //! attachments (issue 15) with the same numbers. SECURITY.md ("Uploads and image
-//! bombs") quotes them; the tests read them from here.
+//! bombs"), README and docs/http.md quote them, and so do the messages (checked below).
 //!
 //! A picture is judged by its header before a single pixel is decoded: its sides, its
 //! pixel count, and the memory its decoder will hold (the pixels it returns plus its own
@@ -120,8 +120,9 @@ fn is_dimension_error(e: &LimitError) -> bool {
     matches!(e.kind(), LimitErrorKind::DimensionError)
 }
 
-/// What a decoder holds beyond the pixels it returns, from the header: the `image`
-/// crate's decoders for these formats do not count it against `max_alloc`.
+/// What a decoder holds beyond the pixels it returns, from the header: the PNG decoder
+/// the limit it is given; the others what they allocate without counting it against
+/// `max_alloc`.
 fn working_bytes(format: ImageFormat, upload: &[u8], width: u32, height: u32) -> u64 {
     let pixels = u64::from(width) * u64::from(height);
     match format {
