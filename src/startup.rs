@@ -175,8 +175,8 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(
                 actix_multipart::form::MultipartFormConfig::default()
-                    .total_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
-                    .memory_limit(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024),
+                    .total_limit(crate::pictures::limits::MAX_BODY_BYTES)
+                    .memory_limit(crate::pictures::limits::MAX_BODY_BYTES),
             )
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))

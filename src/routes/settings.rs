@@ -2,18 +2,22 @@
 
 use actix_multipart::form::bytes::Bytes as UploadBytes;
 use actix_multipart::form::MultipartForm;
-use actix_web::{web, HttpResponse};
+use actix_multipart::MultipartError;
+use actix_web::error::PayloadError;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::auth::{password, CurrentUser};
+use crate::auth::{password, throttle, CurrentUser};
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Password;
-use crate::error::AppError;
+use crate::error::{retry_secs, AppError, UNAVAILABLE_RETRY_SECS};
 use crate::live::Hub;
 use crate::models::{display_pictures, sessions, users};
 use crate::pages::settings::settings_page;
-use crate::pictures;
+use crate::pictures::{self, limits};
 use crate::views::{self, see_other};
 
 #[derive(Deserialize)]
@@ -38,20 +42,61 @@ pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, done: web::Query<D
 }
 
 /// The upload form. Its first part, `csrf_token`, was checked by `auth::csrf` before the
-/// body reached this handler; as an unknown field here it is skipped.
+/// body reached this handler; as an unknown field here it is skipped. The limit is
+/// `pictures::limits::MAX_UPLOAD_BYTES` (a test below checks they agree).
 #[derive(MultipartForm)]
 pub struct PictureUpload {
     #[multipart(limit = "5MiB")]
     picture: Option<UploadBytes>,
 }
 
+const UPLOAD_TOO_LARGE: &str = "That file is too large: a picture may be at most 5 MB.";
+const _: () = assert!(limits::UPLOADS_PER_PERSON.window.as_secs() == 60, "the message below says \"a minute\"");
+const DECODERS_BUSY: &str = "Many pictures are being processed right now. Please try again in a few seconds.";
+
+/// Each attempt counts against the person's upload limit before the body is read; then
+/// the picture is read (at most 5 MiB), decoded within `pictures::limits` in the picture
+/// queue (not the one logins use) and stored. Every refusal is the settings page with
+/// the reason next to the picture field.
 pub async fn update_display_picture(
+    req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
-    form: MultipartForm<PictureUpload>,
-) -> Result<HttpResponse, AppError> {
-    let upload = form.into_inner().picture.map(|p| p.data.to_vec()).unwrap_or_default();
-    let encoded = cpu::run(move || pictures::reencode(&upload)).await?;
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let bucket = throttle::bucket("picture", "user", &user.user_id.to_string());
+    let verdict = db::run(&pool, move |conn| throttle::hit(conn, &bucket, limits::UPLOADS_PER_PERSON).map_err(AppError::from)).await?;
+    if let Err(t) = verdict {
+        // Read (and drop) the body first: a browser still sending it would otherwise
+        // see the connection close instead of this answer.
+        drain(payload).await;
+        let message = format!(
+            "Too many uploads: at most {} a minute. Please try again in {} seconds.",
+            limits::UPLOADS_PER_PERSON.limit,
+            retry_secs(t.retry_after)
+        );
+        let mut answer = picture_refused(&user, &pool, StatusCode::TOO_MANY_REQUESTS, message).await?;
+        answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_secs(t.retry_after)));
+        return Ok(answer);
+    }
+
+    let form = match MultipartForm::<PictureUpload>::from_request(&req, &mut payload.into_inner()).await {
+        Ok(form) => form,
+        Err(e) if is_over_limit(&e) => {
+            return Ok(picture_refused(&user, &pool, StatusCode::PAYLOAD_TOO_LARGE, UPLOAD_TOO_LARGE.into()).await?);
+        }
+        // Anything else malformed in the body: 400, as actix-multipart says.
+        Err(e) => return Err(e),
+    };
+    let upload = form.into_inner().picture.map(|p| p.data).unwrap_or_default();
+    let encoded = match cpu::run_picture(move || pictures::reencode(&upload)).await? {
+        Ok(encoded) => encoded,
+        Err(cpu::Busy) => {
+            let mut answer = picture_refused(&user, &pool, StatusCode::SERVICE_UNAVAILABLE, DECODERS_BUSY.into()).await?;
+            answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(UNAVAILABLE_RETRY_SECS));
+            return Ok(answer);
+        }
+    };
     match encoded {
         Ok(picture) => {
             let me = user.user_id;
@@ -59,10 +104,32 @@ pub async fn update_display_picture(
                 .await?;
             Ok(see_other("/settings?done=picture"))
         }
-        Err(invalid) => {
-            let mut settings = settings_page(&user, &pool).await?;
-            settings.picture_error = Some(invalid.to_string());
-            Ok(views::invalid(&settings)?)
+        Err(invalid) => Ok(picture_refused(&user, &pool, StatusCode::UNPROCESSABLE_ENTITY, invalid.to_string()).await?),
+    }
+}
+
+/// The settings page with `message` next to the picture field.
+async fn picture_refused(user: &CurrentUser, pool: &DbPool, status: StatusCode, message: String) -> Result<HttpResponse, AppError> {
+    let mut settings = settings_page(user, pool).await?;
+    settings.picture_error = Some(message);
+    Ok(views::render(status, &settings)?)
+}
+
+/// The multipart reader went over a limit: the field's (`#[multipart(limit)]`), the
+/// body's (`MultipartFormConfig`, `startup`), or its 64 KiB buffer with the headers of a
+/// part. All are this one error, told by its type (never by its text).
+fn is_over_limit(e: &actix_web::Error) -> bool {
+    matches!(e.as_error::<MultipartError>(), Some(MultipartError::Payload(PayloadError::Overflow)))
+}
+
+/// Reads a body to its end and drops it, up to the largest upload (then the connection
+/// closes after the answer); within the upload deadline (`auth::upload_deadline`).
+async fn drain(mut payload: web::Payload) {
+    let mut read = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        read += chunk.len();
+        if read > limits::MAX_BODY_BYTES {
+            break;
         }
     }
 }
@@ -114,4 +181,24 @@ pub async fn log_out_other_sessions(user: CurrentUser, pool: web::Data<DbPool>, 
     db::run(&pool, move |conn| sessions::delete_others(conn, me, &sid).map_err(AppError::from)).await?;
     hub.end_other_sessions(me, &user.sid);
     Ok(see_other("/settings?done=sessions"))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_multipart::form::MultipartCollect;
+
+    use super::*;
+
+    #[test]
+    fn the_picture_field_limit_is_the_largest_upload() {
+        assert_eq!(PictureUpload::limit("picture"), Some(limits::MAX_UPLOAD_BYTES));
+    }
+
+    #[test]
+    fn only_the_overflow_of_a_limit_counts_as_too_large() {
+        assert!(is_over_limit(&MultipartError::Payload(PayloadError::Overflow).into()));
+        assert!(!is_over_limit(&MultipartError::Payload(PayloadError::Incomplete(None)).into()));
+        assert!(!is_over_limit(&MultipartError::Incomplete.into()));
+        assert!(!is_over_limit(&actix_web::error::ErrorPayloadTooLarge("not multipart's")));
+    }
 }

@@ -27,6 +27,7 @@ mod http_doc;
 mod instances;
 mod load;
 mod overload;
+mod picture_limits;
 mod pictures;
 mod security;
 mod stream_limits;

@@ -78,6 +78,11 @@ impl Chaat {
         }
     }
 
+    /// Starts a new measure of peak memory: `VmHWM` is the current `VmRSS` again.
+    pub fn reset_peak_memory(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").unwrap();
+    }
+
     /// A field of /proc/PID/status as a number (`VmRSS` in KiB, `Threads`).
     pub fn status_field(&self, name: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
