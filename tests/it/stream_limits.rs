@@ -208,7 +208,7 @@ async fn one_account_opening_a_hundred_streams_keeps_eight_and_everyone_else_is_
     let db = TestDb::new();
     let a = Chaat::serve(&db.url, &[("CHAAT_MAX_CONNECTIONS", "60")]);
     let (alice, bob, chat) = alice_and_bob(&a.base).await;
-    let flood = open_many(&alice, &events_of(chat), 100, Duration::from_secs(3)).await;
+    let flood = open_many(&alice, &events_of(chat), 100, WAIT).await;
     assert_eq!((flood.open.len(), flood.refused.len(), flood.unanswered), (100, 0, 0), "each answered at once, none refused");
     let kept = still_open_after(flood.open, Duration::from_secs(5)).await;
     assert_eq!(kept.len(), 8, "over 8, each new stream closed alice's oldest");
@@ -234,9 +234,9 @@ async fn one_address_and_all_streams_together_are_capped_and_a_reserve_stays_for
     let group = alice.create_group("Many tabs", &["bob", "carol"]).await;
     let path = events_of(group);
 
-    let alices = open_many(&alice, &path, 20, Duration::from_secs(3)).await;
+    let alices = open_many(&alice, &path, 20, WAIT).await;
     assert_eq!(alices.open.len(), 20);
-    let bobs = open_many(&bob, &path, 20, Duration::from_secs(3)).await;
+    let bobs = open_many(&bob, &path, 20, WAIT).await;
     assert_eq!((bobs.open.len(), bobs.refused.len(), bobs.unanswered), (12, 8, 0), "32 from one address");
     assert_refused(&bobs.refused, StatusCode::TOO_MANY_REQUESTS);
     others_are_served(&a.base, &dave).await;
@@ -244,7 +244,7 @@ async fn one_address_and_all_streams_together_are_capped_and_a_reserve_stays_for
 
     let mut held = Vec::new();
     for who in [&alice, &bob, &carol] {
-        held.push(open_many(&who.moved_to(&b.base), &path, 20, Duration::from_secs(3)).await);
+        held.push(open_many(&who.moved_to(&b.base), &path, 20, WAIT).await);
     }
     let open: usize = held.iter().map(|h| h.open.len()).sum();
     let refused: Vec<Response> = held.iter_mut().flat_map(|h| std::mem::take(&mut h.refused)).collect();
