@@ -71,6 +71,12 @@ impl TypedSession {
         Ok(session)
     }
 
+    /// A new session key for the same state (after a password change): the cookie value
+    /// the browser held until now no longer opens the session.
+    pub fn renew_key(&self) {
+        self.0.renew();
+    }
+
     pub fn log_out(&self) {
         self.0.purge();
     }

@@ -2,10 +2,10 @@
 
 use actix_multipart::form::bytes::Bytes as UploadBytes;
 use actix_multipart::form::MultipartForm;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::{password, CurrentUser};
+use crate::auth::{password, CurrentUser, TypedSession};
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Password;
@@ -74,6 +74,7 @@ pub struct PasswordChange {
 }
 
 pub async fn update_password(
+    req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
     form: web::Form<PasswordChange>,
@@ -103,6 +104,9 @@ pub async fn update_password(
     };
     let sid = user.sid.clone();
     db::run(&pool, move |conn| users::change_password(conn, me, &salt, &pwd_hash, &sid).map_err(AppError::from)).await?;
+    // Every other session is gone; this one continues under a new key, so a copy of its
+    // cookie taken before the change (the reason to change a password) opens nothing.
+    TypedSession::of(&req).renew_key();
     Ok(see_other("/settings?done=password"))
 }
 

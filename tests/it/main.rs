@@ -28,3 +28,4 @@ mod load;
 mod overload;
 mod pictures;
 mod security;
+mod throttling;
