@@ -1,6 +1,7 @@
 //! Authentication and request security: passwords, the PostgreSQL session store, the
-//! `CurrentUser` extractor, CSRF and throttling.
+//! `CurrentUser` extractor, CSRF, the browser's signed cookies and throttling.
 
+pub mod browser;
 pub mod csrf;
 pub mod current_user;
 pub mod password;
