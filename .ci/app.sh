@@ -12,6 +12,7 @@ start_app() {
     chmod 755 "$dir"     # the cluster runs as `postgres` when we are root
     CHAAT_DATA_DIR=$dir CHAAT_BIND=127.0.0.1:$port RUST_LOG=${APP_LOG:-warn} \
     CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000000 \
+    CHAAT_LOGIN_FAILURES_PER_BROWSER=1000000 CHAAT_LOGIN_FAILURES_PER_ADDR_AND_USER=1000000 \
         "$bin/chaat" serve >"$dir/app.log" 2>&1 &
     app_pid=$!
     for _ in $(seq 1 300); do

@@ -6,7 +6,9 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_redirect, count, TestApp, PASSWORD};
+use chaat::config::Settings;
+
+use crate::helpers::{assert_redirect, count, test_settings, TestApp, PASSWORD};
 
 /// The value of the session cookie this browser holds.
 fn session_cookie(cookie_header: &str) -> Option<String> {
@@ -84,4 +86,80 @@ async fn an_anonymous_form_needs_the_token_of_this_browser_s_signed_cookie() {
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{forged}");
     }
     assert_redirect(&visitor.post_raw("/login", &form, HeaderMap::new()).await, "/chats");
+}
+
+/// The wait a 429 asks for: its `Retry-After` header, which the page says in words too.
+async fn retry_after(resp: reqwest::Response) -> u64 {
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let secs: u64 = resp.headers().get("retry-after").expect("Retry-After").to_str().unwrap().parse().unwrap();
+    let body = resp.text().await.unwrap();
+    let words = if secs == 1 { "try again in 1 second".to_string() } else { format!("try again in {secs} seconds") };
+    assert!(body.contains(&words), "the page says {words:?}: {body}");
+    secs
+}
+
+#[actix_web::test]
+async fn a_stranger_s_wrong_passwords_slow_the_stranger_down_and_never_lock_the_owner_out() {
+    let app = TestApp::spawn().await; // the default rules: 5 failures per browser, then 1 s, 2 s, 4 s …
+    app.signed_up("alice").await;
+    let stranger = app.client();
+    for _ in 0..5 {
+        assert_eq!(stranger.login("alice", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // The stranger's next try waits, even with the right password: this browser guessed.
+    let refused = stranger.login("alice", PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // alice, at the same moment and from the same address (all tests come from
+    // 127.0.0.1), in her own browser: straight in. Her account is not locked.
+    let owner = app.client();
+    assert_redirect(&owner.login("alice", PASSWORD).await, "/chats");
+    assert_eq!(owner.get("/settings").await.status(), StatusCode::OK);
+    assert_eq!(retry_after(refused).await, 1, "the stranger's first wait");
+
+    // Each further failure of the stranger doubles the wait.
+    let mut waits = vec![1];
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(*waits.last().unwrap() * 1000 + 200)).await;
+        assert_eq!(stranger.login("alice", "another guess").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        waits.push(retry_after(stranger.login("alice", "and another").await).await);
+    }
+    // 1, 2, 4 (a second less if the machine took over a second between two requests).
+    assert!((1..=2).contains(&waits[1]) && (3..=4).contains(&waits[2]), "growing waits: {waits:?}");
+}
+
+#[actix_web::test]
+async fn a_script_that_throws_its_cookies_away_waits_per_address_but_the_owner_s_browser_does_not() {
+    let settings = Settings { login_failures_per_addr_and_user: 4, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let alice = app.signed_up("alice").await; // this browser is now known for alice
+    assert_redirect(&alice.logout().await, "/login");
+
+    // Four failures, each from a fresh browser: no browser waits, but the address does.
+    for _ in 0..4 {
+        assert_eq!(app.client().login("alice", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(retry_after(app.client().login("alice", "guess").await).await, 1);
+    // A browser alice has used before is not held up by the strangers' failures.
+    assert_redirect(&alice.login("alice", PASSWORD).await, "/chats");
+}
+
+#[actix_web::test]
+async fn past_the_ceiling_for_a_name_only_browsers_known_for_it_may_try() {
+    // Guessing from many addresses, as one address shows it: many fresh browsers, the
+    // per-address rule out of the way.
+    let settings = Settings { login_failures_per_addr_and_user: 1000, login_failures_per_user: 6, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let alice = app.signed_up("alice").await;
+    assert_redirect(&alice.logout().await, "/login");
+    for _ in 0..6 {
+        assert_eq!(app.client().login("alice", "wrong password").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // A browser nobody logged in as alice with: refused until the hour is over …
+    let wait = retry_after(app.client().login("alice", PASSWORD).await).await;
+    assert!((3000..=3600).contains(&wait), "the ceiling's hour: {wait}");
+    // … but alice's own browser gets in, and other names are not affected.
+    assert_redirect(&alice.login("alice", PASSWORD).await, "/chats");
+    app.signed_up("bob").await;
+    assert_redirect(&app.client().login("bob", PASSWORD).await, "/chats");
 }

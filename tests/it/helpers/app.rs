@@ -24,6 +24,7 @@ pub fn test_settings() -> Settings {
         db_statement_timeout_ms: 30_000,
         signups_per_addr: 1000,
         login_attempts_per_addr: 1000,
+        login_failures_per_addr_and_user: 1000,
         ..Settings::defaults()
     }
 }
