@@ -163,3 +163,25 @@ async fn past_the_ceiling_for_a_name_only_browsers_known_for_it_may_try() {
     app.signed_up("bob").await;
     assert_redirect(&app.client().login("bob", PASSWORD).await, "/chats");
 }
+
+#[actix_web::test]
+async fn wrong_current_passwords_in_the_password_change_are_slowed_down_like_logins() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let change = |current: &'static str| {
+        let new = "a brand new password";
+        [("current_password", current), ("new_password", new), ("new_password_confirm", new)]
+    };
+    for _ in 0..5 {
+        assert_eq!(alice.post("/settings/password", &change("a guess")).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Someone holding alice's session guessed five times: the next try waits, and the
+    // right password changes nothing while it does.
+    let wait = retry_after(alice.post("/settings/password", &change(PASSWORD)).await).await;
+    assert_eq!(wait, 1);
+    assert_eq!(app.client().login("alice", "a brand new password").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "unchanged");
+
+    // After the wait the right password works (a delay, never a lock).
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 200)).await;
+    assert_redirect(&alice.post("/settings/password", &change(PASSWORD)).await, "/settings?done=password");
+}
