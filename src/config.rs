@@ -88,6 +88,10 @@ pub struct Settings {
     /// Login attempts allowed per client address per window.
     #[arg(long, env = "CHAAT_LOGIN_ATTEMPTS_PER_ADDR", default_value_t = 30)]
     pub login_attempts_per_addr: i32,
+    /// New friend requests a person may send per 10 minutes (answering someone's
+    /// request, or a refused one, does not count).
+    #[arg(long, env = "CHAAT_FRIEND_REQUESTS_PER_10_MIN", default_value_t = 10)]
+    pub friend_requests_per_10_min: i32,
     /// Signups allowed per client address per window.
     #[arg(long, env = "CHAAT_SIGNUPS_PER_ADDR", default_value_t = 10)]
     pub signups_per_addr: i32,
@@ -128,6 +132,7 @@ impl Settings {
             login_failures_per_user: 60,
             login_attempts_per_addr: 30,
             signups_per_addr: 10,
+            friend_requests_per_10_min: 10,
             throttle_window_secs: 300,
             workers: None,
             max_connections: 12_000,
@@ -163,6 +168,10 @@ impl Settings {
     pub fn signup_per_user(&self) -> Limit {
         Limit { limit: SIGNUPS_PER_USERNAME, window: self.window() }
     }
+    /// New friend requests per person.
+    pub fn friend_requests_per_user(&self) -> Limit {
+        Limit { limit: self.friend_requests_per_10_min, window: Duration::from_secs(600) }
+    }
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_hours) * 3600)
     }
@@ -179,7 +188,7 @@ impl fmt::Display for Settings {
             f,
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
-             login {}/addr, signup {}/addr per {}s",
+             login {}/addr, signup {}/addr per {}s, friend requests {}/10 min",
             self.bind,
             db,
             self.cookie_secure,
@@ -193,7 +202,8 @@ impl fmt::Display for Settings {
             self.login_failures_per_user,
             self.login_attempts_per_addr,
             self.signups_per_addr,
-            self.throttle_window_secs
+            self.throttle_window_secs,
+            self.friend_requests_per_10_min
         )
     }
 }

@@ -61,3 +61,41 @@ pub fn record_failure(conn: &mut PgConnection, bucket: &str, rule: Backoff) -> d
 pub fn forgive(conn: &mut PgConnection, bucket: &str) -> diesel::QueryResult<()> {
     auth_throttle::forget(conn, bucket)
 }
+
+/// Why `counted` did not keep what it did.
+enum Abort {
+    Throttled(Throttled),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Db(e)
+    }
+}
+
+/// Does `act` and, when `counts` says its outcome is one to count (a request actually
+/// created, say), counts a hit against `bucket` in the same transaction: a hit over the
+/// limit rolls `act` back and is not counted. Concurrent acts of one bucket are counted
+/// one after the other (the bucket's row is locked until commit), so none slips past.
+pub fn counted<T>(
+    conn: &mut PgConnection,
+    bucket: &str,
+    limit: Limit,
+    act: impl FnOnce(&mut PgConnection) -> diesel::QueryResult<T>,
+    counts: impl FnOnce(&T) -> bool,
+) -> diesel::QueryResult<Result<T, Throttled>> {
+    use diesel::Connection;
+    let done = conn.transaction(|conn| {
+        let done = act(conn)?;
+        if counts(&done) {
+            hit(conn, bucket, limit)?.map_err(Abort::Throttled)?;
+        }
+        Ok(done)
+    });
+    match done {
+        Ok(done) => Ok(Ok(done)),
+        Err(Abort::Throttled(t)) => Ok(Err(t)),
+        Err(Abort::Db(e)) => Err(e),
+    }
+}

@@ -185,3 +185,39 @@ async fn wrong_current_passwords_in_the_password_change_are_slowed_down_like_log
     tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 200)).await;
     assert_redirect(&alice.post("/settings/password", &change(PASSWORD)).await, "/settings?done=password");
 }
+
+#[actix_web::test]
+async fn new_friend_requests_are_limited_per_person_and_the_form_is_kept() {
+    let settings = Settings { friend_requests_per_10_min: 3, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    // Re-sending after each reject (what a script did 30 times in 0.4 s): three go out …
+    for _ in 0..3 {
+        assert_redirect(&alice.send_friend_request(&bob, "hi").await, "/friends");
+        assert_redirect(&bob.reject_friend_request(bob.request_from(&alice).await).await, "/friends");
+    }
+    // … the fourth, to anyone, waits; the form (on bob's profile, where it was sent
+    // from) comes back with the greeting kept.
+    let resp = alice.post("/friend-requests", &[("to", "bob"), ("greeting", "hello again"), ("return_to", "/users/bob")]).await;
+    let body_has = |body: &str| body.contains("hello again") && body.contains("friend requests lately");
+    let resp_body = {
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((500..=600).contains(&wait), "the 10 minutes' window: {wait}");
+        resp.text().await.unwrap()
+    };
+    assert!(body_has(&resp_body), "{resp_body}");
+    let htmx = alice.post_htmx("/friend-requests", &[("to", "carol"), ("greeting", "hello again"), ("return_to", "/users/carol")]).await;
+    assert_eq!(htmx.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(htmx.headers().contains_key("retry-after"));
+    let fragment = htmx.text().await.unwrap();
+    assert!(body_has(&fragment) && !fragment.contains("<html"), "the block with the form kept: {fragment}");
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM friend_requests WHERE status = 'pending'"), 0, "nothing sent");
+
+    // Answering someone who asked first is not a new request: it still works.
+    assert_redirect(&carol.send_friend_request(&alice, "").await, "/friends");
+    assert_redirect(&alice.send_friend_request(&carol, "").await, "/friends");
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1, "alice and carol are friends");
+}
