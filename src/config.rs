@@ -88,6 +88,10 @@ pub struct Settings {
     /// Login attempts allowed per client address per window.
     #[arg(long, env = "CHAAT_LOGIN_ATTEMPTS_PER_ADDR", default_value_t = 30)]
     pub login_attempts_per_addr: i32,
+    /// Messages a person may send at once; the allowance refills over 10 s (3 a second
+    /// at the default). Counted in each instance's memory (SECURITY.md).
+    #[arg(long, env = "CHAAT_MESSAGES_PER_10_S", default_value_t = 30)]
+    pub messages_per_10_s: u32,
     /// New friend requests a person may send per 10 minutes (answering someone's
     /// request, or a refused one, does not count).
     #[arg(long, env = "CHAAT_FRIEND_REQUESTS_PER_10_MIN", default_value_t = 10)]
@@ -133,6 +137,7 @@ impl Settings {
             login_attempts_per_addr: 30,
             signups_per_addr: 10,
             friend_requests_per_10_min: 10,
+            messages_per_10_s: 30,
             throttle_window_secs: 300,
             workers: None,
             max_connections: 12_000,
@@ -188,7 +193,7 @@ impl fmt::Display for Settings {
             f,
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
-             login {}/addr, signup {}/addr per {}s, friend requests {}/10 min",
+             login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s",
             self.bind,
             db,
             self.cookie_secure,
@@ -203,7 +208,8 @@ impl fmt::Display for Settings {
             self.login_attempts_per_addr,
             self.signups_per_addr,
             self.throttle_window_secs,
-            self.friend_requests_per_10_min
+            self.friend_requests_per_10_min,
+            self.messages_per_10_s
         )
     }
 }

@@ -26,6 +26,7 @@ use crate::error_pages;
 use crate::live::{self, Hub};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::routes;
+use crate::routes::SendLimiter;
 
 /// How long a client may take to send a request's head; then 408 and the connection
 /// closes, so slowly trickled headers (slowloris) hold a connection this long at most.
@@ -176,6 +177,8 @@ fn run(
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
     let browser = web::Data::new(browser);
+    // One per instance, shared by its workers.
+    let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -196,6 +199,7 @@ fn run(
             .app_data(hub.clone())
             .app_data(settings.clone())
             .app_data(browser.clone())
+            .app_data(sends.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod csrf;
 pub mod current_user;
+pub mod local_limit;
 pub mod password;
 pub mod session_store;
 pub mod throttle;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 
 use chaat::config::Settings;
 
-use crate::helpers::{assert_redirect, count, test_settings, TestApp, PASSWORD};
+use crate::helpers::{alice_and_bob, assert_redirect, count, test_settings, TestApp, PASSWORD};
 
 /// The value of the session cookie this browser holds.
 fn session_cookie(cookie_header: &str) -> Option<String> {
@@ -220,4 +220,38 @@ async fn new_friend_requests_are_limited_per_person_and_the_form_is_kept() {
     assert_redirect(&carol.send_friend_request(&alice, "").await, "/friends");
     assert_redirect(&alice.send_friend_request(&carol, "").await, "/friends");
     assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM friends"), 1, "alice and carol are friends");
+}
+
+#[actix_web::test]
+async fn a_flood_of_messages_waits_and_the_text_is_never_lost() {
+    // 3 at once, then one per 3⅓ s: the test's requests fit well within that.
+    let settings = Settings { messages_per_10_s: 3, ..test_settings() };
+    let app = TestApp::spawn_with(settings).await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    // A burst goes through …
+    for i in 0..3 {
+        assert_redirect(&alice.send(chat, &format!("quick {i}")).await, &format!("/chats/{chat}"));
+    }
+    // … then the page comes back with the text in the composer and the wait.
+    let resp = alice.send(chat, "one too many").await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=4).contains(&wait), "until the next of 3 per 10 s: {wait}");
+    let page = resp.text().await.unwrap();
+    assert!(page.contains(">one too many</textarea>") && page.contains("sending messages very fast"), "{page}");
+    // htmx gets the composer, text kept, with the error.
+    let htmx = alice
+        .post_htmx(&format!("/chats/{chat}/messages"), &[("text", "still here"), ("client_id", &uuid::Uuid::new_v4().to_string())])
+        .await;
+    assert_eq!(htmx.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(htmx.headers().contains_key("retry-after"));
+    let composer = htmx.text().await.unwrap();
+    assert!(composer.contains("id=\"composer\"") && composer.contains(">still here</textarea>"), "{composer}");
+    assert!(composer.contains("sending messages very fast") && !composer.contains("<html"), "{composer}");
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM messages WHERE kind = 'text'"), 3, "nothing more stored");
+
+    // Someone else is not affected, and after the wait alice sends again.
+    assert_redirect(&bob.send(chat, "my turn").await, &format!("/chats/{chat}"));
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 100)).await;
+    assert_redirect(&alice.send(chat, "one too many").await, &format!("/chats/{chat}"));
 }
