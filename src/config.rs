@@ -13,6 +13,35 @@ pub struct Limit {
     pub window: Duration,
 }
 
+/// Growing delays: after `free` failures in a row, each attempt waits 1 s, then 2 s,
+/// 4 s … (doubling with each further failure, at most `max_delay`) after the latest
+/// failure. The failures are forgotten `forget` after the latest one, or at a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub free: i32,
+    pub max_delay: Duration,
+    pub forget: Duration,
+}
+
+impl Backoff {
+    /// How long the attempt after `failures` failures in a row must wait after the
+    /// latest of them (`None`: not at all).
+    pub fn delay_after(&self, failures: i32) -> Option<Duration> {
+        let beyond = failures.checked_sub(self.free).filter(|k| *k >= 0)?;
+        let doubled = Duration::from_secs(1u64 << beyond.min(40));
+        Some(doubled.min(self.max_delay))
+    }
+}
+
+/// The longest wait a failed password costs (then one more try an hour).
+pub const BACKOFF_MAX_DELAY: Duration = Duration::from_secs(3600);
+/// Failures are forgotten a day after the latest (the cleanup purges such rows).
+pub const BACKOFF_FORGET: Duration = Duration::from_secs(24 * 3600);
+/// The window of the per-username ceiling of failed logins.
+pub const LOGIN_CEILING_WINDOW: Duration = Duration::from_secs(3600);
+/// Signup attempts for one username per throttle window.
+pub const SIGNUPS_PER_USERNAME: i32 = 5;
+
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
@@ -43,12 +72,30 @@ pub struct Settings {
     /// Session lifetime in hours (renewed while the session is used).
     #[arg(long, env = "CHAAT_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: u32,
-    /// Failed logins allowed per username per window.
-    #[arg(long, env = "CHAAT_LOGIN_FAILURES_PER_USER", default_value_t = 5)]
+    /// Failed logins of one browser from one address for one username before its
+    /// attempts wait (1 s, 2 s, 4 s … after each further failure, at most an hour).
+    #[arg(long, env = "CHAAT_LOGIN_FAILURES_PER_BROWSER", default_value_t = 5)]
+    pub login_failures_per_browser: i32,
+    /// Failed logins from one address for one username, whatever the browser, before
+    /// attempts from that address wait in the same way (browsers known for that
+    /// username, where its owner logged in before, do not wait).
+    #[arg(long, env = "CHAAT_LOGIN_FAILURES_PER_ADDR_AND_USER", default_value_t = 10)]
+    pub login_failures_per_addr_and_user: i32,
+    /// Failed logins per username per hour from everywhere; beyond it, until the hour
+    /// is over, only browsers known for that username may try.
+    #[arg(long, env = "CHAAT_LOGIN_FAILURES_PER_USER", default_value_t = 60)]
     pub login_failures_per_user: i32,
     /// Login attempts allowed per client address per window.
     #[arg(long, env = "CHAAT_LOGIN_ATTEMPTS_PER_ADDR", default_value_t = 30)]
     pub login_attempts_per_addr: i32,
+    /// Messages a person may send at once; the allowance refills over 10 s (3 a second
+    /// at the default). Counted in each instance's memory (SECURITY.md).
+    #[arg(long, env = "CHAAT_MESSAGES_PER_10_S", default_value_t = 30)]
+    pub messages_per_10_s: u32,
+    /// New friend requests a person may send per 10 minutes (answering someone's
+    /// request, or a refused one, does not count).
+    #[arg(long, env = "CHAAT_FRIEND_REQUESTS_PER_10_MIN", default_value_t = 10)]
+    pub friend_requests_per_10_min: i32,
     /// Signups allowed per client address per window.
     #[arg(long, env = "CHAAT_SIGNUPS_PER_ADDR", default_value_t = 10)]
     pub signups_per_addr: i32,
@@ -101,9 +148,13 @@ impl Settings {
             db_wait_ms: 1500,
             db_statement_timeout_ms: 5000,
             session_hours: 24 * 14,
-            login_failures_per_user: 5,
+            login_failures_per_browser: 5,
+            login_failures_per_addr_and_user: 10,
+            login_failures_per_user: 60,
             login_attempts_per_addr: 30,
             signups_per_addr: 10,
+            friend_requests_per_10_min: 10,
+            messages_per_10_s: 30,
             throttle_window_secs: 300,
             workers: None,
             max_connections: 12_000,
@@ -118,8 +169,20 @@ impl Settings {
     fn window(&self) -> Duration {
         Duration::from_secs(self.throttle_window_secs)
     }
+    fn backoff(free: i32) -> Backoff {
+        Backoff { free, max_delay: BACKOFF_MAX_DELAY, forget: BACKOFF_FORGET }
+    }
+    /// Failed logins of one browser, from one address, for one username.
+    pub fn login_per_browser(&self) -> Backoff {
+        Self::backoff(self.login_failures_per_browser)
+    }
+    /// Failed logins from one address for one username.
+    pub fn login_per_addr_and_user(&self) -> Backoff {
+        Self::backoff(self.login_failures_per_addr_and_user)
+    }
+    /// The ceiling of failed logins for one username from everywhere.
     pub fn login_per_user(&self) -> Limit {
-        Limit { limit: self.login_failures_per_user, window: self.window() }
+        Limit { limit: self.login_failures_per_user, window: LOGIN_CEILING_WINDOW }
     }
     pub fn login_per_addr(&self) -> Limit {
         Limit { limit: self.login_attempts_per_addr, window: self.window() }
@@ -129,7 +192,11 @@ impl Settings {
     }
     /// Signup attempts for one username: a guard against hammering one name.
     pub fn signup_per_user(&self) -> Limit {
-        Limit { limit: self.login_failures_per_user, window: self.window() }
+        Limit { limit: SIGNUPS_PER_USERNAME, window: self.window() }
+    }
+    /// New friend requests per person.
+    pub fn friend_requests_per_user(&self) -> Limit {
+        Limit { limit: self.friend_requests_per_10_min, window: Duration::from_secs(600) }
     }
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_hours) * 3600)
@@ -146,7 +213,8 @@ impl fmt::Display for Settings {
         write!(
             f,
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
-             session_hours={} throttle: login {}/user {}/addr, signup {}/addr per {}s \
+             session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
+             login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s \
              max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?}",
             self.bind,
             db,
@@ -156,10 +224,14 @@ impl fmt::Display for Settings {
             self.db_wait_ms,
             self.db_statement_timeout_ms,
             self.session_hours,
+            self.login_failures_per_browser,
+            self.login_failures_per_addr_and_user,
             self.login_failures_per_user,
             self.login_attempts_per_addr,
             self.signups_per_addr,
             self.throttle_window_secs,
+            self.friend_requests_per_10_min,
+            self.messages_per_10_s,
             self.max_connections,
             self.event_streams,
             self.streams_per_person,
@@ -186,7 +258,19 @@ fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_password;
+    use std::time::Duration;
+
+    use super::{redact_password, Backoff};
+
+    #[test]
+    fn delays_double_after_the_free_failures_up_to_the_maximum() {
+        let rule = Backoff { free: 5, max_delay: Duration::from_secs(3600), forget: Duration::from_secs(86_400) };
+        let delays: Vec<Option<u64>> =
+            [0, 4, 5, 6, 7, 16, 17, 100, i32::MAX].iter().map(|&n| rule.delay_after(n).map(|d| d.as_secs())).collect();
+        assert_eq!(delays, [None, None, Some(1), Some(2), Some(4), Some(2048), Some(3600), Some(3600), Some(3600)]);
+        let none_free = Backoff { free: 0, ..rule };
+        assert_eq!(none_free.delay_after(0), Some(Duration::from_secs(1)));
+    }
 
     #[test]
     fn a_password_in_the_database_url_is_hidden() {

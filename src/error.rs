@@ -50,6 +50,14 @@ pub fn retry_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+/// "1 second", "5 seconds": a wait as a person reads it, rounded up like `retry_secs`.
+pub fn wait_in_words(d: Duration) -> String {
+    match retry_secs(d) {
+        1 => "1 second".into(),
+        n => format!("{n} seconds"),
+    }
+}
+
 /// Database errors are told apart by what PostgreSQL and the pool report (SQLSTATE,
 /// the connection's state), never by the text of a message.
 impl From<diesel::result::Error> for AppError {
@@ -149,7 +157,7 @@ impl ResponseError for AppError {
         let message = match self {
             AppError::Conflict(msg) => msg.clone(),
             AppError::TooManyRequests { retry_after } => {
-                format!("Too many attempts. Please try again in {} seconds.", retry_secs(*retry_after))
+                format!("Too many attempts. Please try again in {}.", wait_in_words(*retry_after))
             }
             _ => default_message(status).to_string(),
         };

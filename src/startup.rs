@@ -15,6 +15,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::browser::{self, BrowserCookies};
 use crate::auth::session_store::{self, PgSessionStore};
 use crate::auth::{csrf, upload_deadline};
 use crate::config::Settings;
@@ -25,6 +26,7 @@ use crate::error_pages;
 use crate::live::{self, Hub};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::routes;
+use crate::routes::SendLimiter;
 
 /// How long a client may take to send a request's head; then 408 and the connection
 /// closes, so slowly trickled headers (slowloris) hold a connection this long at most.
@@ -93,12 +95,13 @@ impl Application {
             Duration::from_millis(settings.db_wait_ms),
             Duration::from_millis(settings.db_statement_timeout_ms),
         );
-        let key = session_key(&pool)?;
+        let key = shared_key(&pool, "session_cookie_key")?;
+        let browser = BrowserCookies::new(shared_key(&pool, "browser_cookie_key")?, settings.cookie_secure);
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings));
-        let server = run(listener, pool, hub.clone(), key, settings)?;
+        let server = run(listener, pool, hub.clone(), key, browser, settings)?;
         Ok(Application { port, server, hub })
     }
 
@@ -118,14 +121,15 @@ impl Application {
     }
 }
 
-/// The session cookie key, shared by every instance through the database.
-fn session_key(pool: &DbPool) -> anyhow::Result<Key> {
+/// A cookie signing key (the session cookie's, the browser cookies'), shared by every
+/// instance through the database.
+fn shared_key(pool: &DbPool, name: &str) -> anyhow::Result<Key> {
     // Not the per-request wait (which may be a few hundred ms): a busy server can take
     // longer than that to start the first connection, and start-up may wait.
     let mut conn = pool.get_timeout(Duration::from_secs(10)).context("connecting to the database")?;
     let fresh = Key::generate();
-    let bytes = app_secrets::get_or_create(&mut conn, "session_cookie_key", fresh.master())?;
-    Key::try_from(bytes.as_slice()).context("stored session key is too short")
+    let bytes = app_secrets::get_or_create(&mut conn, name, fresh.master())?;
+    Key::try_from(bytes.as_slice()).with_context(|| format!("stored key {name} is too short"))
 }
 
 /// Purges expired sessions and old throttle windows every ten minutes.
@@ -147,11 +151,21 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
-fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: Settings) -> anyhow::Result<Server> {
+fn run(
+    listener: TcpListener,
+    pool: DbPool,
+    hub: Arc<Hub>,
+    key: Key,
+    browser: BrowserCookies,
+    settings: Settings,
+) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
+    let browser = web::Data::new(browser);
+    // One per instance, shared by its workers.
+    let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -171,6 +185,8 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .app_data(pool.clone())
             .app_data(hub.clone())
             .app_data(settings.clone())
+            .app_data(browser.clone())
+            .app_data(sends.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(
@@ -182,6 +198,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
             .wrap(from_fn(csrf::protect))
             .wrap(from_fn(upload_deadline::limit_uploads))
+            .wrap(from_fn(browser::set_cookies))
             // Inside the sessions (which take the session out of the request on the way
             // back) to know who is logged in. Errors of the sessions themselves are
             // rendered by `busy_is_503`. Each error is rendered once (`error_pages`).

@@ -1,10 +1,11 @@
 //! CSRF protection for every unsafe request: the browser must say the request comes from
 //! our own origin (Fetch Metadata, else Origin/Referer), and it must carry the session's
-//! token: as the `X-CSRF-Token` header (htmx) or the `csrf_token` field of a urlencoded
-//! form, and in a multipart form as its first part, a field named `csrf_token`. That part
-//! is read here, before the handler accepts the body, and put back in front of the rest
-//! (see `read_multipart_token`). A token in the URL is refused outright: URLs end up in
-//! logs and in `Referer` headers.
+//! token (a visitor who is not logged in: the token of the signed form cookie,
+//! `auth::browser`): as the `X-CSRF-Token` header (htmx) or the `csrf_token` field of a
+//! urlencoded form, and in a multipart form as its first part, a field named
+//! `csrf_token`. That part is read here, before the handler accepts the body, and put
+//! back in front of the rest (see `read_multipart_token`). A token in the URL is refused
+//! outright: URLs end up in logs and in `Referer` headers.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -15,6 +16,7 @@ use futures_util::{stream, StreamExt};
 
 mod multipart;
 
+use super::browser;
 use super::current_user::TypedSession;
 use super::origin::{self, Origin};
 use super::tokens::constant_time_eq;
@@ -51,7 +53,8 @@ async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
         return Err(AppError::Forbidden("CSRF token in the URL").into());
     }
     // A session the store could not load (the database is away) is a 503, not a 403.
-    let expected = TypedSession::loaded(req.request())?.csrf_token_if_any();
+    // A visitor who is not logged in has the token of the signed form cookie.
+    let expected = TypedSession::loaded(req.request())?.csrf_token_if_any().or_else(|| browser::form_token(req.request()));
     let Some(submitted) = submitted_token(req).await? else {
         return Err(AppError::Forbidden("missing CSRF token").into());
     };

@@ -3,7 +3,7 @@
 
 use std::future::{ready, Ready};
 
-use super::tokens;
+use super::{browser, tokens};
 use crate::error::AppError;
 use crate::models::UserId;
 use actix_session::{Session, SessionExt};
@@ -33,17 +33,9 @@ impl TypedSession {
         self.0.get::<String>(key).ok().flatten()
     }
 
-    /// The CSRF token of this session, created on first use.
-    pub fn csrf_token(&self) -> String {
-        if let Some(token) = self.get(keys::CSRF) {
-            return token;
-        }
-        let token = tokens::random_hex(32);
-        let _ = self.0.insert(keys::CSRF, &token);
-        token
-    }
-
-    /// The CSRF token, without creating one (checking must not mint a token).
+    /// The CSRF token of this session: a logged-in one has it from its login. An
+    /// anonymous visitor's token is in a signed cookie instead (`browser::form_token`),
+    /// so that showing a form writes no session row.
     pub fn csrf_token_if_any(&self) -> Option<String> {
         self.get(keys::CSRF)
     }
@@ -69,6 +61,12 @@ impl TypedSession {
             return Err(AppError::Unavailable("session store".into()));
         }
         Ok(session)
+    }
+
+    /// A new session key for the same state (after a password change): the cookie value
+    /// the browser held until now no longer opens the session.
+    pub fn renew_key(&self) {
+        self.0.renew();
     }
 
     pub fn log_out(&self) {
@@ -101,7 +99,9 @@ impl FromRequest for CurrentUser {
     }
 }
 
-/// The CSRF token for pages shown to anonymous visitors (login, signup).
+/// The CSRF token for the login and signup pages: the session's when someone is logged
+/// in, else the browser's signed form cookie (set with the answer when it has none yet).
+/// Either way no session row is written.
 pub struct CsrfToken(pub String);
 
 impl FromRequest for CsrfToken {
@@ -109,6 +109,6 @@ impl FromRequest for CsrfToken {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(TypedSession::loaded(req).map(|s| CsrfToken(s.csrf_token())))
+        ready(TypedSession::loaded(req).map(|s| CsrfToken(s.csrf_token_if_any().unwrap_or_else(|| browser::form_token_or_new(req)))))
     }
 }

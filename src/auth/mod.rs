@@ -1,8 +1,10 @@
 //! Authentication and request security: passwords, the PostgreSQL session store, the
-//! `CurrentUser` extractor, CSRF and throttling.
+//! `CurrentUser` extractor, CSRF, the browser's signed cookies and throttling.
 
+pub mod browser;
 pub mod csrf;
 pub mod current_user;
+pub mod local_limit;
 pub mod origin;
 pub mod password;
 pub mod session_store;

@@ -59,7 +59,9 @@ pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> 
         .await
 }
 
-/// Sessions nobody has logged into yet (they only hold a CSRF token) live this long.
+/// A session without a login lives this long. Anonymous visitors get none (their form
+/// token is a signed cookie, `auth::browser`); this bounds the rare row without a user
+/// (`write` replacing a session ended elsewhere during its request).
 const ANONYMOUS_TTL: StdDuration = StdDuration::from_secs(2 * 3600);
 /// `last_seen_at` is written at most this often, so page views stay read-only.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);

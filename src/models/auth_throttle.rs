@@ -1,4 +1,8 @@
-//! The `auth_throttle` table: fixed-window hit counters per bucket.
+//! The `auth_throttle` table: fixed-window hit counters per bucket, and streaks of
+//! failures (growing delays, `throttle::Backoff`). A streak's row keeps the time of its
+//! latest failure in `window_start` (its window restarts at every failure), so the
+//! cleanup that drops rows a day after their `window_start` forgets a streak a day after
+//! its latest failure.
 
 use std::time::Duration;
 
@@ -47,6 +51,48 @@ pub fn hit(conn: &mut PgConnection, bucket: &str, window_secs: f64) -> QueryResu
     .bind::<Text, _>(bucket)
     .bind::<Double, _>(window_secs)
     .get_result(conn)
+}
+
+/// A streak of failures of `bucket`: how many, and how long ago the latest was (by the
+/// database's clock, like every time here, so instances need not agree on theirs).
+#[derive(Debug, QueryableByName)]
+pub struct Streak {
+    #[diesel(sql_type = Int4)]
+    pub failures: i32,
+    #[diesel(sql_type = Double)]
+    pub secs_since_latest: f64,
+}
+
+/// The streak of `bucket`, unless its latest failure is over `forget_secs` old.
+pub fn streak(conn: &mut PgConnection, bucket: &str, forget_secs: f64) -> QueryResult<Option<Streak>> {
+    diesel::sql_query(
+        "SELECT hits AS failures, extract(epoch FROM now() - window_start)::float8 AS secs_since_latest FROM auth_throttle \
+         WHERE bucket = $1 AND window_start > now() - $2 * interval '1 second'",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Double, _>(forget_secs)
+    .get_result(conn)
+    .optional()
+}
+
+/// Adds a failure to the streak of `bucket` (a new streak when the old one is
+/// forgotten); one atomic statement, like `hit`.
+pub fn extend_streak(conn: &mut PgConnection, bucket: &str, forget_secs: f64) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO auth_throttle AS t (bucket, window_start, hits) VALUES ($1, now(), 1) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+           hits = CASE WHEN t.window_start <= now() - $2 * interval '1 second' THEN 1 ELSE t.hits + 1 END, \
+           window_start = now()",
+    )
+    .bind::<Text, _>(bucket)
+    .bind::<Double, _>(forget_secs)
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Forgets `bucket` (a streak ended by a success).
+pub fn forget(conn: &mut PgConnection, bucket: &str) -> QueryResult<()> {
+    diesel::sql_query("DELETE FROM auth_throttle WHERE bucket = $1").bind::<Text, _>(bucket).execute(conn).map(|_| ())
 }
 
 /// Drops windows that ended long ago.

@@ -1,17 +1,19 @@
 //! Signup, login and logout.
 
-use actix_web::http::StatusCode;
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::current_user::CsrfToken;
 use crate::auth::throttle::{self, Throttled};
-use crate::auth::{password, TypedSession};
+use crate::auth::{browser, password, tokens, TypedSession};
 use crate::config::Settings;
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::{Password, Username};
-use crate::error::{retry_secs, AppError};
+use crate::error::{wait_in_words, AppError};
 use crate::live::Hub;
 use crate::models::users::{self, NewUser, SignupOutcome};
 use crate::models::UserId;
@@ -22,11 +24,25 @@ use crate::views::{self, see_other, Layout};
 const WRONG_CREDENTIALS: &str = "Wrong username or password.";
 
 fn throttled_message(t: Throttled) -> String {
-    format!("Too many attempts. Please try again in {} seconds.", retry_secs(t.retry_after))
+    format!("Too many attempts. Please try again in {}.", wait_in_words(t.retry_after))
 }
 
+/// The client address throttles count by: the TCP peer (no proxy header is trusted).
+/// IPv6 by its /64, which one subscriber usually has whole: counting each of its
+/// addresses apart would give one attacker 2^64 budgets.
 fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr().map_or_else(|| "unknown".into(), |a| throttle_addr(a.ip()))
+}
+
+fn throttle_addr(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
 }
 
 fn user_agent(req: &HttpRequest) -> Option<&str> {
@@ -89,7 +105,7 @@ pub async fn signup(
     .await?;
     if let Err(t) = verdict {
         page.form_error = Some(throttled_message(t));
-        return Ok(views::render(StatusCode::TOO_MANY_REQUESTS, &page)?);
+        return Ok(views::too_many(&page, t.retry_after)?);
     }
 
     let salt = password::new_salt();
@@ -106,6 +122,7 @@ pub async fn signup(
     match outcome {
         SignupOutcome::Created(user_id) => {
             TypedSession::of(&req).log_in(user_id, username.as_str(), user_agent(&req))?;
+            browser::remember_login(&req, user_id);
             Ok(see_other("/chats"))
         }
         SignupOutcome::UsernameTaken => {
@@ -132,6 +149,40 @@ pub struct LoginForm {
     password: String,
 }
 
+/// The throttle buckets of a login attempt for one username. Failures are counted
+/// three ways (SECURITY.md, "Password guessing"):
+/// - per browser: this browser (its form cookie), from this address, for this name:
+///   growing delays after a few failures, so a guesser slows down while the name's
+///   owner, in another browser, is not affected;
+/// - per address and name, whatever the browser: the same delays after more
+///   failures, for a script that throws its cookies away;
+/// - per name from everywhere: a high ceiling per hour against guessing from many
+///   addresses.
+///
+/// A browser known for the name (its owner logged in with it before) is exempt from
+/// the last two, so strangers' failures never lock the owner out of their own browser.
+struct LoginBuckets {
+    browser: String,
+    addr_and_user: String,
+    user: String,
+}
+
+impl LoginBuckets {
+    fn new(name: &Username, addr: &str, browser: &str) -> Self {
+        LoginBuckets {
+            browser: throttle::bucket("login", "browser", &format!("{name}|{addr}|{browser}")),
+            addr_and_user: throttle::bucket("login", "addr_user", &format!("{name}|{addr}")),
+            user: throttle::bucket("login", "user", name.as_str()),
+        }
+    }
+}
+
+/// Names the browser for the throttle: a hash of its form token (the cookie itself
+/// never reaches the table); "-" for a browser without one (a logged-in session).
+fn browser_id(req: &HttpRequest) -> String {
+    browser::form_token(req).map_or_else(|| "-".into(), |token| tokens::sha256_hex(token.as_bytes())[..32].to_string())
+}
+
 pub async fn login(
     req: HttpRequest,
     pool: web::Data<DbPool>,
@@ -141,35 +192,46 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { username: typed, password } = form.into_inner();
     let username = Username::parse(&typed).ok();
-    let addr_bucket = throttle::bucket("login", "addr", &client_addr(&req));
-    let user_bucket = username.as_ref().map(|u| throttle::bucket("login", "user", u.as_str()));
-    let (per_addr, per_user) = (settings.login_per_addr(), settings.login_per_user());
+    let addr = client_addr(&req);
+    let addr_bucket = throttle::bucket("login", "addr", &addr);
+    let buckets = username.as_ref().map(|name| Arc::new(LoginBuckets::new(name, &addr, &browser_id(&req))));
+    let known_user = browser::known_user(&req);
+    let (per_addr, per_browser, per_addr_and_user, per_user) =
+        (settings.login_per_addr(), settings.login_per_browser(), settings.login_per_addr_and_user(), settings.login_per_user());
 
     let lookup = {
-        let (username, user_bucket) = (username.clone(), user_bucket.clone());
+        let (username, buckets) = (username.clone(), buckets.clone());
         db::run(&pool, move |conn| {
-            // While a username is throttled even the right password is refused.
-            if let Some(bucket) = &user_bucket {
-                if let Err(t) = throttle::check(conn, bucket, per_user)? {
+            // While this browser waits, even the right password is refused: it is the
+            // one that guessed.
+            if let Some(b) = &buckets {
+                if let Err(t) = throttle::check_backoff(conn, &b.browser, per_browser)? {
                     return Ok::<_, AppError>(Err(t));
+                }
+            }
+            let credentials = match &username {
+                Some(name) => users::credentials(conn, name)?,
+                None => None,
+            };
+            let known = credentials.as_ref().is_some_and(|c| Some(c.user_id) == known_user);
+            if let (Some(b), false) = (&buckets, known) {
+                if let Err(t) = throttle::check_backoff(conn, &b.addr_and_user, per_addr_and_user)? {
+                    return Ok(Err(t));
+                }
+                if let Err(t) = throttle::check(conn, &b.user, per_user)? {
+                    return Ok(Err(t));
                 }
             }
             if let Err(t) = throttle::hit(conn, &addr_bucket, per_addr)? {
                 return Ok(Err(t));
             }
-            Ok(Ok(match &username {
-                Some(name) => users::credentials(conn, name)?,
-                None => None,
-            }))
+            Ok(Ok(credentials))
         })
         .await?
     };
     let credentials = match lookup {
         Ok(found) => found,
-        Err(t) => {
-            let page = login_page(csrf.0, typed, Some(throttled_message(t)));
-            return Ok(views::render(StatusCode::TOO_MANY_REQUESTS, &page)?);
-        }
+        Err(t) => return Ok(views::too_many(&login_page(csrf.0, typed, Some(throttled_message(t))), t.retry_after)?),
     };
 
     // The same work whether or not the user exists: the answer time reveals nothing.
@@ -185,12 +247,21 @@ pub async fn login(
 
     match verified {
         Some(c) => {
+            if let Some(b) = buckets {
+                db::run(&pool, move |conn| throttle::forgive(conn, &b.browser).map_err(AppError::from)).await?;
+            }
             TypedSession::of(&req).log_in(c.user_id, &c.username, user_agent(&req))?;
+            browser::remember_login(&req, c.user_id);
             Ok(see_other("/chats"))
         }
         None => {
-            if let Some(bucket) = user_bucket {
-                db::run(&pool, move |conn| throttle::record(conn, &bucket, per_user).map_err(AppError::from)).await?;
+            if let Some(b) = buckets {
+                db::run(&pool, move |conn| {
+                    throttle::record_failure(conn, &b.browser, per_browser)?;
+                    throttle::record_failure(conn, &b.addr_and_user, per_addr_and_user)?;
+                    throttle::record(conn, &b.user, per_user).map_err(AppError::from)
+                })
+                .await?;
             }
             Ok(views::invalid(&login_page(csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
         }
@@ -204,4 +275,19 @@ pub async fn logout(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse {
     }
     TypedSession::of(&req).log_out();
     see_other("/login")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::throttle_addr;
+
+    #[test]
+    fn throttles_count_ipv4_by_address_and_ipv6_by_its_64() {
+        assert_eq!(throttle_addr("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(throttle_addr("::ffff:203.0.113.7".parse().unwrap()), "203.0.113.7");
+        let a = throttle_addr("2001:db8:1:2:aaaa::1".parse().unwrap());
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(a, throttle_addr("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap()));
+        assert_ne!(a, throttle_addr("2001:db8:1:3::1".parse().unwrap()));
+    }
 }

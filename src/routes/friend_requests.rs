@@ -6,15 +6,16 @@ use diesel::{PgConnection, QueryResult};
 use serde::Deserialize;
 
 use super::id_in_path;
-use crate::auth::CurrentUser;
+use crate::auth::{throttle, CurrentUser};
+use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::domain::{Greeting, Username};
-use crate::error::AppError;
+use crate::error::{wait_in_words, AppError};
 use crate::models::friend_requests::{self, Answered, NotAnswerable, SendRefusal, Sent};
 use crate::models::{RequestId, UserId};
 use crate::pages::friendship::{self, refuse, Origin, ReturnTo};
 use crate::views::friends::RefusedRequest;
-use crate::views::is_htmx;
+use crate::views::{self, is_htmx};
 
 #[derive(Deserialize)]
 pub struct NewRequest {
@@ -40,6 +41,7 @@ impl NewRequest {
 pub async fn create(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    settings: web::Data<Settings>,
     req: HttpRequest,
     form: web::Form<NewRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -53,7 +55,28 @@ pub async fn create(
     let (sent, name) = match Username::parse(&form.to) {
         Ok(to) => {
             let (me, name) = (user.user_id, to.to_string());
-            (db::run(&pool, move |conn| friend_requests::send(conn, me, &to, &greeting).map_err(AppError::from)).await?, name)
+            // Only new requests count (10 per 10 minutes): answering someone who asked
+            // first, or a refusal, creates nothing.
+            let (bucket, limit) = (throttle::bucket("friend_request", "user", &me.to_string()), settings.friend_requests_per_user());
+            let counted = db::run(&pool, move |conn| {
+                throttle::counted(
+                    conn,
+                    &bucket,
+                    limit,
+                    |conn| friend_requests::send(conn, me, &to, &greeting),
+                    |sent| matches!(sent, Ok(Sent::Requested { .. })),
+                )
+                .map_err(AppError::from)
+            })
+            .await?;
+            match counted {
+                Ok(sent) => (sent, name),
+                Err(t) => {
+                    let why = format!("You have sent many friend requests lately. Please try again in {}.", wait_in_words(t.retry_after));
+                    let page = refuse(&user, &pool, htmx, &origin, form.refused(None, Some(why))).await?.into_response()?;
+                    return Ok(views::refused_for_now(page, t.retry_after));
+                }
+            }
         }
         Err(_) => (Err(SendRefusal::NoSuchUser), String::new()),
     };

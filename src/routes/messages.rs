@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::id_in_path;
+use super::{id_in_path, SendLimiter};
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::MessageText;
-use crate::error::AppError;
+use crate::error::{wait_in_words, AppError};
 use crate::live::Hub;
 use crate::models::chats;
 use crate::models::messages::{MessageKind, NewMessage, SendOutcome};
@@ -64,11 +64,18 @@ pub async fn create(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
+    sends: web::Data<SendLimiter>,
     path: web::Path<String>,
     form: web::Form<SendForm>,
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = id_in_path(&path)?;
     let SendForm { text, client_id } = form.into_inner();
+    // Bursts a fast typist makes pass (30 at once, then 3 a second); a flood waits, its
+    // text kept in the form (someone outside the chat still gets 404 from `refuse`).
+    if let Err(t) = sends.hit(&user.user_id) {
+        let why = format!("You are sending messages very fast. Please wait {} and send again.", wait_in_words(t.retry_after));
+        return Ok(views::refused_for_now(refuse(&req, &user, &pool, chat_id, text, why).await?, t.retry_after));
+    }
     let parsed = match MessageText::parse(&text) {
         Ok(parsed) => parsed,
         Err(invalid) => return refuse(&req, &user, &pool, chat_id, text, invalid.to_string()).await,

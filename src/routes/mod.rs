@@ -23,6 +23,9 @@ use actix_web::web;
 
 use crate::error::AppError;
 
+/// Each instance's limit on messages sent per person (`messages::create`).
+pub type SendLimiter = crate::auth::local_limit::LocalLimiter<crate::models::UserId>;
+
 /// An id in a path: one that does not parse is unknown, 404 like any other.
 fn id_in_path<Id: FromStr>(raw: &str) -> Result<Id, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)

@@ -9,11 +9,12 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::auth::{password, throttle, CurrentUser};
+use crate::auth::{password, throttle, CurrentUser, TypedSession};
+use crate::config::Settings;
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Password;
-use crate::error::{retry_secs, AppError, UNAVAILABLE_RETRY_SECS};
+use crate::error::{retry_secs, wait_in_words, AppError, UNAVAILABLE_RETRY_SECS};
 use crate::live::Hub;
 use crate::models::{display_pictures, sessions, users};
 use crate::pages::settings::settings_page;
@@ -142,18 +143,46 @@ pub struct PasswordChange {
 }
 
 pub async fn update_password(
+    req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
+    config: web::Data<Settings>,
     form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let me = user.user_id;
-    let stored = db::run(&pool, move |conn| users::credentials_by_id(conn, me).map_err(AppError::from)).await?;
+    // Wrong current passwords are counted per person like failed logins (growing waits
+    // after a few), so a borrowed or stolen session cannot guess the password here.
+    let bucket = throttle::bucket("password", "user", &me.to_string());
+    let rule = config.login_per_browser();
+    let stored = {
+        let bucket = bucket.clone();
+        db::run(&pool, move |conn| {
+            if let Err(t) = throttle::check_backoff(conn, &bucket, rule)? {
+                return Ok::<_, AppError>(Err(t));
+            }
+            Ok(Ok(users::credentials_by_id(conn, me)?))
+        })
+        .await?
+    };
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(t) => {
+            let mut settings = settings_page(&user, &pool).await?;
+            settings.current_password_error =
+                Some(format!("Too many wrong passwords. Please try again in {}.", wait_in_words(t.retry_after)));
+            return Ok(views::too_many(&settings, t.retry_after)?);
+        }
+    };
     let current_ok = {
         let current = form.current_password.clone();
         cpu::run(move || password::verify(&current, &stored.pwd_hash)).await?
     };
+    db::run(&pool, move |conn| {
+        if current_ok { throttle::forgive(conn, &bucket) } else { throttle::record_failure(conn, &bucket, rule) }.map_err(AppError::from)
+    })
+    .await?;
     let mut settings = settings_page(&user, &pool).await?;
     if !current_ok {
         settings.current_password_error = Some("That is not your current password.".into());
@@ -172,6 +201,9 @@ pub async fn update_password(
     };
     let sid = user.sid.clone();
     db::run(&pool, move |conn| users::change_password(conn, me, &salt, &pwd_hash, &sid).map_err(AppError::from)).await?;
+    // Every other session is gone; this one continues under a new key, so a copy of its
+    // cookie taken before the change (the reason to change a password) opens nothing.
+    TypedSession::of(&req).renew_key();
     hub.end_other_sessions(me, &user.sid);
     Ok(see_other("/settings?done=password"))
 }

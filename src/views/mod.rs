@@ -71,6 +71,19 @@ pub fn invalid<T: Template>(template: &T) -> askama::Result<HttpResponse> {
     render(StatusCode::UNPROCESSABLE_ENTITY, template)
 }
 
+/// A form refused for now because of a rate limit: 429, with `Retry-After` (whole
+/// seconds) for clients and the wait written in the form for people.
+pub fn too_many<T: Template>(template: &T, retry_after: std::time::Duration) -> askama::Result<HttpResponse> {
+    Ok(refused_for_now(render(StatusCode::OK, template)?, retry_after))
+}
+
+/// `resp` (a form shown again with the wait in it) as a 429 with `Retry-After`.
+pub fn refused_for_now(mut resp: HttpResponse, retry_after: std::time::Duration) -> HttpResponse {
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(crate::error::retry_secs(retry_after)));
+    resp
+}
+
 /// 303 after a successful plain POST (post/redirect/get).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()

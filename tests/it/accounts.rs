@@ -90,20 +90,24 @@ async fn the_session_key_changes_at_login_and_is_stored_only_hashed() {
     app.signed_up("alice").await;
     let client = app.client();
     let before = client.get("/login").await;
-    let anonymous_cookie = session_cookie(&before).expect("an anonymous session for the login form's token");
+    assert_eq!(session_cookie(&before), None, "the form's token is in a signed cookie: no session before a login");
     let resp = client.login("alice", PASSWORD).await;
     assert_redirect(&resp, "/chats");
-    let logged_in_cookie = session_cookie(&resp).expect("a new cookie at login");
-    assert_ne!(anonymous_cookie, logged_in_cookie, "session fixation: the key is renewed");
-    let set_cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    let first = session_cookie(&resp).expect("a session cookie at login");
+    let set_cookie = set_cookie(&resp, "chaat_session").expect("the session cookie is set");
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "Secure only when configured");
 
-    // The old (anonymous) key is gone from the store, and no stored hash is a raw key.
+    // A login in a browser that already has a session (its own, or one planted in it:
+    // session fixation) gets a new key, and the old key is gone from the store.
+    let resp = client.login("alice", PASSWORD).await;
+    assert_redirect(&resp, "/chats");
+    let second = session_cookie(&resp).expect("a new cookie at login");
+    assert_ne!(first, second, "session fixation: the key is renewed");
     let mut conn = app.conn();
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions WHERE octet_length(key_hash) <> 32"), 0);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions WHERE octet_length(key_hash) <> 32"), 0, "only hashes are stored");
     let replay = app.client();
-    let resp = replay.http.get(replay.url("/settings")).header("cookie", format!("chaat_session={anonymous_cookie}")).send().await.unwrap();
+    let resp = replay.http.get(replay.url("/settings")).header("cookie", format!("chaat_session={first}")).send().await.unwrap();
     assert_redirect(&resp, "/login");
 }
 
@@ -111,13 +115,19 @@ fn session_cookie(resp: &reqwest::Response) -> Option<String> {
     resp.cookies().find(|c| c.name() == "chaat_session").map(|c| c.value().to_string())
 }
 
+/// The `Set-Cookie` header of the cookie `name`.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|v| v.starts_with(&format!("{name}=")))
+}
+
 #[actix_web::test]
 async fn the_cookie_is_secure_when_configured() {
     let settings = chaat::config::Settings { cookie_secure: true, ..crate::helpers::test_settings() };
     let app = TestApp::spawn_with(settings).await;
     let resp = app.client().get("/login").await;
-    let set_cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap();
-    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    // The login form's token cookie (the session cookie is set the same way, at login).
+    let set_cookie = set_cookie(&resp, "chaat_form").expect("the form's token cookie");
+    assert!(set_cookie.contains("Secure") && set_cookie.contains("HttpOnly"), "{set_cookie}");
 }
 
 #[actix_web::test]

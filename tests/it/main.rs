@@ -31,3 +31,4 @@ mod picture_limits;
 mod pictures;
 mod security;
 mod stream_limits;
+mod throttling;

@@ -9,8 +9,9 @@ use diesel::PgConnection;
 
 use super::{Actor, Client, TestDb};
 
-/// Settings for tests: a random port, throttles loose enough for many signups from
-/// 127.0.0.1 (tests of throttling set their own), and database waits that do not run
+/// Settings for tests: a random port, throttles loose enough for many signups, failed
+/// logins, friend requests and messages from 127.0.0.1 (tests of throttling set their
+/// own), and database waits that do not run
 /// out while the machine is starved: four tests run at once on two cores, some of them
 /// overloading their own instance on purpose, and a page that waited 1.5 s for a
 /// connection would answer 503 (seen: a browser test's chat failed to open). The tests
@@ -24,6 +25,9 @@ pub fn test_settings() -> Settings {
         db_statement_timeout_ms: 30_000,
         signups_per_addr: 1000,
         login_attempts_per_addr: 1000,
+        login_failures_per_addr_and_user: 1000,
+        friend_requests_per_10_min: 1000,
+        messages_per_10_s: 1_000_000,
         ..Settings::defaults()
     }
 }

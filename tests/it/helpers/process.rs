@@ -26,6 +26,9 @@ impl Chaat {
             .env("CHAAT_WORKERS", "2")
             .env("CHAAT_SIGNUPS_PER_ADDR", "1000")
             .env("CHAAT_LOGIN_ATTEMPTS_PER_ADDR", "1000")
+            .env("CHAAT_LOGIN_FAILURES_PER_ADDR_AND_USER", "1000")
+            .env("CHAAT_FRIEND_REQUESTS_PER_10_MIN", "1000")
+            .env("CHAAT_MESSAGES_PER_10_S", "1000000")
             .env("RUST_LOG", std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()))
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() });
