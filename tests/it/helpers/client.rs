@@ -16,7 +16,15 @@ pub struct Client {
 impl Client {
     pub fn new(base: &str) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        // The server closes idle keep-alive connections after 5 s; a pooled connection
+        // reused at that instant fails with IncompleteMessage (seen in a busy full run).
+        // Idle connections are dropped here first, as browsers and chaat-load do.
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
+            .build()
+            .unwrap();
         Client { http, base: base.to_string(), jar, csrf: Mutex::new(None) }
     }
 
