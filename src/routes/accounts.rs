@@ -173,7 +173,7 @@ pub async fn login(
 
     // The same work whether or not the user exists: the answer time reveals nothing.
     let verified = cpu::run(move || match credentials {
-        Some(c) if password::verify(&password, &c.pwd_hash) => Some(c),
+        Some(c) if password::verify_stored(&password, c.pwd_hash.as_deref()) => Some(c),
         Some(_) => None,
         None => {
             password::verify_dummy(&password);

@@ -81,9 +81,14 @@ pub async fn update_password(
     let form = form.into_inner();
     let me = user.user_id;
     let stored = db::run(&pool, move |conn| users::credentials_by_id(conn, me).map_err(AppError::from)).await?;
-    let current_ok = {
-        let current = form.current_password.clone();
-        cpu::run(move || password::verify(&current, &stored.pwd_hash)).await?
+    // An account made through an OpenID provider sets its first password with an
+    // empty `current_password`.
+    let current_ok = match stored.pwd_hash {
+        None => form.current_password.is_empty(),
+        Some(hash) => {
+            let current = form.current_password.clone();
+            cpu::run(move || password::verify(&current, &hash)).await?
+        }
     };
     let mut settings = settings_page(&user, &pool).await?;
     if !current_ok {
