@@ -15,6 +15,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::oidc::{Oidc, OidcState};
 use crate::auth::session_store::{self, PgSessionStore};
 use crate::auth::{csrf, upload_deadline};
 use crate::config::Settings;
@@ -107,11 +108,14 @@ impl Application {
             Duration::from_millis(settings.db_statement_timeout_ms),
         );
         let key = session_key(&pool)?;
+        // The provider is discovered at the first sign-in, not here: Chaat starts (and
+        // passwords work) while the provider is away.
+        let oidc = OidcState(settings.oidc()?.map(Oidc::new).transpose()?.map(Arc::new));
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let hub = live::start(pool.clone(), database_url);
-        let server = run(listener, pool, hub.clone(), key, settings)?;
+        let server = run(listener, pool, hub.clone(), key, settings, oidc)?;
         Ok(Application { port, server, hub })
     }
 
@@ -160,11 +164,12 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
-fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: Settings) -> anyhow::Result<Server> {
+fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: Settings, oidc: OidcState) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
+    let oidc = web::Data::new(oidc);
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -184,6 +189,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .app_data(pool.clone())
             .app_data(hub.clone())
             .app_data(settings.clone())
+            .app_data(oidc.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(

@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod current_user;
+pub mod oidc;
 pub mod origin;
 pub mod password;
 pub mod session_store;

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::current_user::CsrfToken;
+use crate::auth::oidc::OidcState;
 use crate::auth::throttle::{self, Throttled};
 use crate::auth::{password, TypedSession};
 use crate::config::Settings;
@@ -114,15 +115,21 @@ pub async fn signup(
     }
 }
 
-pub async fn login_form(req: HttpRequest, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
+pub async fn login_form(req: HttpRequest, oidc: web::Data<OidcState>, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
     if TypedSession::of(&req).current_user().is_some() {
         return Ok(see_other("/chats"));
     }
-    Ok(views::ok(&login_page(csrf.0, String::new(), None))?)
+    Ok(views::ok(&login_page(&oidc, csrf.0, String::new(), None))?)
 }
 
-fn login_page(csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
-    LoginPage { layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) }, username: Field::new(username), form_error }
+/// `oidc`: the "Sign in with …" button shows when a provider is configured.
+fn login_page(oidc: &OidcState, csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
+    LoginPage {
+        layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) },
+        username: Field::new(username),
+        form_error,
+        oidc_name: oidc.name(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -135,6 +142,7 @@ pub async fn login(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     settings: web::Data<Settings>,
+    oidc: web::Data<OidcState>,
     csrf: CsrfToken,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -166,7 +174,7 @@ pub async fn login(
     let credentials = match lookup {
         Ok(found) => found,
         Err(t) => {
-            let page = login_page(csrf.0, typed, Some(throttled_message(t)));
+            let page = login_page(&oidc, csrf.0, typed, Some(throttled_message(t)));
             return Ok(views::render(StatusCode::TOO_MANY_REQUESTS, &page)?);
         }
     };
@@ -191,7 +199,7 @@ pub async fn login(
             if let Some(bucket) = user_bucket {
                 db::run(&pool, move |conn| throttle::record(conn, &bucket, per_user).map_err(AppError::from)).await?;
             }
-            Ok(views::invalid(&login_page(csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
+            Ok(views::invalid(&login_page(&oidc, csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
         }
     }
 }

@@ -5,6 +5,7 @@ use actix_multipart::form::MultipartForm;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use crate::auth::oidc::OidcState;
 use crate::auth::{password, CurrentUser};
 use crate::cpu;
 use crate::db::{self, DbPool};
@@ -26,12 +27,19 @@ fn notice(done: Option<&str>) -> Option<String> {
         "picture" => Some("Your display picture was updated.".into()),
         "password" => Some("Your password was changed. Your other sessions were logged out.".into()),
         "sessions" => Some("Your other sessions were logged out.".into()),
+        "oidc-linked" => Some("Your provider account is linked: you can sign in with it.".into()),
+        "oidc-unlinked" => Some("Your provider account is unlinked.".into()),
         _ => None,
     }
 }
 
-pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, done: web::Query<Done>) -> Result<HttpResponse, AppError> {
-    let mut settings = settings_page(&user, &pool).await?;
+pub async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    oidc: web::Data<OidcState>,
+    done: web::Query<Done>,
+) -> Result<HttpResponse, AppError> {
+    let mut settings = settings_page(&user, &pool, &oidc).await?;
     settings.notice = notice(done.done.as_deref());
     Ok(views::ok(&settings)?)
 }
@@ -47,6 +55,7 @@ pub struct PictureUpload {
 pub async fn update_display_picture(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    oidc: web::Data<OidcState>,
     form: MultipartForm<PictureUpload>,
 ) -> Result<HttpResponse, AppError> {
     let upload = form.into_inner().picture.map(|p| p.data.to_vec()).unwrap_or_default();
@@ -59,7 +68,7 @@ pub async fn update_display_picture(
             Ok(see_other("/settings?done=picture"))
         }
         Err(invalid) => {
-            let mut settings = settings_page(&user, &pool).await?;
+            let mut settings = settings_page(&user, &pool, &oidc).await?;
             settings.picture_error = Some(invalid.to_string());
             Ok(views::invalid(&settings)?)
         }
@@ -76,6 +85,7 @@ pub struct PasswordChange {
 pub async fn update_password(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    oidc: web::Data<OidcState>,
     form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -90,7 +100,7 @@ pub async fn update_password(
             cpu::run(move || password::verify(&current, &hash)).await?
         }
     };
-    let mut settings = settings_page(&user, &pool).await?;
+    let mut settings = settings_page(&user, &pool, &oidc).await?;
     if !current_ok {
         settings.current_password_error = Some("That is not your current password.".into());
     }
