@@ -169,6 +169,9 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
     let pool = web::Data::new(pool);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
+    // The sign-in form's POST is redirected to the provider: browsers check that
+    // redirect against the page's `form-action`, so the provider's origin is allowed too.
+    let form_action = oidc.0.as_ref().map(|o| o.origin());
     let oidc = web::Data::new(oidc);
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
@@ -207,7 +210,7 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
             .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(security_headers(settings.cookie_secure))
+            .wrap(security_headers(settings.cookie_secure, form_action.as_deref()))
             .wrap(TracingLogger::default())
     })
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -224,13 +227,18 @@ fn run(listener: TcpListener, pool: DbPool, hub: Arc<Hub>, key: Key, settings: S
 
 /// The headers every answer carries unless it sets its own (DefaultHeaders never
 /// overrides one). `secure`: served over HTTPS (`CHAAT_COOKIE_SECURE`), so browsers are
-/// told to use nothing else for a year.
-fn security_headers(secure: bool) -> DefaultHeaders {
+/// told to use nothing else for a year. `provider`: the OpenID provider's origin, which
+/// forms may lead to (the sign-in form is redirected there).
+fn security_headers(secure: bool, provider: Option<&str>) -> DefaultHeaders {
+    let csp = match provider {
+        Some(origin) => CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        None => CSP.to_string(),
+    };
     let headers = DefaultHeaders::new()
         // Pages carry personal data and form tokens: no cache keeps them. Answers that
         // may be cached say so themselves (static files, pictures, event streams).
         .add((header::CACHE_CONTROL, "no-store"))
-        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::CONTENT_SECURITY_POLICY, csp))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "same-origin"))

@@ -136,6 +136,12 @@ impl Oidc {
         self.issuer.as_str()
     }
 
+    /// The issuer's origin (`https://id.example.org`), where the browser is sent to sign
+    /// in: the authorization endpoint is expected there.
+    pub fn origin(&self) -> String {
+        self.issuer.url().origin().ascii_serialization()
+    }
+
     fn cached(&self) -> Option<CoreProviderMetadata> {
         self.metadata.read().ok().and_then(|m| m.clone())
     }
@@ -179,7 +185,13 @@ impl Oidc {
 
     /// Where to send the browser, and what to keep in its session until it comes back.
     pub async fn start(&self, purpose: Purpose) -> Result<(String, Pending), OidcError> {
-        let client = self.client(self.metadata().await?);
+        let metadata = self.metadata().await?;
+        let endpoint = metadata.authorization_endpoint().url().origin().ascii_serialization();
+        if endpoint != self.origin() {
+            // The page's CSP (`form-action`) allows only the issuer's origin.
+            tracing::warn!(%endpoint, issuer = %self.origin(), "the provider's authorization endpoint is not on the issuer's origin: browsers may block the redirect");
+        }
+        let client = self.client(metadata);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, State::new_random, Nonce::new_random)

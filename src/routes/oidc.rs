@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use crate::auth::current_user::{keys, CsrfToken};
 use crate::auth::oidc::{Identity, OidcClient, OidcState, Pending, Purpose};
+use crate::auth::throttle;
 use crate::auth::{password, CurrentUser, TypedSession};
+use crate::config::{Limit, Settings};
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::Username;
@@ -23,6 +25,18 @@ fn user_agent(req: &HttpRequest) -> Option<&str> {
     req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok())
 }
 
+fn client_addr(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Counts an attempt of `action` from the client's address against `limit` (the
+/// throttles of password login and signup apply here too): 429 when over.
+async fn throttle_addr(req: &HttpRequest, pool: &DbPool, action: &'static str, limit: Limit) -> Result<(), AppError> {
+    let bucket = throttle::bucket(action, "addr", &client_addr(req));
+    let verdict = db::run(pool, move |conn| throttle::hit(conn, &bucket, limit).map_err(AppError::from)).await?;
+    verdict.map_err(|t| AppError::TooManyRequests { retry_after: t.retry_after })
+}
+
 /// Sends the browser to the provider, `purpose` remembered in its session.
 async fn redirect_to_provider(req: &HttpRequest, oidc: &OidcClient, purpose: Purpose) -> Result<HttpResponse, AppError> {
     let session = TypedSession::loaded(req)?;
@@ -31,8 +45,15 @@ async fn redirect_to_provider(req: &HttpRequest, oidc: &OidcClient, purpose: Pur
     Ok(see_other(&url))
 }
 
-/// `POST /auth/oidc/start`: the login page's "Sign in with …".
-pub async fn start(req: HttpRequest, oidc: OidcClient) -> Result<HttpResponse, AppError> {
+/// `POST /auth/oidc/start`: the login page's "Sign in with …". A login attempt for
+/// the per-address throttle.
+pub async fn start(
+    req: HttpRequest,
+    oidc: OidcClient,
+    pool: web::Data<DbPool>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, AppError> {
+    throttle_addr(&req, &pool, "login", settings.login_per_addr()).await?;
     redirect_to_provider(&req, &oidc, Purpose::SignIn).await
 }
 
@@ -137,11 +158,14 @@ pub async fn choose_username(
     req: HttpRequest,
     oidc: OidcClient,
     pool: web::Data<DbPool>,
+    settings: web::Data<Settings>,
     csrf: CsrfToken,
     form: web::Form<UsernameForm>,
 ) -> Result<HttpResponse, AppError> {
     let session = TypedSession::loaded(&req)?;
     let identity = waiting_identity(&session)?;
+    // Making an account: the signup throttle per address.
+    throttle_addr(&req, &pool, "signup", settings.signup_per_addr()).await?;
     let typed = form.into_inner().username;
     let username = match Username::parse(&typed) {
         Ok(name) => name,

@@ -80,6 +80,11 @@ impl Drop for Provider {
 
 /// The app with the provider configured, and the provider.
 async fn app_with_provider() -> (TestApp, Provider) {
+    app_with_provider_and(test_settings()).await
+}
+
+/// The app with `settings` and the provider configured, and the provider.
+async fn app_with_provider_and(settings: Settings) -> (TestApp, Provider) {
     // The redirect URI names the app's port, so the port is chosen first.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let public_url = format!("http://127.0.0.1:{port}");
@@ -91,7 +96,7 @@ async fn app_with_provider() -> (TestApp, Provider) {
         oidc_client_id: Some(CLIENT_ID.into()),
         oidc_client_secret: Some(CLIENT_SECRET.into()),
         oidc_name: NAME.into(),
-        ..test_settings()
+        ..settings
     })
     .await;
     (app, provider)
@@ -425,4 +430,67 @@ async fn tokens_that_are_not_the_providers_for_this_app_are_refused() {
     let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-carol")).await;
     assert_redirect(&browser.get(&callback).await, "/auth/oidc/username");
     assert_eq!(provider.jwks_fetches().await, fetched + 1);
+}
+
+#[actix_web::test]
+async fn signing_in_with_the_provider_counts_against_the_login_throttle() {
+    let (app, provider) = app_with_provider_and(Settings { login_attempts_per_addr: 2, ..test_settings() }).await;
+    let browser = app.client();
+    for _ in 0..2 {
+        let start = browser.post("/auth/oidc/start", &[]).await;
+        assert_eq!(start.status(), StatusCode::SEE_OTHER);
+        assert!(location(&start).starts_with(&provider.issuer));
+    }
+    let resp = browser.post("/auth/oidc/start", &[]).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+}
+
+#[actix_web::test]
+async fn pages_allow_forms_to_lead_to_the_provider_only_when_one_is_configured() {
+    let (app, provider) = app_with_provider().await;
+    let csp = app.client().get("/login").await.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains(&format!("form-action 'self' {}", provider.issuer)), "{csp}");
+    let plain = TestApp::spawn().await;
+    let csp = plain.client().get("/login").await.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.ends_with("form-action 'self'"), "{csp}");
+}
+
+/// The browser test: "Sign in with …" on the login page, the provider's own login and
+/// consent pages in headless Chromium, the username form, the chats.
+#[actix_web::test]
+async fn a_browser_signs_in_at_the_providers_page_and_lands_in_the_chats() {
+    use crate::browser::{wait_for, wait_until, with_browsers, PAGE};
+    use fantoccini::Locator;
+
+    let (app, provider) = app_with_provider().await;
+    let issuer = provider.issuer.clone();
+    with_browsers(1, true, |b| async move {
+        let browser = &b[0];
+        browser.goto(&format!("{}/login", app.address)).await.unwrap();
+        let button = wait_for(browser, Locator::Css("form[action='/auth/oidc/start'] button"), PAGE, "oidc-button", "the button").await;
+        assert_eq!(button.text().await.unwrap(), format!("Sign in with {NAME}"));
+        button.click().await.unwrap();
+
+        // The provider's own login page.
+        let login = wait_for(browser, Locator::Css("input[name=login]"), PAGE, "oidc-provider-login", "the provider's login page").await;
+        assert!(browser.current_url().await.unwrap().as_str().starts_with(&issuer));
+        login.send_keys("sub-carol").await.unwrap();
+        browser.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("any password").await.unwrap();
+        browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        // Its consent page.
+        wait_for(browser, Locator::Css("input[name=prompt][value=consent]"), PAGE, "oidc-provider-consent", "the consent page").await;
+        browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+
+        // Back at Chaat: the username, suggested from the provider.
+        let field =
+            wait_for(browser, Locator::Css("form[action='/auth/oidc/username'] #username"), PAGE, "oidc-username", "the username form")
+                .await;
+        assert_eq!(field.prop("value").await.unwrap().as_deref(), Some("carol"));
+        browser.find(Locator::Css("form[action='/auth/oidc/username'] button[type=submit]")).await.unwrap().click().await.unwrap();
+        let chats = format!("{}/chats", app.address);
+        wait_until(browser, &format!("return location.href === {chats:?}"), PAGE, "oidc-chats", "carol lands on /chats").await;
+        assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM oidc_identities"), 1);
+    })
+    .await;
 }
