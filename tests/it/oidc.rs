@@ -368,6 +368,12 @@ async fn a_callback_works_once_and_only_in_the_browser_that_started_it() {
     assert_eq!(select_attr(&form, "input[name=username]", "value"), None);
     assert_failed(&browser, browser.get(&callback).await, "used already").await;
 
+    // A code the provider does not know (expired, or made up): it refuses the exchange.
+    let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-erin")).await;
+    let code = query_value(&callback, "code").unwrap();
+    let made_up = callback.replace(&code, "not-a-code-the-provider-issued");
+    assert_failed(&browser, browser.get(&made_up).await, "refused the sign-in code").await;
+
     // A callback without a code.
     let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-erin")).await;
     let state = query_value(&callback, "state").unwrap();
@@ -493,4 +499,33 @@ async fn a_browser_signs_in_at_the_providers_page_and_lands_in_the_chats() {
         assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM oidc_identities"), 1);
     })
     .await;
+}
+
+#[actix_web::test]
+async fn a_provider_that_cannot_be_reached_is_a_502_and_passwords_still_work() {
+    let (app, provider) = app_with_provider().await;
+    app.signed_up("alice").await;
+    let browser = app.client();
+    let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-carol")).await;
+    // The provider goes away between its redirect and the code exchange.
+    drop(provider);
+    let resp = browser.get(&callback).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(resp.text().await.unwrap().contains("could not be reached"));
+    assert_not_logged_in(&browser).await;
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM oidc_identities"), 0);
+
+    // A provider that was never reachable: Chaat started anyway; a start is a 502.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let lonely = TestApp::spawn_with(Settings {
+        public_url: Some("http://127.0.0.1:1".into()),
+        oidc_issuer: Some(format!("http://127.0.0.1:{closed}")),
+        oidc_client_id: Some(CLIENT_ID.into()),
+        ..test_settings()
+    })
+    .await;
+    let visitor = lonely.client();
+    assert_eq!(visitor.post("/auth/oidc/start", &[]).await.status(), StatusCode::BAD_GATEWAY);
+    lonely.signed_up("bob").await;
+    assert_redirect(&lonely.client().login("bob", PASSWORD).await, "/chats");
 }
