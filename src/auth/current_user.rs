@@ -70,6 +70,9 @@ impl TypedSession {
     /// Logs `user_id` in: a new session key (against fixation), a new CSRF token, a new sid.
     pub fn log_in(&self, user_id: UserId, username: &str, user_agent: Option<&str>) -> Result<(), AppError> {
         self.0.renew();
+        // A sign-in with a provider left unfinished does not follow into the login.
+        self.0.remove(keys::OIDC_PENDING);
+        self.0.remove(keys::OIDC_IDENTITY);
         let insert = |k: &str, v: String| self.0.insert(k, v).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
         insert(keys::USER_ID, user_id.to_string())?;
         insert(keys::USERNAME, username.to_string())?;

@@ -185,7 +185,7 @@ pub async fn choose_username(
             return Ok(views::invalid(&username_page(oidc.0.name(), csrf.0, field))?);
         }
     };
-    let _: Option<Identity> = session.take(keys::OIDC_IDENTITY);
+    // Logging in takes the identity out of the session.
     session.log_in(user_id, &username, user_agent(&req))?;
     Ok(see_other("/chats"))
 }
