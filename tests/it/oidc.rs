@@ -529,3 +529,66 @@ async fn a_provider_that_cannot_be_reached_is_a_502_and_passwords_still_work() {
     lonely.signed_up("bob").await;
     assert_redirect(&lonely.client().login("bob", PASSWORD).await, "/chats");
 }
+
+/// The pages this feature adds or changes pass the Nu HTML Checker (as the audit's pages
+/// do): the login page's button, the username form (also with an error), Settings with
+/// the provider section linked and not, with and without a password, and a failure.
+#[actix_web::test]
+async fn the_provider_pages_are_valid_html() {
+    let jar = std::path::Path::new(ROOT).join("node_modules/vnu-jar/build/dist/vnu.jar");
+    assert!(jar.exists(), "{} is missing: run `make assets`", jar.display());
+    let (app, provider) = app_with_provider().await;
+    let dir = std::env::temp_dir().join(format!("chaat-vnu-oidc-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    let mut save = |name: &str, html: String| {
+        let file = dir.join(format!("{name}.html"));
+        std::fs::write(&file, html).unwrap();
+        files.push(file);
+    };
+
+    let browser = app.client();
+    save("login", browser.get_page("/login").await.1);
+    let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-carol")).await;
+    assert_redirect(&browser.get(&callback).await, "/auth/oidc/username");
+    save("username", browser.get_page("/auth/oidc/username").await.1);
+    save("username-error", browser.post("/auth/oidc/username", &[("username", "x")]).await.text().await.unwrap());
+    assert_redirect(&browser.post("/auth/oidc/username", &[("username", "carol")]).await, "/chats");
+    browser.forget_csrf();
+    save("settings-no-password", browser.get_page("/settings").await.1);
+
+    let alice = app.signed_up("alice").await;
+    save("settings-unlinked", alice.get_page("/settings").await.1);
+    let start = alice.post("/settings/oidc/link", &[]).await;
+    let callback = through_provider(&alice, &provider, start, AtProvider::LogIn("sub-dave")).await;
+    assert_redirect(&alice.get(&callback).await, "/settings?done=oidc-linked");
+    save("settings-linked", alice.get_page("/settings?done=oidc-linked").await.1);
+    save(
+        "settings-unlink-error",
+        alice.post("/settings/oidc/unlink", &[("current_password", "wrong password")]).await.text().await.unwrap(),
+    );
+    save("failure", app.client().get("/auth/oidc/callback?error=access_denied").await.text().await.unwrap());
+
+    let out = std::process::Command::new("java")
+        .arg("-jar")
+        .arg(&jar)
+        .args(["--errors-only", "--format", "json"])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| panic!("java: {e}: run `make deps` (installs a headless JRE)"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("vnu's JSON report: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let errors: Vec<String> = report["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (m["url"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string(), m["message"].as_str().unwrap_or("").to_string())
+        })
+        // htmx 4's attribute names (`hx-headers:inherited`), as in the audit.
+        .filter(|(_, text)| !(text.starts_with("Attribute “hx-") && text.contains("” not allowed on element “")))
+        .map(|(file, text)| format!("{file}: {text}"))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(errors.is_empty(), "the Nu HTML Checker found errors:\n{}", errors.join("\n"));
+}
