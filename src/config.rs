@@ -133,6 +133,35 @@ pub struct Settings {
     /// `X-Forwarded-Host`/`-Proto`, which origin the browser used.
     #[arg(long, env = "CHAAT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The OpenID Connect provider's issuer URL (discovery at
+    /// `{issuer}/.well-known/openid-configuration`). Without it there is no
+    /// "Sign in with …" button and the `/auth/oidc/*` routes answer 404.
+    #[arg(long, env = "CHAAT_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client id registered at the provider.
+    #[arg(long, env = "CHAAT_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret registered at the provider (printed redacted).
+    #[arg(long, env = "CHAAT_OIDC_CLIENT_SECRET")]
+    pub oidc_client_secret: Option<String>,
+    /// The provider's name on the button: "Sign in with {name}".
+    #[arg(long, env = "CHAAT_OIDC_NAME", default_value = "your organisation")]
+    pub oidc_name: String,
+    /// The URL browsers use to reach Chaat (`https://chat.example.org`); the redirect URI
+    /// registered at the provider is `{public_url}/auth/oidc/callback`.
+    #[arg(long, env = "CHAAT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// The OpenID Connect settings, complete (`Settings::oidc`).
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub name: String,
+    /// `{CHAAT_PUBLIC_URL}/auth/oidc/callback`.
+    pub redirect_uri: String,
 }
 
 impl Settings {
@@ -163,7 +192,33 @@ impl Settings {
             streams_per_addr: 32,
             stream_max_secs: 600,
             trusted_proxies: Vec::new(),
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_name: "your organisation".into(),
+            public_url: None,
         }
+    }
+
+    /// Sign-in with a provider: `None` when `CHAAT_OIDC_ISSUER` is not set; an error when
+    /// it is set but the client id or the public URL is missing (a half configuration
+    /// would show a button that cannot work).
+    pub fn oidc(&self) -> anyhow::Result<Option<OidcSettings>> {
+        let Some(issuer) = self.oidc_issuer.as_deref().filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let client_id = self.oidc_client_id.clone().filter(|s| !s.is_empty());
+        let public_url = self.public_url.as_deref().filter(|s| !s.is_empty());
+        let (Some(client_id), Some(public_url)) = (client_id, public_url) else {
+            anyhow::bail!("CHAAT_OIDC_ISSUER is set: CHAAT_OIDC_CLIENT_ID and CHAAT_PUBLIC_URL are needed too");
+        };
+        Ok(Some(OidcSettings {
+            issuer: issuer.trim().to_string(),
+            client_id,
+            client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
+            name: self.oidc_name.clone(),
+            redirect_uri: format!("{}/auth/oidc/callback", public_url.trim_end_matches('/')),
+        }))
     }
 
     fn window(&self) -> Duration {
@@ -215,7 +270,8 @@ impl fmt::Display for Settings {
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
              login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s \
-             max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?}",
+             max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?} \
+             oidc_issuer={:?} oidc_client_id={:?} oidc_client_secret={} oidc_name={:?} public_url={:?}",
             self.bind,
             db,
             self.cookie_secure,
@@ -237,7 +293,12 @@ impl fmt::Display for Settings {
             self.streams_per_person,
             self.streams_per_addr,
             self.stream_max_secs,
-            self.trusted_proxies
+            self.trusted_proxies,
+            self.oidc_issuer,
+            self.oidc_client_id,
+            if self.oidc_client_secret.is_some() { "***" } else { "none" },
+            self.oidc_name,
+            self.public_url,
         )
     }
 }
@@ -270,6 +331,24 @@ mod tests {
         assert_eq!(delays, [None, None, Some(1), Some(2), Some(4), Some(2048), Some(3600), Some(3600), Some(3600)]);
         let none_free = Backoff { free: 0, ..rule };
         assert_eq!(none_free.delay_after(0), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_oidc_client_secret_is_never_printed() {
+        let settings = super::Settings {
+            oidc_issuer: Some("https://id.example.org".into()),
+            oidc_client_id: Some("chaat".into()),
+            oidc_client_secret: Some("s3cr3t-value".into()),
+            public_url: Some("https://chat.example.org/".into()),
+            ..super::Settings::defaults()
+        };
+        let shown = settings.to_string();
+        assert!(!shown.contains("s3cr3t-value") && shown.contains("oidc_client_secret=***"), "{shown}");
+        let oidc = settings.oidc().unwrap().unwrap();
+        assert_eq!(oidc.redirect_uri, "https://chat.example.org/auth/oidc/callback");
+        let half = super::Settings { public_url: None, ..settings };
+        assert!(half.oidc().is_err(), "an issuer without the public URL is refused");
+        assert!(super::Settings::defaults().oidc().unwrap().is_none());
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub enum AppError {
     /// The database is unreachable, too slow or the pool is exhausted: the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A sign-in with the OpenID provider failed (a wrong or used `state`, a refused
+    /// code or token, an `error=` from the provider): 400 with what went wrong. The text
+    /// may hold the provider's words; the error page escapes it.
+    #[error("sign-in failed: {0}")]
+    SignInFailed(String),
+    /// The OpenID provider could not be reached or answered nonsense: 502.
+    #[error("the OpenID provider is unavailable")]
+    ProviderUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -138,6 +146,8 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::SignInFailed(_) => StatusCode::BAD_REQUEST,
+            AppError::ProviderUnavailable => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -156,6 +166,12 @@ impl ResponseError for AppError {
         }
         let message = match self {
             AppError::Conflict(msg) => msg.clone(),
+            AppError::SignInFailed(why) => {
+                format!("Signing in with your provider did not work: {why}. Nothing was changed; you can start again from the login page.")
+            }
+            AppError::ProviderUnavailable => {
+                "The sign-in provider could not be reached. Please try again later, or log in with your password.".into()
+            }
             AppError::TooManyRequests { retry_after } => {
                 format!("Too many attempts. Please try again in {}.", wait_in_words(*retry_after))
             }

@@ -16,6 +16,7 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::browser::{self, BrowserCookies};
+use crate::auth::oidc::{Oidc, OidcState};
 use crate::auth::session_store::{self, PgSessionStore};
 use crate::auth::{csrf, upload_deadline};
 use crate::config::Settings;
@@ -97,11 +98,14 @@ impl Application {
         );
         let key = shared_key(&pool, "session_cookie_key")?;
         let browser = BrowserCookies::new(shared_key(&pool, "browser_cookie_key")?, settings.cookie_secure);
+        // The provider is discovered at the first sign-in, not here: Chaat starts (and
+        // passwords work) while the provider is away.
+        let oidc = OidcState(settings.oidc()?.map(Oidc::new).transpose()?.map(Arc::new));
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings));
-        let server = run(listener, pool, hub.clone(), key, browser, settings)?;
+        let server = run(listener, pool, hub.clone(), key, browser, settings, oidc)?;
         Ok(Application { port, server, hub })
     }
 
@@ -158,6 +162,7 @@ fn run(
     key: Key,
     browser: BrowserCookies,
     settings: Settings,
+    oidc: OidcState,
 ) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
@@ -166,6 +171,10 @@ fn run(
     let browser = web::Data::new(browser);
     // One per instance, shared by its workers.
     let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
+    // The sign-in form's POST is redirected to the provider: browsers check that
+    // redirect against the page's `form-action`, so the provider's origin is allowed too.
+    let form_action = oidc.0.as_ref().map(|o| o.origin());
+    let oidc = web::Data::new(oidc);
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -187,6 +196,7 @@ fn run(
             .app_data(settings.clone())
             .app_data(browser.clone())
             .app_data(sends.clone())
+            .app_data(oidc.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(
@@ -205,7 +215,7 @@ fn run(
             .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(security_headers(settings.cookie_secure))
+            .wrap(security_headers(settings.cookie_secure, form_action.as_deref()))
             .wrap(TracingLogger::default())
     })
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -222,13 +232,18 @@ fn run(
 
 /// The headers every answer carries unless it sets its own (DefaultHeaders never
 /// overrides one). `secure`: served over HTTPS (`CHAAT_COOKIE_SECURE`), so browsers are
-/// told to use nothing else for a year.
-fn security_headers(secure: bool) -> DefaultHeaders {
+/// told to use nothing else for a year. `provider`: the OpenID provider's origin, which
+/// forms may lead to (the sign-in form is redirected there).
+fn security_headers(secure: bool, provider: Option<&str>) -> DefaultHeaders {
+    let csp = match provider {
+        Some(origin) => CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        None => CSP.to_string(),
+    };
     let headers = DefaultHeaders::new()
         // Pages carry personal data and form tokens: no cache keeps them. Answers that
         // may be cached say so themselves (static files, pictures, event streams).
         .add((header::CACHE_CONTROL, "no-store"))
-        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::CONTENT_SECURITY_POLICY, csp))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "same-origin"))

@@ -18,6 +18,10 @@ pub mod keys {
     /// A public id of the session (listing sessions, "log out the others").
     pub const SID: &str = "sid";
     pub const USER_AGENT: &str = "ua";
+    /// A started OpenID sign-in (`auth::oidc::Pending`): state, nonce, PKCE verifier.
+    pub const OIDC_PENDING: &str = "oidc_pending";
+    /// A verified provider account waiting for its username (`auth::oidc::Identity`).
+    pub const OIDC_IDENTITY: &str = "oidc_identity";
     /// Set (never stored) when the session could not be loaded: the database is away.
     pub const UNAVAILABLE: &str = "__unavailable";
 }
@@ -40,9 +44,27 @@ impl TypedSession {
         self.get(keys::CSRF)
     }
 
+    /// Stores `value` (as JSON) under `key`.
+    pub fn put<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), AppError> {
+        self.0.insert(key, value).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))
+    }
+
+    /// The value under `key`, taken out of the session (so it is used once).
+    pub fn take<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.remove_as::<T>(key).and_then(Result::ok)
+    }
+
+    /// The value under `key`, left in the session.
+    pub fn peek<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.0.get::<T>(key).ok().flatten()
+    }
+
     /// Logs `user_id` in: a new session key (against fixation), a new CSRF token, a new sid.
     pub fn log_in(&self, user_id: UserId, username: &str, user_agent: Option<&str>) -> Result<(), AppError> {
         self.0.renew();
+        // A sign-in with a provider left unfinished does not follow into the login.
+        self.0.remove(keys::OIDC_PENDING);
+        self.0.remove(keys::OIDC_IDENTITY);
         let insert = |k: &str, v: String| self.0.insert(k, v).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")));
         insert(keys::USER_ID, user_id.to_string())?;
         insert(keys::USERNAME, username.to_string())?;

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod csrf;
 pub mod current_user;
 pub mod local_limit;
+pub mod oidc;
 pub mod origin;
 pub mod password;
 pub mod session_store;

@@ -27,6 +27,18 @@ pub fn verify(password: &str, pwd_hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), pwd_hash).is_ok()
 }
 
+/// Whether `password` matches a stored hash; an account without a password (made
+/// through an OpenID provider) matches nothing, after as much work as a wrong password.
+pub fn verify_stored(password: &str, pwd_hash: Option<&str>) -> bool {
+    match pwd_hash {
+        Some(hash) => verify(password, hash),
+        None => {
+            verify_dummy(password);
+            false
+        }
+    }
+}
+
 /// Verifies against a fixed hash so that an unknown username costs as much time as a
 /// wrong password: the response time does not reveal which usernames exist.
 pub fn verify_dummy(password: &str) {

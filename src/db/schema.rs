@@ -82,6 +82,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    oidc_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Uuid,
+        linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Bytea,
         user_id -> Nullable<Uuid>,
@@ -98,7 +107,7 @@ diesel::table! {
         user_id -> Uuid,
         username -> Text,
         dynamic_salt -> Text,
-        pwd_hash -> Text,
+        pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
     }
@@ -111,6 +120,7 @@ diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
 diesel::joinable!(messages -> users (sender));
+diesel::joinable!(oidc_identities -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -122,6 +132,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     friend_requests,
     friends,
     messages,
+    oidc_identities,
     sessions,
     users,
 );

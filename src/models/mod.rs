@@ -28,6 +28,7 @@ pub mod friends;
 pub mod groups;
 pub mod ids;
 pub mod messages;
+pub mod oidc_identities;
 pub mod participants;
 pub mod sessions;
 pub mod users;

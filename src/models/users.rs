@@ -15,13 +15,14 @@ pub struct User {
     pub display_picture: Option<String>,
 }
 
-/// What login needs: the stored hash.
+/// What login needs: the stored hash (`None`: an account made through an OpenID
+/// provider that has not set a password).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct Credentials {
     pub user_id: UserId,
     pub username: String,
-    pub pwd_hash: String,
+    pub pwd_hash: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -45,6 +46,11 @@ impl NewUser<'_> {
         let inserted = diesel::insert_into(users::table).values(self).on_conflict_do_nothing().execute(conn)?;
         Ok(if inserted == 1 { SignupOutcome::Created(self.user_id) } else { SignupOutcome::UsernameTaken })
     }
+}
+
+/// Whether the person has a password (accounts made through a provider may not).
+pub fn has_password(conn: &mut PgConnection, user_id: UserId) -> QueryResult<bool> {
+    users::table.find(user_id).select(users::pwd_hash.is_not_null()).first(conn)
 }
 
 pub fn find_by_username(conn: &mut PgConnection, name: &Username) -> QueryResult<Option<User>> {

@@ -8,5 +8,6 @@ pub mod chat;
 pub mod chat_list;
 pub mod friends;
 pub mod friendship;
+pub mod oidc;
 pub mod profile;
 pub mod settings;

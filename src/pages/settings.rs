@@ -1,17 +1,30 @@
 //! `/settings`: display picture, password, active sessions. The handlers fill in the
 //! errors of the form they took.
 
+use crate::auth::oidc::OidcState;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::{display_pictures, sessions, users};
-use crate::views::accounts::{SessionRow, SettingsPage};
+use crate::models::{display_pictures, oidc_identities, sessions, users};
+use crate::views::accounts::{OidcSection, SessionRow, SettingsPage};
 use crate::views::Layout;
 
-pub async fn settings_page(user: &CurrentUser, pool: &DbPool) -> Result<SettingsPage, AppError> {
+/// `oidc`: the provider section is shown when one is configured.
+pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) -> Result<SettingsPage, AppError> {
     let me = user.user_id;
-    let (counts, version, listed) = db::run(pool, move |conn| {
-        Ok::<_, AppError>((users::nav_counts(conn, me)?, display_pictures::updated_at(conn, me)?, sessions::list_live_for_user(conn, me)?))
+    let issuer = oidc.0.as_ref().map(|o| o.issuer().to_string());
+    let (counts, version, listed, has_password, linked) = db::run(pool, move |conn| {
+        let linked = match &issuer {
+            Some(issuer) => oidc_identities::is_linked(conn, me, issuer)?,
+            None => false,
+        };
+        Ok::<_, AppError>((
+            users::nav_counts(conn, me)?,
+            display_pictures::updated_at(conn, me)?,
+            sessions::list_live_for_user(conn, me)?,
+            users::has_password(conn, me)?,
+            linked,
+        ))
     })
     .await?;
     Ok(SettingsPage {
@@ -23,6 +36,8 @@ pub async fn settings_page(user: &CurrentUser, pool: &DbPool) -> Result<Settings
         current_password_error: None,
         new_password_error: None,
         new_password_confirm_error: None,
+        has_password,
+        oidc: oidc.name().map(|name| OidcSection { name, linked, unlink_error: None }),
         notice: None,
         sessions: listed
             .into_iter()

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::current_user::CsrfToken;
+use crate::auth::oidc::OidcState;
 use crate::auth::throttle::{self, Throttled};
 use crate::auth::{browser, password, tokens, TypedSession};
 use crate::config::Settings;
@@ -132,15 +133,21 @@ pub async fn signup(
     }
 }
 
-pub async fn login_form(req: HttpRequest, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
+pub async fn login_form(req: HttpRequest, oidc: web::Data<OidcState>, csrf: CsrfToken) -> Result<HttpResponse, AppError> {
     if TypedSession::of(&req).current_user().is_some() {
         return Ok(see_other("/chats"));
     }
-    Ok(views::ok(&login_page(csrf.0, String::new(), None))?)
+    Ok(views::ok(&login_page(&oidc, csrf.0, String::new(), None))?)
 }
 
-fn login_page(csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
-    LoginPage { layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) }, username: Field::new(username), form_error }
+/// `oidc`: the "Sign in with …" button shows when a provider is configured.
+fn login_page(oidc: &OidcState, csrf_token: String, username: String, form_error: Option<String>) -> LoginPage {
+    LoginPage {
+        layout: Layout { section: "login", ..Layout::anonymous("Log in", csrf_token) },
+        username: Field::new(username),
+        form_error,
+        oidc_name: oidc.name(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -187,6 +194,7 @@ pub async fn login(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     settings: web::Data<Settings>,
+    oidc: web::Data<OidcState>,
     csrf: CsrfToken,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -231,12 +239,12 @@ pub async fn login(
     };
     let credentials = match lookup {
         Ok(found) => found,
-        Err(t) => return Ok(views::too_many(&login_page(csrf.0, typed, Some(throttled_message(t))), t.retry_after)?),
+        Err(t) => return Ok(views::too_many(&login_page(&oidc, csrf.0, typed, Some(throttled_message(t))), t.retry_after)?),
     };
 
     // The same work whether or not the user exists: the answer time reveals nothing.
     let verified = cpu::run(move || match credentials {
-        Some(c) if password::verify(&password, &c.pwd_hash) => Some(c),
+        Some(c) if password::verify_stored(&password, c.pwd_hash.as_deref()) => Some(c),
         Some(_) => None,
         None => {
             password::verify_dummy(&password);
@@ -263,7 +271,7 @@ pub async fn login(
                 })
                 .await?;
             }
-            Ok(views::invalid(&login_page(csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
+            Ok(views::invalid(&login_page(&oidc, csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
         }
     }
 }

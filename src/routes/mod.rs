@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod home;
 mod messages;
+mod oidc;
 mod settings;
 mod static_files;
 mod users;
@@ -40,10 +41,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))
+        .route("/auth/oidc/start", web::post().to(oidc::start))
+        .route("/auth/oidc/callback", web::get().to(oidc::callback))
+        .route("/auth/oidc/username", web::get().to(oidc::username_form))
+        .route("/auth/oidc/username", web::post().to(oidc::choose_username))
         .route("/settings", web::get().to(settings::show))
         .route("/settings/display-picture", web::post().to(settings::update_display_picture))
         .route("/settings/password", web::post().to(settings::update_password))
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
+        .route("/settings/oidc/link", web::post().to(oidc::link))
+        .route("/settings/oidc/unlink", web::post().to(oidc::unlink))
         .route("/display-pictures/{user_id}", web::get().to(display_pictures::show))
         .route("/users/{username}", web::get().to(users::show))
         .route("/chats", web::get().to(chats::index))

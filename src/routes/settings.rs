@@ -9,6 +9,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use crate::auth::oidc::OidcState;
 use crate::auth::{password, throttle, CurrentUser, TypedSession};
 use crate::config::Settings;
 use crate::cpu;
@@ -32,12 +33,19 @@ fn notice(done: Option<&str>) -> Option<String> {
         "picture" => Some("Your display picture was updated.".into()),
         "password" => Some("Your password was changed. Your other sessions were logged out.".into()),
         "sessions" => Some("Your other sessions were logged out.".into()),
+        "oidc-linked" => Some("Your provider account is linked: you can sign in with it.".into()),
+        "oidc-unlinked" => Some("Your provider account is unlinked.".into()),
         _ => None,
     }
 }
 
-pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, done: web::Query<Done>) -> Result<HttpResponse, AppError> {
-    let mut settings = settings_page(&user, &pool).await?;
+pub async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    oidc: web::Data<OidcState>,
+    done: web::Query<Done>,
+) -> Result<HttpResponse, AppError> {
+    let mut settings = settings_page(&user, &pool, &oidc).await?;
     settings.notice = notice(done.done.as_deref());
     Ok(views::ok(&settings)?)
 }
@@ -63,6 +71,7 @@ pub async fn update_display_picture(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    oidc: web::Data<OidcState>,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
     let bucket = throttle::bucket("picture", "user", &user.user_id.to_string());
@@ -76,7 +85,7 @@ pub async fn update_display_picture(
             limits::UPLOADS_PER_PERSON.limit,
             retry_secs(t.retry_after)
         );
-        let mut answer = picture_refused(&user, &pool, StatusCode::TOO_MANY_REQUESTS, message).await?;
+        let mut answer = picture_refused(&user, &pool, &oidc, StatusCode::TOO_MANY_REQUESTS, message).await?;
         answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_secs(t.retry_after)));
         return Ok(answer);
     }
@@ -84,7 +93,7 @@ pub async fn update_display_picture(
     let form = match MultipartForm::<PictureUpload>::from_request(&req, &mut payload.into_inner()).await {
         Ok(form) => form,
         Err(e) if is_over_limit(&e) => {
-            return Ok(picture_refused(&user, &pool, StatusCode::PAYLOAD_TOO_LARGE, UPLOAD_TOO_LARGE.into()).await?);
+            return Ok(picture_refused(&user, &pool, &oidc, StatusCode::PAYLOAD_TOO_LARGE, UPLOAD_TOO_LARGE.into()).await?);
         }
         // Anything else malformed in the body: 400, as actix-multipart says.
         Err(e) => return Err(e),
@@ -93,7 +102,7 @@ pub async fn update_display_picture(
     let encoded = match cpu::run_picture(move || pictures::reencode(&upload)).await? {
         Ok(encoded) => encoded,
         Err(cpu::Busy) => {
-            let mut answer = picture_refused(&user, &pool, StatusCode::SERVICE_UNAVAILABLE, DECODERS_BUSY.into()).await?;
+            let mut answer = picture_refused(&user, &pool, &oidc, StatusCode::SERVICE_UNAVAILABLE, DECODERS_BUSY.into()).await?;
             answer.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(UNAVAILABLE_RETRY_SECS));
             return Ok(answer);
         }
@@ -105,13 +114,19 @@ pub async fn update_display_picture(
                 .await?;
             Ok(see_other("/settings?done=picture"))
         }
-        Err(invalid) => Ok(picture_refused(&user, &pool, StatusCode::UNPROCESSABLE_ENTITY, invalid.to_string()).await?),
+        Err(invalid) => Ok(picture_refused(&user, &pool, &oidc, StatusCode::UNPROCESSABLE_ENTITY, invalid.to_string()).await?),
     }
 }
 
 /// The settings page with `message` next to the picture field.
-async fn picture_refused(user: &CurrentUser, pool: &DbPool, status: StatusCode, message: String) -> Result<HttpResponse, AppError> {
-    let mut settings = settings_page(user, pool).await?;
+async fn picture_refused(
+    user: &CurrentUser,
+    pool: &DbPool,
+    oidc: &OidcState,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, AppError> {
+    let mut settings = settings_page(user, pool, oidc).await?;
     settings.picture_error = Some(message);
     Ok(views::render(status, &settings)?)
 }
@@ -148,6 +163,7 @@ pub async fn update_password(
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
     config: web::Data<Settings>,
+    oidc: web::Data<OidcState>,
     form: web::Form<PasswordChange>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
@@ -169,21 +185,26 @@ pub async fn update_password(
     let stored = match stored {
         Ok(stored) => stored,
         Err(t) => {
-            let mut settings = settings_page(&user, &pool).await?;
+            let mut settings = settings_page(&user, &pool, &oidc).await?;
             settings.current_password_error =
                 Some(format!("Too many wrong passwords. Please try again in {}.", wait_in_words(t.retry_after)));
             return Ok(views::too_many(&settings, t.retry_after)?);
         }
     };
-    let current_ok = {
-        let current = form.current_password.clone();
-        cpu::run(move || password::verify(&current, &stored.pwd_hash)).await?
+    // An account made through an OpenID provider sets its first password with an
+    // empty `current_password`.
+    let current_ok = match stored.pwd_hash {
+        None => form.current_password.is_empty(),
+        Some(hash) => {
+            let current = form.current_password.clone();
+            cpu::run(move || password::verify(&current, &hash)).await?
+        }
     };
     db::run(&pool, move |conn| {
         if current_ok { throttle::forgive(conn, &bucket) } else { throttle::record_failure(conn, &bucket, rule) }.map_err(AppError::from)
     })
     .await?;
-    let mut settings = settings_page(&user, &pool).await?;
+    let mut settings = settings_page(&user, &pool, &oidc).await?;
     if !current_ok {
         settings.current_password_error = Some("That is not your current password.".into());
     }

@@ -28,6 +28,27 @@ pub struct LoginPage {
     pub layout: Layout,
     pub username: Field,
     pub form_error: Option<String>,
+    /// The provider's name when sign-in with OpenID Connect is configured (the button).
+    pub oidc_name: Option<String>,
+}
+
+/// The first sign-in through a provider: choose a username.
+#[derive(Template)]
+#[template(path = "auth/oidc_username.html")]
+pub struct OidcUsernamePage {
+    pub layout: Layout,
+    pub provider: String,
+    pub username: Field,
+    pub form_error: Option<String>,
+}
+
+/// The provider section of Settings (when one is configured).
+#[derive(Debug, Clone)]
+pub struct OidcSection {
+    pub name: String,
+    pub linked: bool,
+    /// A refused unlink: the reason next to the password field.
+    pub unlink_error: Option<String>,
 }
 
 /// One row of the "active sessions" list in settings.
@@ -51,6 +72,9 @@ pub struct SettingsPage {
     pub current_password_error: Option<String>,
     pub new_password_error: Option<String>,
     pub new_password_confirm_error: Option<String>,
+    /// Accounts made through a provider have no password until they set one.
+    pub has_password: bool,
+    pub oidc: Option<OidcSection>,
     /// A confirmation shown at the top ("Password changed.", ...).
     pub notice: Option<String>,
     pub sessions: Vec<SessionRow>,

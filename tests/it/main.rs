@@ -26,6 +26,7 @@ mod hostile;
 mod http_doc;
 mod instances;
 mod load;
+mod oidc;
 mod overload;
 mod picture_limits;
 mod pictures;
