@@ -29,6 +29,7 @@ pub mod groups;
 pub mod ids;
 pub mod messages;
 pub mod participants;
+pub mod search;
 pub mod sessions;
 pub mod users;
 

@@ -9,4 +9,5 @@ pub mod chat_list;
 pub mod friends;
 pub mod friendship;
 pub mod profile;
+pub mod search;
 pub mod settings;

@@ -28,4 +28,5 @@ mod instances;
 mod load;
 mod overload;
 mod pictures;
+mod search;
 mod security;
