@@ -122,7 +122,9 @@ pub fn fold(conn: &mut PgConnection, texts: &[String]) -> QueryResult<Vec<String
 /// through the GIN index (`messages_search_idx`) and its few matches sorted; a word in
 /// a large share of the messages by walking the primary key backwards (newest first),
 /// testing each text, until the page is full. A cached generic plan would use one of
-/// the two for every word.
+/// the two for every word. And without parallel workers: with a LIMIT, workers walking
+/// the key each run ahead of the page (measured at 1,000,000 messages: 72,000 texts
+/// tested for 21 results, 1.6 s, instead of about 3,000).
 pub fn messages(
     conn: &mut PgConnection,
     viewer: UserId,
@@ -134,7 +136,11 @@ pub fn messages(
     let chat = within.map(Membership::chat_id);
     let before = before.map(|c| c.message_id);
     conn.transaction(|conn| {
-        crate::db::prepared("SET LOCAL plan_cache_mode = force_custom_plan").execute(conn)?;
+        crate::db::prepared(
+            "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), \
+                    set_config('max_parallel_workers_per_gather', '0', true)",
+        )
+        .execute(conn)?;
         match wanted {
             Wanted::Text { tsquery, from } => crate::db::prepared(
                 "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, s.username AS sender_name, m.text, \
