@@ -15,7 +15,7 @@ TEST_THREADS ?= 4
 PGDATA_DIR := $(CURDIR)/var/pgdata
 
 .PHONY: deps deps-run deps-test deps-security-scan deps-bench assets assets-run assets-test \
-	build run demo test lint bench security-scan clean-db
+	build run demo test lint bench bench-search security-scan clean-db
 
 # System packages, per purpose (.ci/install-deps.sh prints each set with --print-all):
 # running needs PostgreSQL, libpq, a C linker and npm; the tests add Chromium, its
@@ -67,6 +67,12 @@ test: deps-test assets-test
 # /tmp, pgbench, then chaat-load's dm, pages and fanout scenarios; stops everything.
 bench: deps-bench assets-run
 	bash .ci/bench.sh
+
+# Search benchmark (BENCHMARKS.md, issue 16): release build, a private cluster and the
+# app in /tmp, 1,000,000 messages in 200 chats of one person seeded in SQL, then
+# searches over HTTP (p50/p95/p99 per kind), EXPLAIN, the index's cost to an insert.
+bench-search: deps-bench assets-run
+	bash .ci/bench-search.sh
 
 # sqlmap (pinned by hash, in a venv under target/) against every form, parameter and
 # path id of a release build on a private cluster in /tmp, logged in; fails on anything

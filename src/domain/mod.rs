@@ -5,6 +5,7 @@ mod greeting;
 mod group_name;
 mod message_text;
 mod password;
+pub mod search_query;
 mod username;
 mod username_prefix;
 
@@ -15,6 +16,7 @@ pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;
 pub use password::Password;
+pub use search_query::SearchQuery;
 pub use username::Username;
 pub use username_prefix::UsernamePrefix;
 

@@ -4,7 +4,8 @@
 //! **How queries are written (the one rule).**
 //! 1. Diesel's query builder by default: it checks columns and types at compile time.
 //! 2. Raw SQL only where the builder cannot say it (a join on `CASE`, `ON CONFLICT` on an
-//!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function). Raw SQL
+//!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function, text
+//!    search: `@@`, `to_tsquery`, `search_fold`, `search_document`). Raw SQL
 //!    always goes through `db::prepared` (parsed and planned once per connection), with
 //!    every value bound (`$1`…), and is written out whole in the function that runs it:
 //!    never assembled from fragments, constants or `format!`, so reading one function
@@ -14,8 +15,8 @@
 //!    lookup through the person makes: a query cannot be called for a chat nobody
 //!    checked the reader is in.
 //!
-//! Outside this folder, SQL exists only in `migrations/` (the schema and the
-//! `send_message` function), `db/` (session setup, migrations' lock, the private
+//! Outside this folder, SQL exists only in `migrations/` (the schema, the
+//! `send_message` function and the search functions of 000008), `db/` (session setup, migrations' lock, the private
 //! cluster's `CREATE DATABASE`) and `live/` (`LISTEN`, `pg_notify`), which are plumbing,
 //! not queries of the app's data.
 
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod messages;
 pub mod oidc_identities;
 pub mod participants;
+pub mod search;
 pub mod sessions;
 pub mod users;
 

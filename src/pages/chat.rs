@@ -27,6 +27,20 @@ pub enum Position {
     Latest,
     /// The page of history just before this seq (read without JavaScript).
     Before(Seq),
+    /// The page of history around this seq (`?at=`, a search result's link): the
+    /// messages from `seq - 24` to `seq + 25`.
+    Around(Seq),
+}
+
+impl Position {
+    /// The `?before=` cursor of the page this position shows.
+    fn before(self) -> Seq {
+        match self {
+            Position::Latest => Seq::END,
+            Position::Before(seq) => seq,
+            Position::Around(seq) => Seq::new(seq.get().saturating_add(PAGE_SIZE / 2 + 1)).unwrap_or(Seq::END),
+        }
+    }
 }
 
 /// Everything the chat page shows, loaded in one blocking round.
@@ -47,16 +61,12 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
                 let OpenedChat { membership, counts } = chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
                 (membership, counts)
             }
-            Position::Before(_) => {
+            Position::Before(_) | Position::Around(_) => {
                 let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
                 (membership, users::nav_counts(conn, me)?)
             }
         };
-        let before = match position {
-            Position::Latest => Seq::END,
-            Position::Before(seq) => seq,
-        };
-        let history = messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?;
+        let history = messages::page_before(conn, &membership, position.before(), PAGE_SIZE + 1)?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
         Ok::<_, AppError>(Loaded { counts, membership, history, group })
@@ -78,7 +88,7 @@ pub async fn chat_page(
         return Err(groups::Refusal::DirectChat.into());
     }
     let (shown, older, mut pages) = split_page(history);
-    if let Position::Before(_) = position {
+    if position != Position::Latest {
         pages.newer_before = Some(newer_cursor(shown.last().map(|m| m.seq), chat.last_seq));
     }
     let composer = Composer {
@@ -164,6 +174,14 @@ mod tests {
 
     fn seq(n: i64) -> Seq {
         Seq::new(n).unwrap()
+    }
+
+    #[test]
+    fn the_page_around_a_seq_holds_it_in_its_middle() {
+        // The page before 126 shows 76..125.
+        assert_eq!(Position::Around(seq(100)).before(), seq(126));
+        assert_eq!(Position::Around(Seq::END).before(), Seq::END);
+        assert_eq!(Position::Latest.before(), Seq::END);
     }
 
     #[test]

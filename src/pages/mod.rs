@@ -10,4 +10,5 @@ pub mod friends;
 pub mod friendship;
 pub mod oidc;
 pub mod profile;
+pub mod search;
 pub mod settings;

@@ -8,7 +8,7 @@ use crate::db::{self, DbPool};
 use crate::domain::Username;
 use crate::error::AppError;
 use crate::models::chats::{self, DirectRefusal};
-use crate::models::ChatId;
+use crate::models::{ChatId, Seq};
 use crate::pages::chat::{chat_page, Position};
 use crate::pages::chat_list::chats_page;
 use crate::views::chats::{NewGroupForm, PageForms};
@@ -36,7 +36,19 @@ pub async fn open_direct(user: CurrentUser, pool: web::Data<DbPool>, form: web::
     }
 }
 
-pub async fn show(user: CurrentUser, pool: web::Data<DbPool>, chat_id: web::Path<String>) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    /// A message's permalink (`?at={seq}`): the page of history around it.
+    at: Option<Seq>,
+}
+
+pub async fn show(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    chat_id: web::Path<String>,
+    query: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = super::id_in_path(&chat_id)?;
-    Ok(views::ok(&chat_page(&user, &pool, chat_id, Position::Latest, PageForms::default()).await?)?)
+    let position = query.at.map_or(Position::Latest, Position::Around);
+    Ok(views::ok(&chat_page(&user, &pool, chat_id, position, PageForms::default()).await?)?)
 }

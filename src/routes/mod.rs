@@ -14,6 +14,7 @@ mod health;
 mod home;
 mod messages;
 mod oidc;
+mod search;
 mod settings;
 mod static_files;
 mod users;
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/members/{username}/remove", web::post().to(groups::remove_member))
         .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
         .route("/chats/{chat_id}/leave", web::post().to(groups::leave))
+        .route("/search", web::get().to(search::index))
         .route("/friends", web::get().to(friends::index))
         .route("/friends/{username}/remove", web::post().to(friends::remove))
         .route("/friend-requests", web::post().to(friend_requests::create))

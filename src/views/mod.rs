@@ -7,6 +7,7 @@ pub mod errors;
 pub mod form;
 pub mod format;
 pub mod friends;
+pub mod search;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -25,6 +26,8 @@ pub struct Layout {
     pub user: Option<NavUser>,
     /// Which navigation entry is current ("chats", "friends", "settings", ...).
     pub section: &'static str,
+    /// What the header's search box shows (the search on `/search`).
+    pub search: String,
 }
 
 #[derive(Debug, Clone)]
@@ -47,11 +50,12 @@ impl Layout {
                 unread_messages: counts.unread_messages,
             }),
             section,
+            search: String::new(),
         }
     }
 
     pub fn anonymous(title: impl Into<String>, csrf_token: impl Into<String>) -> Self {
-        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "" }
+        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "", search: String::new() }
     }
 }
 

@@ -30,6 +30,7 @@ mod oidc;
 mod overload;
 mod picture_limits;
 mod pictures;
+mod search;
 mod security;
 mod stream_limits;
 mod throttling;

@@ -80,6 +80,8 @@ async fn seed(app: &TestApp) -> Pages {
             ("settings", "/settings".into()),
             ("profile", format!("/users/{LONG_NAME}")),
             ("error-404", "/users/nobody-at-all".into()),
+            ("search", "/search?q=the".into()),
+            ("search-none", "/search?q=nothing%20here".into()),
         ],
         long: vec![("chats-long-name", "/chats".into()), ("own-profile-long-name", format!("/users/{LONG_NAME}"))],
     }
