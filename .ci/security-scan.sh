@@ -53,7 +53,13 @@ jar() { printf '%s/%s.jar' "$dir" "$1"; }
 page() { curl -sS -b "$(jar "$1")" -c "$(jar "$1")" "$base$2"; }
 # The session's CSRF token: /settings shows it to people, /login to visitors.
 token() { { page "$1" /settings; page "$1" /login; } | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | cut -d'"' -f4; }
-session() { awk '$6 == "chaat_session" { print $7 }' "$(jar "$1")"; }
+# The cookie that carries WHO's token, as a Cookie header: a person's session, or a
+# visitor's signed form cookie (visitors have no session row until they log in).
+cookie_of() {
+    local name=chaat_session
+    [ "$1" = visitor ] && name=chaat_form
+    awk -v n="$name" '$6 == n { print $6 "=" $7 }' "$(jar "$1")"
+}
 # post WHO PATH FIELD=VALUE...: expects a 303 and prints where it points.
 post() {
     local who=$1 path=$2 kv answer
@@ -80,7 +86,7 @@ group=$(post alice /chats/group name=team members=bob | sed 's|^/chats/||')
 post alice "/chats/$direct/messages" text='hello bob' client_id="$(cat /proc/sys/kernel/random/uuid)" >/dev/null
 request=$(page alice /friends | uuid_in /friend-requests)
 alice_id=$(page alice "/chats/$direct" | grep -o 'data-sender="[0-9a-f-]\{36\}"' | head -1 | cut -d'"' -f2)
-page visitor /login >/dev/null        # an anonymous session with a token, for signup and login
+page visitor /login >/dev/null        # a visitor's signed form cookie with a token, for signup and login
 echo "== direct chat $direct, group $group, pending request $request, alice $alice_id"
 for value in "$direct" "$group" "$request" "$alice_id"; do
     [[ $value =~ ^[0-9a-f-]{36}$ ]] || { echo "setup failed: '$value' is not an id"; exit 1; }
@@ -99,9 +105,9 @@ scan() {
     local name=$1 who=$2 url=$3 data=$4 params=$5
     [[ $name =~ $only ]] || return 0
     local cookie tok
-    cookie=$(session "$who")
+    cookie=$(cookie_of "$who")
     tok=$(token "$who")
-    local args=("${common[@]}" -u "$base$url" --cookie="chaat_session=$cookie")
+    local args=("${common[@]}" -u "$base$url" --cookie="$cookie")
     [ -n "$data" ] && args+=(--data="$data" -H "X-CSRF-Token: $tok")
     [ -n "$params" ] && args+=(-p "$params")
     local log="$out/$name.log" started=$SECONDS verdict
@@ -116,8 +122,8 @@ scan() {
         verdict="NOT COMPLETED"; failed=1
         tail -15 "$log"
     fi
-    # A scan that lost its session only met 403s and /login: it proves nothing.
-    if [ "$(curl -s --cookie "chaat_session=$cookie" "$base/settings" "$base/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | cut -d'"' -f4)" != "$tok" ]; then
+    # A scan that lost its session (or form cookie) only met 403s and /login: it proves nothing.
+    if [ "$(curl -s --cookie "$cookie" "$base/settings" "$base/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | cut -d'"' -f4)" != "$tok" ]; then
         verdict="SESSION LOST"; failed=1
     fi
     grep -E "does not seem to be injectable|might be injectable|is vulnerable" "$log" | sed 's/^/   /' || true
@@ -131,6 +137,7 @@ scan signup           visitor "/signup" "username=alice&password=$password&passw
 scan login            visitor "/login" "username=alice&password=not-the-password" "username,password"
 scan session-cookie   alice   "/chats" "" "chaat_session"
 scan search           alice   "/friends?q=bo" "" "q"
+scan message-search   alice   "/search?q=hello&before=" "" "q,before"
 scan profile-path     alice   "/users/bob*" "" ""
 scan friend-request   alice   "/friend-requests" "to=dave&greeting=hi&return_to=/friends&q=" "to,greeting,return_to,q"
 scan request-path     alice   "/friend-requests/$request*/reject" "return_to=/friends&q=" ""
