@@ -104,9 +104,9 @@ WITH ru AS (SELECT ARRAY['Привет','как','дела','встреча','з
                          'Москва','поезд','кофе','документ','отправь','позже','сегодня','вечером','Да','нет'] AS w),
      el AS (SELECT ARRAY['Καλημέρα','τι','κάνεις','αύριο','συνάντηση','ευχαριστώ','ΟΔΟΣ','καφές','σπίτι','δουλειά'] AS w),
      zh AS (SELECT '我们明天在東京都见面吧今天的会议改到下午三点请把文件发给我谢谢你的帮助天气很好一起去吃午饭吗' AS t)
-INSERT INTO messages (message_id, chat_id, seq, sender, sent_time, text, kind)
+INSERT INTO messages (message_id, chat_id, seq, rev, sender, sent_time, text, kind)
 SELECT (lpad(to_hex(floor(extract(epoch FROM x.t) * 1000)::bigint), 12, '0') || '7' || substr(x.h, 1, 3) || '8' || substr(x.h, 4, 15))::uuid,
-       c.chat_id, g / :chats + 1,
+       c.chat_id, g / :chats + 1, g / :chats + 1,
        CASE WHEN g % 3 = 0 THEN (SELECT user_id FROM me) ELSE c.other END,
        x.t,
        CASE
@@ -120,7 +120,7 @@ SELECT (lpad(to_hex(floor(extract(epoch FROM x.t) * 1000)::bigint), 12, '0') || 
   FROM generate_series(0, :total - 1) AS g
   JOIN bench_chat c ON c.i = g % :chats
   CROSS JOIN LATERAL (SELECT now() - interval '365 days' + g * (interval '365 days' / :total) AS t, md5(g::text || random()::text) AS h) AS x;
-UPDATE chats c SET last_seq = m.n, last_activity_at = m.t
+UPDATE chats c SET last_seq = m.n, last_rev = m.n, last_activity_at = m.t
   FROM (SELECT chat_id, max(seq) AS n, max(sent_time) AS t FROM messages GROUP BY chat_id) m WHERE m.chat_id = c.chat_id;
 UPDATE chat_participants p SET last_read_seq = c.last_seq FROM chats c WHERE c.chat_id = p.chat_id;
 :indexdef;
@@ -198,8 +198,8 @@ echo; echo "== the index's cost to an insert: pgbench, one message-like row per 
              -c "ALTER TABLE bench_messages ADD PRIMARY KEY (message_id), ADD UNIQUE (chat_id, seq), ADD UNIQUE (sender, client_id)"
 cat >"$work/insert.sql" <<'SQL'
 \set seq random(1, 1000000000)
-INSERT INTO bench_messages (message_id, chat_id, seq, sender, text, client_id)
-VALUES (gen_random_uuid(), gen_random_uuid(), :seq, gen_random_uuid(),
+INSERT INTO bench_messages (message_id, chat_id, seq, rev, sender, text, client_id)
+VALUES (gen_random_uuid(), gen_random_uuid(), :seq, :seq, gen_random_uuid(),
         'hey are we still on for lunch tomorrow at the new place near the office', gen_random_uuid());
 SQL
 for variant in without with; do

@@ -1,7 +1,106 @@
+// Message actions, on every chat page (the latest messages and pages of history):
+// - a permalink's message (?at=) is scrolled to and focused;
+// - "Edit" turns the message into an inline editor: Enter saves, Shift+Enter is a new
+//   line, Escape cancels (without JavaScript the link opens the edit page).
+(function () {
+  "use strict";
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers:inherited"))["X-CSRF-Token"] || "";
+    } catch (e) {
+      return "";
+    }
+  }
+  var highlighted = document.querySelector(".message.highlighted");
+  if (highlighted) {
+    highlighted.scrollIntoView({ block: "center" });
+    highlighted.focus({ preventScroll: true });
+  }
+
+  function swapIn(li, html) {
+    var t = document.createElement("template");
+    t.innerHTML = html.trim();
+    var fresh = t.content.firstElementChild;
+    if (!fresh) return null;
+    li.replaceWith(fresh);
+    if (window.htmx) htmx.process(fresh);
+    return fresh;
+  }
+
+  function openEditor(link) {
+    var li = link.closest("li.message");
+    var body = li && li.querySelector(".message-body");
+    if (!body || li.querySelector(".inline-editor")) return;
+    var details = link.closest("details");
+    if (details) details.open = false;
+    var form = document.createElement("form");
+    form.className = "inline-editor";
+    var id = "edit-" + li.id;
+    form.innerHTML = '<label class="visually-hidden"></label><textarea rows="2" maxlength="4000" required></textarea>' +
+      '<p class="muted small">Enter saves · Escape cancels</p><p class="field-error" role="alert" hidden></p>' +
+      '<div class="form-actions"><button class="btn btn-primary" type="submit">Save</button> ' +
+      '<button class="btn btn-quiet" type="button">Cancel</button></div>';
+    var label = form.querySelector("label"), area = form.querySelector("textarea");
+    var error = form.querySelector(".field-error");
+    label.textContent = "Edit message";
+    label.htmlFor = id;
+    area.id = id;
+    area.value = body.textContent;
+    body.hidden = true;
+    body.after(form);
+    area.focus();
+    function cancel() {
+      form.remove();
+      body.hidden = false;
+      var summary = li.querySelector(".message-actions summary");
+      if (summary) summary.focus();
+    }
+    function save() {
+      fetch(link.getAttribute("data-edit"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrfToken(), "HX-Request": "true" },
+        body: "text=" + encodeURIComponent(area.value),
+      }).then(function (resp) {
+        return resp.text().then(function (text) {
+          if (resp.ok) {
+            var fresh = swapIn(li, text);
+            var summary = fresh && fresh.querySelector(".message-actions summary");
+            if (summary) summary.focus();
+            return;
+          }
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          var why = doc.querySelector(".field-error, .error-message, main p");
+          error.textContent = why ? why.textContent : "The message could not be saved.";
+          error.hidden = false;
+        });
+      }).catch(function () {
+        error.textContent = "The message could not be saved. Check your connection.";
+        error.hidden = false;
+      });
+    }
+    form.addEventListener("submit", function (e) { e.preventDefault(); save(); });
+    form.querySelector("button[type=button]").addEventListener("click", cancel);
+    area.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); cancel(); }
+      else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); save(); }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a[data-edit]");
+    if (!link) return;
+    e.preventDefault();
+    openEditor(link);
+  });
+  window.chaatSwapIn = swapIn;
+})();
+
 // The chat page, made live (it works without this file: a form, a refresh link).
 // - New messages arrive over SSE (htmx's hx-sse:connect on #messages, upserted by
-//   data-seq). If the stream fails or is refused, this polls ?after={last seen seq}
-//   every 3 s (until the stream is back, if it comes back by itself).
+//   data-seq); a change to a message arrives as `event: update` and replaces it in
+//   place (a message not on the page is left alone). If the stream fails or is refused,
+//   this polls ?after={last seen seq}&since={last seen rev} every 3 s (until the stream
+//   is back, if it comes back by itself): new messages are added, changed ones replaced.
 // - While the page is visible, the read marker follows the newest message.
 // - Messages are grouped as the server groups them (views::chats::continues): a text
 //   continues the one before it when both are texts of one sender, of the same UTC day,
@@ -28,6 +127,38 @@
     });
     return max;
   }
+
+  function lastRev() {
+    var max = Number(list.dataset.lastRev) || 0;
+    list.querySelectorAll("[data-rev]").forEach(function (el) {
+      var rev = Number(el.getAttribute("data-rev"));
+      if (rev > max) max = rev;
+    });
+    return max;
+  }
+
+  // Messages from an update event or a poll: each replaces its own element, or (a new
+  // one) goes at the end; a change to a message this page does not show is dropped.
+  function place(html) {
+    var t = document.createElement("template");
+    t.innerHTML = html;
+    var newest = lastSeq();
+    Array.prototype.slice.call(t.content.children).forEach(function (li) {
+      var existing = li.id && document.getElementById(li.id);
+      if (existing) {
+        if (existing.querySelector(".inline-editor")) return;
+        existing.replaceWith(li);
+      } else if (Number(li.getAttribute("data-seq")) > newest) {
+        list.appendChild(li);
+      } else {
+        return;
+      }
+      if (window.htmx) htmx.process(li);
+    });
+  }
+  list.addEventListener("update", function (e) {
+    if (e.detail && typeof e.detail.data === "string") place(e.detail.data);
+  });
 
   // ---- Read marker ----
   var readUpTo = Number(list.dataset.lastSeq) || 0;
@@ -78,9 +209,16 @@
   // ---- Polling while the event stream is down ----
   var poller = null;
   function poll() {
-    if (window.htmx) {
-      htmx.ajax("GET", "/chats/" + chatId + "/messages?after=" + lastSeq(), { target: "#messages", swap: "upsert key:data-seq" });
-    }
+    fetch("/chats/" + chatId + "/messages?after=" + lastSeq() + "&since=" + lastRev(), {
+      credentials: "same-origin",
+      headers: { "HX-Request": "true" },
+    }).then(function (resp) {
+      var to = resp.headers.get("HX-Redirect");
+      if (to) { window.location.assign(to); return; }
+      if (resp.status === 404) { stopPolling(); window.location.reload(); return; }
+      if (!resp.ok) return;
+      return resp.text().then(place);
+    }).catch(function () {});
   }
   function stopPolling() {
     if (poller) clearInterval(poller);
@@ -97,14 +235,13 @@
     var action = ctx && ctx.request && String(ctx.request.action);
     if (!action || !ctx.response) return;
     var base = "/chats/" + chatId + "/";
-    var isPoll = action.indexOf(base + "messages?after=") !== -1;
     var isStream = action.indexOf(base + "events") !== -1;
-    if ((!isPoll && !isStream) || ctx.response.status < 400) return;
+    if (!isStream || ctx.response.status < 400) return;
     event.preventDefault();
     if (ctx.response.status === 404) {
       stopPolling();
       window.location.reload();
-    } else if (isStream) {
+    } else {
       startPolling();
     }
   });

@@ -27,6 +27,7 @@ diesel::table! {
         created_by -> Uuid,
         last_seq -> Int8,
         last_activity_at -> Timestamptz,
+        last_rev -> Int8,
     }
 }
 
@@ -78,6 +79,36 @@ diesel::table! {
         text -> Text,
         client_id -> Nullable<Uuid>,
         kind -> Text,
+        rev -> Int8,
+        edited_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
+        reply_to -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    message_edits (message_id, replaced_rev) {
+        message_id -> Uuid,
+        replaced_rev -> Int8,
+        text -> Text,
+        written_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_mentions (user_id, chat_id, seq) {
+        chat_id -> Uuid,
+        seq -> Int8,
+        user_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    message_reactions (message_id, emoji, user_id) {
+        message_id -> Uuid,
+        emoji -> Text,
+        user_id -> Uuid,
+        reacted_at -> Timestamptz,
     }
 }
 
@@ -118,6 +149,10 @@ diesel::joinable!(chat_participants -> users (user_id));
 diesel::joinable!(chats -> users (created_by));
 diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
+diesel::joinable!(message_edits -> messages (message_id));
+diesel::joinable!(message_mentions -> users (user_id));
+diesel::joinable!(message_reactions -> messages (message_id));
+diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
 diesel::joinable!(messages -> users (sender));
 diesel::joinable!(oidc_identities -> users (user_id));
@@ -131,6 +166,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     display_pictures,
     friend_requests,
     friends,
+    message_edits,
+    message_mentions,
+    message_reactions,
     messages,
     oidc_identities,
     sessions,

@@ -1,5 +1,5 @@
 //! Views of the schema, declared by hand: `diesel print-schema` sees only tables.
-//! `chats_as_seen` is defined in migration 000007.
+//! `chats_as_seen` is defined in migration 000007 (`last_rev` added by 000021).
 
 diesel::table! {
     /// Every chat as one of its participants (`viewer`) sees it; no row for anyone else.
@@ -15,5 +15,6 @@ diesel::table! {
         other_id -> Nullable<Uuid>,
         other_name -> Nullable<Text>,
         can_send -> Bool,
+        last_rev -> Int8,
     }
 }

@@ -1,8 +1,10 @@
 //! Domain newtypes: each can only hold a valid value (parse, don't validate). No diesel
 //! or actix here. Each `parse` error is the sentence shown next to the form field.
 
+pub mod emoji;
 mod greeting;
 mod group_name;
+pub mod mentions;
 mod message_text;
 mod password;
 pub mod search_query;
@@ -12,6 +14,7 @@ mod username_prefix;
 #[cfg(test)]
 pub(crate) mod test_strings;
 
+pub use emoji::Emoji;
 pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;

@@ -18,16 +18,17 @@ use crate::error::AppError;
 use crate::models::groups::Change;
 use crate::models::messages::MessageView;
 use crate::models::{chats, sessions};
-use crate::models::{ChatId, Seq, UserId};
+use crate::models::{ChatId, Rev, UserId};
 
 /// What a chat's streams are told.
 #[derive(Debug, Clone)]
 pub enum Signal {
-    /// A message committed on this instance, ready to render.
+    /// A new message or a change to one, committed on this instance, ready to render
+    /// (the stream tells the two apart by its seq).
     Message(Arc<MessageView>),
-    /// The chat has messages up to this seq (from another instance, or the sweep):
+    /// The chat has changes up to this rev (from another instance, or the sweep):
     /// load whatever has not been sent yet.
-    Reached(Seq),
+    Reached(Rev),
     /// This person no longer takes part in the chat: end their streams.
     Left(UserId),
 }
@@ -91,11 +92,12 @@ impl Hub {
         self.streams.admit(user_id, sid, addr)
     }
 
-    /// Call once, right after the message's transaction committed.
+    /// Call once, right after the transaction of the message (or of its change)
+    /// committed.
     pub fn publish(&self, message: MessageView) {
-        let (chat_id, seq) = (message.chat_id, message.seq);
+        let (chat_id, rev) = (message.chat_id, message.rev);
         self.signal(chat_id, Signal::Message(Arc::new(message)));
-        self.tell_others(Update::Reached(chat_id, seq));
+        self.tell_others(Update::Reached(chat_id, rev));
     }
 
     /// The session `sid` of `user_id` ended (logout): its streams end, here at once and
@@ -134,15 +136,15 @@ impl Hub {
         for line in change.lines {
             self.publish(line);
         }
-        if let Some((user_id, seq)) = change.revoked {
-            self.revoke(chat_id, user_id, seq);
+        if let Some((user_id, rev)) = change.revoked {
+            self.revoke(chat_id, user_id, rev);
         }
     }
 
     /// Ends `user_id`'s streams of `chat_id` on every instance.
-    fn revoke(&self, chat_id: ChatId, user_id: UserId, seq: Seq) {
+    fn revoke(&self, chat_id: ChatId, user_id: UserId, rev: Rev) {
         self.signal(chat_id, Signal::Left(user_id));
-        self.tell_others(Update::Reached(chat_id, seq));
+        self.tell_others(Update::Reached(chat_id, rev));
     }
 
     pub(super) fn signal(&self, chat_id: ChatId, signal: Signal) {
@@ -184,7 +186,7 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
             continue;
         }
         let found = db::run_here(&pool, |conn| {
-            let ends = if watched.is_empty() { vec![] } else { chats::last_seqs(conn, &watched)? };
+            let ends = if watched.is_empty() { vec![] } else { chats::last_revs(conn, &watched)? };
             let gone = if held.is_empty() { vec![] } else { sessions::gone(conn, &held)? };
             Ok::<_, AppError>((ends, gone))
         });
@@ -193,7 +195,7 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
                 for (user_id, sid) in gone {
                     hub.end_here(&SessionEnd::One { user_id, sid });
                 }
-                ends.into_iter().for_each(|(chat_id, seq)| hub.signal(chat_id, Signal::Reached(seq)));
+                ends.into_iter().for_each(|(chat_id, rev)| hub.signal(chat_id, Signal::Reached(rev)));
             }
             Err(e) => tracing::warn!(error = %e, "live sweep failed"),
         }

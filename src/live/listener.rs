@@ -57,8 +57,8 @@ fn listen(url: &str, hub: &Weak<Hub>, first: bool) -> anyhow::Result<()> {
             for end in &batch.ended {
                 hub.end_here(end);
             }
-            for (chat_id, seq) in batch.reached {
-                hub.signal(chat_id, Signal::Reached(seq));
+            for (chat_id, rev) in batch.reached {
+                hub.signal(chat_id, Signal::Reached(rev));
             }
         }
         drop(hub);

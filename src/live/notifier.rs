@@ -1,7 +1,7 @@
-//! Sends "chat X reached seq N" and "session S ended" to the other instances with one
+//! Sends "chat X reached rev N" and "session S ended" to the other instances with one
 //! `pg_notify` per batch, outside any transaction (a NOTIFY inside a message's
 //! transaction would serialise the commits of all sends; see STACK.md §2). Pending
-//! updates are coalesced: per chat the highest seq, each session end once.
+//! updates are coalesced: per chat the highest rev, each session end once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
@@ -12,28 +12,28 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::registry::SessionEnd;
-use crate::models::{ChatId, Seq};
+use crate::models::{ChatId, Rev};
 
 /// What the notifier thread is asked to tell the other instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Update {
-    Reached(ChatId, Seq),
+    Reached(ChatId, Rev),
     Ended(SessionEnd),
 }
 
 /// One batch, coalesced.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Batch {
-    pub reached: HashMap<ChatId, Seq>,
+    pub reached: HashMap<ChatId, Rev>,
     pub ended: HashSet<SessionEnd>,
 }
 
 impl Batch {
     fn add(&mut self, update: Update) {
         match update {
-            Update::Reached(chat, seq) => {
-                let end = self.reached.entry(chat).or_insert(seq);
-                *end = (*end).max(seq);
+            Update::Reached(chat, rev) => {
+                let end = self.reached.entry(chat).or_insert(rev);
+                *end = (*end).max(rev);
             }
             Update::Ended(end) => {
                 self.ended.insert(end);
@@ -136,7 +136,7 @@ fn parse_item(item: &str) -> Option<Update> {
     match first {
         "end" => session(rest).map(|(user_id, sid)| Update::Ended(SessionEnd::One { user_id, sid })),
         "others" => session(rest).map(|(user_id, keep_sid)| Update::Ended(SessionEnd::AllBut { user_id, keep_sid })),
-        chat => Some(Update::Reached(chat.parse().ok()?, Seq::new(rest.parse().ok()?)?)),
+        chat => Some(Update::Reached(chat.parse().ok()?, Rev::new(rest.parse().ok()?)?)),
     }
 }
 
@@ -145,7 +145,7 @@ mod tests {
     use super::*;
     use crate::models::UserId;
 
-    fn reached(items: impl IntoIterator<Item = (ChatId, Seq)>) -> Batch {
+    fn reached(items: impl IntoIterator<Item = (ChatId, Rev)>) -> Batch {
         Batch { reached: items.into_iter().collect(), ..Batch::default() }
     }
 
@@ -153,7 +153,7 @@ mod tests {
     fn a_payload_round_trips() {
         let me = Uuid::now_v7();
         let chat = ChatId::new_v7();
-        let batch = reached([(chat, Seq::new(42).unwrap())]);
+        let batch = reached([(chat, Rev::new(42).unwrap())]);
         let p = payloads(me, &batch);
         assert_eq!(p.len(), 1);
         assert_eq!(parse(&p[0]), Some((me, batch)));
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn many_chats_are_split_below_the_notify_limit() {
-        let batch = reached((0..1000).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())));
+        let batch = reached((0..1000).map(|i| (ChatId::new_v7(), Rev::new(i).unwrap())));
         let p = payloads(Uuid::now_v7(), &batch);
         assert!(p.len() > 1 && p.iter().all(|s| s.len() < 8000));
         let total: usize = p.iter().filter_map(|s| parse(s)).map(|(_, b)| b.reached.len()).sum();
@@ -175,9 +175,9 @@ mod tests {
         let end = SessionEnd::One { user_id: alice, sid: "00ff".repeat(8) };
         let others = SessionEnd::AllBut { user_id: alice, keep_sid: "ab12".repeat(8) };
         for update in [
-            Update::Reached(chat, Seq::new(3).unwrap()),
+            Update::Reached(chat, Rev::new(3).unwrap()),
             Update::Ended(end.clone()),
-            Update::Reached(chat, Seq::new(5).unwrap()),
+            Update::Reached(chat, Rev::new(5).unwrap()),
             Update::Ended(end.clone()),
             Update::Ended(others.clone()),
         ] {
@@ -189,13 +189,13 @@ mod tests {
         assert!(p[0].find("end:").unwrap() < p[0].find(&chat.to_string()).unwrap(), "ends first: {}", p[0]);
         let (from, parsed) = parse(&p[0]).unwrap();
         assert_eq!(from, me);
-        assert_eq!(parsed.reached, HashMap::from([(chat, Seq::new(5).unwrap())]));
+        assert_eq!(parsed.reached, HashMap::from([(chat, Rev::new(5).unwrap())]));
         assert_eq!(parsed.ended, HashSet::from([end, others]));
     }
 
     #[test]
     fn many_session_ends_come_before_any_chat_across_payloads() {
-        let mut batch = reached((0..300).map(|i| (ChatId::new_v7(), Seq::new(i).unwrap())));
+        let mut batch = reached((0..300).map(|i| (ChatId::new_v7(), Rev::new(i).unwrap())));
         for _ in 0..300 {
             batch.add(Update::Ended(SessionEnd::One { user_id: UserId::new_v7(), sid: "0123456789abcdef".repeat(2) }));
         }
@@ -209,14 +209,14 @@ mod tests {
     }
 
     /// The parser of instances that know only `chat:seq` (before session ends existed).
-    fn parse_v1(payload: &str) -> Option<(Uuid, Vec<(ChatId, Seq)>)> {
+    fn parse_v1(payload: &str) -> Option<(Uuid, Vec<(ChatId, Rev)>)> {
         let (instance, items) = payload.split_once(';')?;
         let items = items
             .split(',')
             .filter(|s| !s.is_empty())
             .filter_map(|item| {
                 let (chat, seq) = item.split_once(':')?;
-                Some((chat.parse().ok()?, Seq::new(seq.parse().ok()?)?))
+                Some((chat.parse().ok()?, Rev::new(seq.parse().ok()?)?))
             })
             .collect();
         Some((instance.parse().ok()?, items))
@@ -225,13 +225,13 @@ mod tests {
     #[test]
     fn old_and_new_instances_understand_each_other() {
         let (me, chat) = (Uuid::now_v7(), ChatId::new_v7());
-        let mut batch = reached([(chat, Seq::new(7).unwrap())]);
+        let mut batch = reached([(chat, Rev::new(7).unwrap())]);
         batch.add(Update::Ended(SessionEnd::One { user_id: UserId::new_v7(), sid: "beef".into() }));
         batch.add(Update::Ended(SessionEnd::AllBut { user_id: UserId::new_v7(), keep_sid: "cafe".into() }));
         let p = payloads(me, &batch);
-        assert_eq!(parse_v1(&p[0]), Some((me, vec![(chat, Seq::new(7).unwrap())])), "an old instance skips the ends");
+        assert_eq!(parse_v1(&p[0]), Some((me, vec![(chat, Rev::new(7).unwrap())])), "an old instance skips the ends");
         let old = format!("{me};{chat}:7,");
-        assert_eq!(parse(&old), Some((me, reached([(chat, Seq::new(7).unwrap())]))), "a new one reads the old format");
+        assert_eq!(parse(&old), Some((me, reached([(chat, Rev::new(7).unwrap())]))), "a new one reads the old format");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One SSE stream of one chat for one viewer's session: first what was missed (from the
 //! DB), then live. It subscribes to the hub before reading the DB, and tracks the last
-//! seq it sent, so there is no gap and no duplicate at the seam or after a lag. It ends
+//! rev it sent (every new message and every change has one, SPEC §7), so there is no gap
+//! and no duplicate at the seam or after a lag. A message whose seq the client has not
+//! seen goes as an unnamed event (appended); anything else as `event: update` (swapped
+//! in place by `chat.js`). It ends
 //! when the client goes away, the viewer leaves the chat, the session ends, the server
 //! shuts down, or its lifetime is over (the browser then reconnects where it stopped).
 
@@ -15,7 +18,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
-use crate::models::Seq;
+use crate::models::{Rev, Seq};
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;
@@ -27,13 +30,13 @@ pub type Render = Box<dyn Fn(&MessageView) -> String>;
 /// Starts the stream's task for the person of `membership`, in the place `ticket` holds,
 /// and returns the receiving end for the SSE response. When the task ends, the response
 /// finishes properly.
-pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, render: Render, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
+pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Rev, render: Render, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
     let mut signals = hub.subscribe(membership.chat_id());
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
         let lifetime = tokio::time::sleep(ticket.lifetime);
         tokio::pin!(lifetime);
-        let mut stream = Stream { pool, membership, last: since, tx, render, ticket };
+        let mut stream = Stream { pool, membership, last: since, known_seq: None, tx, render, ticket };
         if !stream.catch_up().await {
             return;
         }
@@ -58,7 +61,11 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, ren
 struct Stream {
     pool: DbPool,
     membership: Membership,
-    last: Seq,
+    /// The rev of the last event sent (or the client's cursor).
+    last: Rev,
+    /// The highest seq the client has: a message past it is new to it. Found by the
+    /// first catch-up.
+    known_seq: Option<Seq>,
     tx: mpsc::Sender<sse::Event>,
     render: Render,
     /// Its place among the instance's streams: the session it belongs to, and its end.
@@ -69,9 +76,9 @@ impl Stream {
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
         match signal {
-            Ok(Signal::Message(m)) if m.seq == self.last.next() => self.send(&m).await,
-            Ok(Signal::Message(m)) if m.seq <= self.last => true,
-            Ok(Signal::Reached(seq)) if seq <= self.last => true,
+            Ok(Signal::Message(m)) if m.rev == self.last.next() && self.known_seq.is_some() => self.send(&m).await,
+            Ok(Signal::Message(m)) if m.rev <= self.last => true,
+            Ok(Signal::Reached(rev)) if rev <= self.last => true,
             // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
             // database has everything in order.
             Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
@@ -86,11 +93,16 @@ impl Stream {
         if self.ticket.ending.is_ended() {
             return false;
         }
-        let event = sse::Data::new((self.render)(m)).id(m.seq.to_string());
+        let known = self.known_seq.unwrap_or(Seq::ZERO);
+        let mut event = sse::Data::new((self.render)(m)).id(m.rev.to_string());
+        if m.seq <= known {
+            event = event.event("update");
+        }
         if self.tx.send(event.into()).await.is_err() {
             return false;
         }
-        self.last = m.seq;
+        self.last = m.rev;
+        self.known_seq = Some(known.max(m.seq));
         true
     }
 
@@ -98,21 +110,28 @@ impl Stream {
     /// longer in the chat, the session is gone or the client is gone.
     async fn catch_up(&mut self) -> bool {
         loop {
-            let (membership, after, sid) = (self.membership.clone(), self.last, self.ticket.sid.clone());
+            let (membership, since, sid, known) = (self.membership.clone(), self.last, self.ticket.sid.clone(), self.known_seq);
             // Load first, then check: a removal or a logout committed in between ends the
             // stream before it sends anything, and one committed after the check cannot
             // be in the page (so its seq is still ahead of `last` and wakes the stream
             // again). So a message sent after a logout never comes from the database.
             let page = db::run(&self.pool, move |conn| {
-                let page = messages::after(conn, &membership, after, CATCH_UP_PAGE)?;
+                let known = match known {
+                    Some(known) => known,
+                    None => messages::last_seq_at(conn, &membership, since)?,
+                };
+                let page = messages::changed_after(conn, &membership, since, CATCH_UP_PAGE)?;
                 if !chats::still_participates(conn, &membership, &sid)? {
                     return Ok::<_, AppError>(None);
                 }
-                Ok(Some(page))
+                Ok(Some((known, page)))
             })
             .await;
             let page = match page {
-                Ok(Some(page)) => page,
+                Ok(Some((known, page))) => {
+                    self.known_seq.get_or_insert(known);
+                    page
+                }
                 Ok(None) => return false,
                 // The database is away: keep the stream; the next sweep retries.
                 Err(_) => return true,

@@ -10,7 +10,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid a
 use super::friends::{self, ordered};
 use super::participants::{self, Role};
 use super::users::{self, NavCounts};
-use super::{ChatId, Seq, UserId};
+use super::{ChatId, Rev, Seq, UserId};
 use crate::db::schema::{chat_participants, chats, direct_chats};
 use crate::db::views::chats_as_seen;
 use crate::domain::Username;
@@ -30,6 +30,8 @@ pub struct ChatForUser {
     pub other_name: Option<String>,
     /// A group, or a direct chat of two friends: a text may be sent now.
     pub can_send: bool,
+    /// The chat's latest change (where a page's event stream starts).
+    pub last_rev: Rev,
 }
 
 impl ChatForUser {
@@ -118,7 +120,7 @@ pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: Ch
     }
     let head: Option<Head> = crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_seq, v.last_read_seq, v.role, v.other_id, v.other_name, v.can_send, \
-                n.pending_requests, n.unread_messages \
+                v.last_rev, n.pending_requests, n.unread_messages \
            FROM chats_as_seen v, nav_counts($1) n \
           WHERE v.viewer = $1 AND v.chat_id = $2",
     )
@@ -216,6 +218,9 @@ pub struct ChatListRow {
     /// Up to four members of a group, for its picture stack.
     #[diesel(sql_type = Array<SqlUuid>)]
     pub member_ids: Vec<UserId>,
+    /// A message after my read marker mentions me (`models::mentions`).
+    #[diesel(sql_type = Bool)]
+    pub mentioned: bool,
 }
 
 /// All my chats, newest activity first, in one query.
@@ -225,7 +230,9 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
                 v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
-                     ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids \
+                     ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids, \
+                EXISTS (SELECT 1 FROM message_mentions mm \
+                         WHERE mm.user_id = $1 AND mm.chat_id = v.chat_id AND mm.seq > v.last_read_seq) AS mentioned \
            FROM chats_as_seen v \
            LEFT JOIN messages m ON m.chat_id = v.chat_id AND m.seq = v.last_seq \
            LEFT JOIN users s ON s.user_id = m.sender \
@@ -236,7 +243,7 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
     .load(conn)
 }
 
-/// The chats' current ends, for the live sweep (no content: no membership needed).
-pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Vec<(ChatId, Seq)>> {
-    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
+/// The chats' latest revs, for the live sweep (no content: no membership needed).
+pub fn last_revs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Vec<(ChatId, Rev)>> {
+    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_rev)).load(conn)
 }

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use super::friends::{self, FriendName};
 use super::messages::{MessageKind, MessageView, NewMessage, SendOutcome};
 use super::participants::Role;
-use super::{users as users_model, ChatId, Seq, UserId};
+use super::{users as users_model, ChatId, Rev, Seq, UserId};
 use crate::db::schema::{chat_participants, chats, users};
 use crate::domain::{GroupName, Username};
 
@@ -30,8 +30,8 @@ pub struct Change {
     pub chat_id: ChatId,
     /// The system lines, in seq order.
     pub lines: Vec<MessageView>,
-    /// Who lost access (removed, left), with a seq to announce: their streams end.
-    pub revoked: Option<(UserId, Seq)>,
+    /// Who lost access (removed, left), with a rev to announce: their streams end.
+    pub revoked: Option<(UserId, Rev)>,
 }
 
 #[derive(Debug)]
@@ -172,8 +172,8 @@ pub fn remove(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, username: 
         };
         let line = record(conn, chat_id, actor, &format!("{} removed {}", actor.username, username))?;
         diesel::delete(chat_participants::table.find((chat_id, target))).execute(conn)?;
-        let seq = line.seq;
-        Ok(Outcome::Changed(Change { chat_id, lines: vec![line], revoked: Some((target, seq)) }))
+        let rev = line.rev;
+        Ok(Outcome::Changed(Change { chat_id, lines: vec![line], revoked: Some((target, rev)) }))
     })
 }
 
@@ -197,8 +197,8 @@ fn leave_locked(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, locked: 
         .optional()?;
     let Some((heir, heir_name)) = heir else {
         diesel::delete(chats::table.find(chat_id)).execute(conn)?;
-        // No line is left to announce; a seq past the end makes streams elsewhere re-check.
-        return Ok(Outcome::Changed(Change { chat_id, lines: vec![], revoked: Some((actor.user_id, locked.last_seq.next())) }));
+        // No line is left to announce; a rev past the end makes streams elsewhere re-check.
+        return Ok(Outcome::Changed(Change { chat_id, lines: vec![], revoked: Some((actor.user_id, locked.last_rev.next())) }));
     };
     let mut lines = vec![record(conn, chat_id, actor, &format!("{} left", actor.username))?];
     if locked.is_owner {
@@ -207,8 +207,8 @@ fn leave_locked(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, locked: 
     }
     // Last: the lines above are sent by the actor, who must still take part.
     diesel::delete(chat_participants::table.find((chat_id, actor.user_id))).execute(conn)?;
-    let seq = lines.last().map_or(locked.last_seq, |l| l.seq);
-    Ok(Outcome::Changed(Change { chat_id, lines, revoked: Some((actor.user_id, seq)) }))
+    let rev = lines.last().map_or(locked.last_rev, |l| l.rev);
+    Ok(Outcome::Changed(Change { chat_id, lines, revoked: Some((actor.user_id, rev)) }))
 }
 
 /// Any member renames the group.
@@ -242,6 +242,7 @@ pub fn find_named(conn: &mut PgConnection, user_id: UserId, name: &str) -> Query
 /// The locked chat, as the actor sees it.
 struct Locked {
     last_seq: Seq,
+    last_rev: Rev,
     name: Option<String>,
     is_owner: bool,
 }
@@ -250,13 +251,13 @@ struct Locked {
 fn lock(conn: &mut PgConnection, chat_id: ChatId, actor: Actor) -> QueryResult<Result<Locked, Refusal>> {
     let chat = chats::table
         .find(chat_id)
-        .select((chats::is_group, chats::last_seq, chats::name))
+        .select((chats::is_group, chats::last_seq, chats::last_rev, chats::name))
         .for_update()
-        .first::<(bool, Seq, Option<String>)>(conn)
+        .first::<(bool, Seq, Rev, Option<String>)>(conn)
         .optional()?;
     let role = chat_participants::table.find((chat_id, actor.user_id)).select(chat_participants::role).first::<Role>(conn).optional()?;
     Ok(match (chat, role) {
-        (Some((true, last_seq, name)), Some(role)) => Ok(Locked { last_seq, name, is_owner: role == Role::Owner }),
+        (Some((true, last_seq, last_rev, name)), Some(role)) => Ok(Locked { last_seq, last_rev, name, is_owner: role == Role::Owner }),
         (Some((false, ..)), Some(_)) => Err(Refusal::DirectChat),
         _ => Err(Refusal::NotFound),
     })
@@ -264,7 +265,7 @@ fn lock(conn: &mut PgConnection, chat_id: ChatId, actor: Actor) -> QueryResult<R
 
 /// Stores a system line through the one message path (seq, last activity, read marker).
 fn record(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, text: &str) -> QueryResult<MessageView> {
-    match (NewMessage { chat_id, sender: actor.user_id, text, client_id: None, kind: MessageKind::System }).send(conn)? {
+    match (NewMessage { chat_id, sender: actor.user_id, text, client_id: None, kind: MessageKind::System, reply_to: None }).send(conn)? {
         SendOutcome::Sent(line) => Ok(line),
         // The actor takes part and we hold the chat's lock: this cannot happen.
         other => Err(diesel::result::Error::DatabaseError(

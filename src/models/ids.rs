@@ -141,6 +141,57 @@ impl FromSql<BigInt, Pg> for Seq {
     }
 }
 
+/// A chat's change counter (`chats.last_rev`, `messages.rev`): every new message and
+/// every change to one takes the next, gap-free in commit order (SPEC §7). The event
+/// stream's cursor. 0 is "before anything".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = BigInt)]
+pub struct Rev(i64);
+
+impl Rev {
+    pub const ZERO: Rev = Rev(0);
+
+    /// A rev from a number a client sent; a negative one is none.
+    pub fn new(n: i64) -> Option<Rev> {
+        (n >= 0).then_some(Rev(n))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The rev after this one.
+    pub fn next(self) -> Rev {
+        Rev(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Rev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rev {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        Rev::new(n).ok_or_else(|| serde::de::Error::custom("a rev is never negative"))
+    }
+}
+
+impl ToSql<BigInt, Pg> for Rev {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <i64 as ToSql<BigInt, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<BigInt, Pg> for Rev {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let n = <i64 as FromSql<BigInt, Pg>>::from_sql(bytes)?;
+        Rev::new(n).ok_or_else(|| format!("negative rev {n} in the database").into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

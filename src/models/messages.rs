@@ -1,15 +1,18 @@
 //! The `messages` table. `seq` comes from `chats.last_seq`, incremented under the chat
-//! row's lock in the message's own transaction: gap-free and in commit order. Reading
-//! messages takes the reader's `Membership`.
+//! row's lock in the message's own transaction: gap-free and in commit order. `rev`
+//! (`chats.last_rev`) is taken the same way by every new message and every change to
+//! one (`message_actions`, `reactions`). Reading messages takes the reader's `Membership`.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::chats::Membership;
-use super::{text_column, violates, ChatId, MessageId, Seq, UserId};
-use crate::db::schema::{messages, users};
+use super::{text_column, violates, ChatId, MessageId, Rev, Seq, UserId};
+use crate::db::schema::{message_mentions, message_reactions, messages, users};
 
 text_column!(
     /// What a message is: written by a person, or a line the app writes about a group
@@ -20,68 +23,238 @@ text_column!(
     }
 );
 
-/// A message with what every view of it shows.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName)]
-pub struct MessageView {
-    #[diesel(sql_type = SqlUuid)]
-    pub message_id: MessageId,
-    #[diesel(sql_type = SqlUuid)]
-    pub chat_id: ChatId,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
+/// Characters of the original a reply quotes.
+pub const QUOTE_CHARS: usize = 120;
+
+/// The message a reply answers, as the reply shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
     pub seq: Seq,
-    #[diesel(sql_type = SqlUuid)]
-    pub sender: UserId,
-    #[diesel(sql_type = Text)]
+    pub message_id: MessageId,
     pub sender_name: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub sent_time: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    pub text: String,
-    #[diesel(sql_type = Text)]
-    pub kind: MessageKind,
+    /// The first `QUOTE_CHARS` characters; empty once the original was deleted.
+    pub excerpt: String,
+    pub deleted: bool,
 }
 
-/// The columns of a `MessageView`, in its order.
-macro_rules! message_view_columns {
+/// One emoji on a message, with who chose it (in the order they did).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub people: Vec<(UserId, String)>,
+}
+
+/// A message with what every view of it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageView {
+    pub message_id: MessageId,
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    /// The rev of its latest change.
+    pub rev: Rev,
+    pub sender: UserId,
+    pub sender_name: String,
+    pub sent_time: DateTime<Utc>,
+    /// Empty once deleted.
+    pub text: String,
+    pub kind: MessageKind,
+    pub edited: bool,
+    pub deleted: bool,
+    pub reply_to: Option<Seq>,
+    /// Filled by `decorate` (a reply's original, its reactions, the members it mentions).
+    pub quote: Option<Quote>,
+    pub reactions: Vec<Reaction>,
+    /// Lower-case usernames of the members it mentions.
+    pub mentions: Vec<String>,
+}
+
+/// A message's row, as the queries below select it.
+type Row = (
+    MessageId,
+    ChatId,
+    Seq,
+    Rev,
+    UserId,
+    String,
+    DateTime<Utc>,
+    String,
+    MessageKind,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<Seq>,
+);
+
+fn view((message_id, chat_id, seq, rev, sender, sender_name, sent_time, text, kind, edited_at, deleted_at, reply_to): Row) -> MessageView {
+    MessageView {
+        message_id,
+        chat_id,
+        seq,
+        rev,
+        sender,
+        sender_name,
+        sent_time,
+        text,
+        kind,
+        edited: edited_at.is_some(),
+        deleted: deleted_at.is_some(),
+        reply_to,
+        quote: None,
+        reactions: vec![],
+        mentions: vec![],
+    }
+}
+
+/// The columns of a `Row`, in its order.
+macro_rules! message_columns {
     () => {
         (
             messages::message_id,
             messages::chat_id,
             messages::seq,
+            messages::rev,
             messages::sender,
             users::username,
             messages::sent_time,
             messages::text,
             messages::kind,
+            messages::edited_at,
+            messages::deleted_at,
+            messages::reply_to,
         )
     };
 }
 
+/// Loads what the rows of one chat show beside themselves: the quoted originals of
+/// replies, reactions and mentions (three queries, none for a list that needs none).
+fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Row>) -> QueryResult<Vec<MessageView>> {
+    let mut views: Vec<MessageView> = rows.into_iter().map(view).collect();
+    if views.is_empty() {
+        return Ok(views);
+    }
+    let replied: Vec<Seq> = views.iter().filter_map(|m| m.reply_to).collect();
+    let quotes: HashMap<Seq, Quote> =
+        if replied.is_empty() { HashMap::new() } else { quotes(conn, chat_id, &replied)?.into_iter().map(|q| (q.seq, q)).collect() };
+    let ids: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
+    let reacted: Vec<(MessageId, String, UserId, String)> = message_reactions::table
+        .inner_join(users::table)
+        .filter(message_reactions::message_id.eq_any(&ids))
+        .order((message_reactions::reacted_at, message_reactions::emoji, message_reactions::user_id))
+        .select((message_reactions::message_id, message_reactions::emoji, users::user_id, users::username))
+        .load(conn)?;
+    let seqs: Vec<Seq> = views.iter().filter(|m| !m.deleted).map(|m| m.seq).collect();
+    let mentioned: Vec<(Seq, String)> = message_mentions::table
+        .inner_join(users::table)
+        .filter(message_mentions::chat_id.eq(chat_id))
+        .filter(message_mentions::seq.eq_any(&seqs))
+        .order(users::username)
+        .select((message_mentions::seq, users::username))
+        .load(conn)?;
+    let mut by_id: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
+    for (message_id, emoji, user_id, username) in reacted {
+        let list = by_id.entry(message_id).or_default();
+        match list.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => r.people.push((user_id, username)),
+            None => list.push(Reaction { emoji, people: vec![(user_id, username)] }),
+        }
+    }
+    for m in &mut views {
+        m.quote = m.reply_to.and_then(|s| quotes.get(&s).cloned());
+        m.reactions = by_id.remove(&m.message_id).unwrap_or_default();
+        m.mentions = mentioned.iter().filter(|(s, _)| *s == m.seq).map(|(_, n)| n.clone()).collect();
+    }
+    Ok(views)
+}
+
+/// The originals that replies quote (of this chat only: a reply's key names its own chat).
+fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult<Vec<Quote>> {
+    type Original = (Seq, MessageId, String, String, Option<DateTime<Utc>>);
+    let found: Vec<Original> = messages::table
+        .inner_join(users::table)
+        .filter(messages::chat_id.eq(chat_id))
+        .filter(messages::seq.eq_any(seqs))
+        .select((messages::seq, messages::message_id, users::username, messages::text, messages::deleted_at))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(seq, message_id, sender_name, text, deleted_at)| Quote {
+            seq,
+            message_id,
+            sender_name,
+            excerpt: text.chars().take(QUOTE_CHARS).collect(),
+            deleted: deleted_at.is_some(),
+        })
+        .collect())
+}
+
 /// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
 pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> = messages::table
+    let mut page: Vec<Row> = messages::table
         .inner_join(users::table)
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.lt(before))
         .order(messages::seq.desc())
         .limit(limit)
-        .select(message_view_columns!())
+        .select(message_columns!())
         .load(conn)?;
     page.reverse();
-    Ok(page)
+    decorate(conn, membership.chat_id(), page)
 }
 
-/// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up,
-/// newer pages of history).
+/// Up to `limit` messages after `after`, oldest first (newer pages of history).
 pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    messages::table
+    let rows = messages::table
         .inner_join(users::table)
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.gt(after))
         .order(messages::seq)
         .limit(limit)
-        .select(message_view_columns!())
-        .load(conn)
+        .select(message_columns!())
+        .load(conn)?;
+    decorate(conn, membership.chat_id(), rows)
+}
+
+/// Up to `limit` messages whose latest change is after `since`, in rev order, each once
+/// in its current form (resume, polling, live catch-up).
+pub fn changed_after(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<Vec<MessageView>> {
+    let rows = messages::table
+        .inner_join(users::table)
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::rev.gt(since))
+        .order(messages::rev)
+        .limit(limit)
+        .select(message_columns!())
+        .load(conn)?;
+    decorate(conn, membership.chat_id(), rows)
+}
+
+/// The highest seq among the messages a client that has seen everything up to `rev`
+/// knows (what came later with a higher seq is new to it, the rest are changes).
+pub fn last_seq_at(conn: &mut PgConnection, membership: &Membership, rev: Rev) -> QueryResult<Seq> {
+    messages::table
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::rev.le(rev))
+        .select(diesel::dsl::max(messages::seq))
+        .first::<Option<Seq>>(conn)
+        .map(|s| s.unwrap_or(Seq::ZERO))
+}
+
+/// One message of the chat, by its position, decorated.
+pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> QueryResult<Option<MessageView>> {
+    let row: Option<Row> = messages::table
+        .inner_join(users::table)
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::seq.eq(seq))
+        .select(message_columns!())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| decorate(conn, membership.chat_id(), vec![r])).transpose()?.and_then(|mut v| v.pop()))
+}
+
+/// Re-reads messages by id after a change, decorated (for the live update).
+pub(super) fn reload(conn: &mut PgConnection, chat_id: ChatId, message_id: MessageId) -> QueryResult<MessageView> {
+    let row: Row =
+        messages::table.inner_join(users::table).filter(messages::message_id.eq(message_id)).select(message_columns!()).first(conn)?;
+    decorate(conn, chat_id, vec![row])?.pop().ok_or(diesel::result::Error::NotFound)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -93,6 +266,8 @@ pub enum SendOutcome {
     NotParticipant,
     /// A direct chat whose two people are not friends (any more).
     NotFriends,
+    /// `reply_to` is no earlier message of this chat: nothing stored.
+    NoSuchReply,
 }
 
 pub struct NewMessage<'a> {
@@ -101,28 +276,89 @@ pub struct NewMessage<'a> {
     pub text: &'a str,
     pub client_id: Option<Uuid>,
     pub kind: MessageKind,
+    /// The seq of the message this one answers.
+    pub reply_to: Option<Seq>,
+}
+
+/// What `send_message` returns.
+#[derive(QueryableByName)]
+struct Sent {
+    #[diesel(sql_type = SqlUuid)]
+    message_id: MessageId,
+    #[diesel(sql_type = SqlUuid)]
+    chat_id: ChatId,
+    #[diesel(sql_type = BigInt)]
+    seq: Seq,
+    #[diesel(sql_type = BigInt)]
+    rev: Rev,
+    #[diesel(sql_type = SqlUuid)]
+    sender: UserId,
+    #[diesel(sql_type = Text)]
+    sender_name: String,
+    #[diesel(sql_type = Timestamptz)]
+    sent_time: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    text: String,
+    #[diesel(sql_type = Text)]
+    kind: MessageKind,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    reply_to: Option<Seq>,
+    #[diesel(sql_type = Array<Text>)]
+    mentions: Vec<String>,
 }
 
 impl NewMessage<'_> {
-    /// Stores the message with the chat's next seq and moves the sender's read marker,
-    /// in one statement: the `send_message` function (migration 000006) locks the chat
-    /// row, then writes guarded by every rule.
+    /// Stores the message with the chat's next seq and rev, records the members it
+    /// mentions and moves the sender's read marker, in one statement: the
+    /// `send_message` function (migration 000021, first 000006) locks the chat row,
+    /// then writes guarded by every rule. A reply costs one more query (its quote).
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
-        let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6)")
+        let mentions = if self.kind == MessageKind::Text { crate::domain::mentions::mentioned(self.text) } else { vec![] };
+        let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind::<SqlUuid, _>(self.chat_id)
             .bind::<SqlUuid, _>(MessageId::new_v7())
             .bind::<SqlUuid, _>(self.sender)
             .bind::<Text, _>(self.text)
             .bind::<Nullable<SqlUuid>, _>(self.client_id)
             .bind::<Text, _>(self.kind)
-            .get_result(conn)
+            .bind::<Nullable<BigInt>, _>(self.reply_to)
+            .bind::<Array<Text>, _>(&mentions)
+            .get_result::<Sent>(conn)
             .optional();
         match stored {
-            Ok(Some(view)) => Ok(SendOutcome::Sent(view)),
+            Ok(Some(sent)) => {
+                let quote = match sent.reply_to {
+                    Some(seq) => quotes(conn, sent.chat_id, &[seq])?.pop(),
+                    None => None,
+                };
+                Ok(SendOutcome::Sent(MessageView {
+                    message_id: sent.message_id,
+                    chat_id: sent.chat_id,
+                    seq: sent.seq,
+                    rev: sent.rev,
+                    sender: sent.sender,
+                    sender_name: sent.sender_name,
+                    sent_time: sent.sent_time,
+                    text: sent.text,
+                    kind: sent.kind,
+                    edited: false,
+                    deleted: false,
+                    reply_to: sent.reply_to,
+                    quote,
+                    reactions: vec![],
+                    mentions: sent.mentions,
+                }))
+            }
             Ok(None) => self.refusal(conn),
             // Two identical POSTs at once: the second lost on the unique key (its
             // statement rolled back, so no seq was used); answer with the first.
             Err(e) if violates(&e, "messages_sender_client_id_key") => Ok(SendOutcome::Repeated(self.repeated(conn)?.ok_or(e)?)),
+            // A reply to a seq this chat does not have (yet): the key or the check
+            // refused it, the statement rolled back. Membership first, as below.
+            Err(e) if violates(&e, "messages_reply_to_fkey") || violates(&e, "messages_reply_to_earlier") => match self.refusal(conn)? {
+                SendOutcome::NotParticipant => Ok(SendOutcome::NotParticipant),
+                _ => Ok(SendOutcome::NoSuchReply),
+            },
             Err(e) => Err(e),
         }
     }
@@ -149,12 +385,13 @@ impl NewMessage<'_> {
     /// sender; only asked once the sender is known to be in the chat).
     fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
-        messages::table
+        let row: Option<Row> = messages::table
             .inner_join(users::table)
             .filter(messages::sender.eq(self.sender))
             .filter(messages::client_id.eq(client_id))
-            .select(message_view_columns!())
+            .select(message_columns!())
             .first(conn)
-            .optional()
+            .optional()?;
+        Ok(row.map(view))
     }
 }

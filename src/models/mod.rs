@@ -28,14 +28,17 @@ pub mod friend_requests;
 pub mod friends;
 pub mod groups;
 pub mod ids;
+pub mod mentions;
+pub mod message_actions;
 pub mod messages;
 pub mod oidc_identities;
 pub mod participants;
+pub mod reactions;
 pub mod search;
 pub mod sessions;
 pub mod users;
 
-pub use ids::{ChatId, MessageId, RequestId, Seq, UserId};
+pub use ids::{ChatId, MessageId, RequestId, Rev, Seq, UserId};
 
 /// Whether the database answers (the health check).
 pub fn ping(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {

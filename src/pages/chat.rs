@@ -9,14 +9,20 @@ use crate::error::AppError;
 use crate::models::chats::{self, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
+use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
+use crate::models::Rev;
 use crate::models::{groups, ChatId, Seq};
-use crate::views::chats::{flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN};
+use crate::views::chats::{
+    flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, Row, Viewer, GROUP_WITHIN,
+};
 use crate::views::Layout;
 
 /// Messages per page of history.
 pub const PAGE_SIZE: i64 = 50;
+/// Messages shown before and after a permalink's message.
+pub const AROUND: i64 = 25;
 /// The most messages one poll (`?after=`) returns.
 const POLL_LIMIT: i64 = 4 * PAGE_SIZE;
 
@@ -27,8 +33,8 @@ pub enum Position {
     Latest,
     /// The page of history just before this seq (read without JavaScript).
     Before(Seq),
-    /// The page of history around this seq (`?at=`, a search result's link): the
-    /// messages from `seq - 24` to `seq + 25`.
+    /// The page of history around this seq (`?at=`, the permalink of replies, search
+    /// and notifications): up to `AROUND` messages before and after it.
     Around(Seq),
 }
 
@@ -38,8 +44,27 @@ impl Position {
         match self {
             Position::Latest => Seq::END,
             Position::Before(seq) => seq,
-            Position::Around(seq) => Seq::new(seq.get().saturating_add(PAGE_SIZE / 2 + 1)).unwrap_or(Seq::END),
+            Position::Around(seq) => Seq::new(seq.get().saturating_add(AROUND + 1)).unwrap_or(Seq::END),
         }
+    }
+
+    /// How many messages the page shows.
+    fn size(self) -> i64 {
+        match self {
+            Position::Around(_) => 2 * AROUND + 1,
+            _ => PAGE_SIZE,
+        }
+    }
+}
+
+/// How `viewer` sees the messages of a chat (the forms in each need the token).
+pub fn viewer(user: &CurrentUser, membership: &Membership) -> Viewer {
+    let chat = membership.chat();
+    Viewer {
+        user_id: user.user_id,
+        username: user.username.clone(),
+        csrf_token: user.csrf_token.clone(),
+        owns_group: chat.is_group && chat.role == Role::Owner,
     }
 }
 
@@ -51,9 +76,11 @@ struct Loaded {
     history: Vec<MessageView>,
     /// Members and my friends, for a group's members panel.
     group: Option<(Vec<Member>, Vec<FriendName>)>,
+    /// The message the composer answers.
+    reply_to: Option<MessageView>,
 }
 
-async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
+async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position, reply_to: Option<Seq>) -> Result<Loaded, AppError> {
     let me = user.user_id;
     db::run(pool, move |conn| {
         let (membership, counts) = match position {
@@ -66,10 +93,14 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
                 (membership, users::nav_counts(conn, me)?)
             }
         };
-        let history = messages::page_before(conn, &membership, position.before(), PAGE_SIZE + 1)?;
+        let history = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
-        Ok::<_, AppError>(Loaded { counts, membership, history, group })
+        let reply_to = match reply_to {
+            Some(seq) => messages::find(conn, &membership, seq)?.filter(|m| !m.deleted),
+            None => None,
+        };
+        Ok::<_, AppError>(Loaded { counts, membership, history, group, reply_to })
     })
     .await
 }
@@ -82,17 +113,19 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group } = load(pool, user, chat_id, position).await?;
+    let Loaded { counts, membership, history, group, reply_to } = load(pool, user, chat_id, position, forms.reply_to).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
     }
-    let (shown, older, mut pages) = split_page(history);
+    let viewer = viewer(user, &membership);
+    let (shown, older, mut pages) = split_page(history, position.size());
     if position != Position::Latest {
         pages.newer_before = Some(newer_cursor(shown.last().map(|m| m.seq), chat.last_seq));
     }
     let composer = Composer {
         chat_id,
+        reply_to,
         csrf_token: user.csrf_token.clone(),
         client_id: Uuid::new_v4(),
         text: forms.composer_text,
@@ -107,11 +140,20 @@ pub async fn chat_page(
         panel.rename = forms.rename.unwrap_or(panel.rename);
         panel
     });
+    let mut rows = timeline(shown, &viewer, older.as_ref());
+    if let Position::Around(at) = position {
+        for row in &mut rows {
+            if let Row::Message(item) = row {
+                item.highlighted = item.m.seq == at;
+            }
+        }
+    }
     Ok(ChatPage {
         layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
-        rows: timeline(shown, user.user_id, older.as_ref()),
+        rows,
         pages,
         last_seq: chat.last_seq,
+        last_rev: chat.last_rev,
         live: position == Position::Latest,
         chat,
         composer,
@@ -125,31 +167,37 @@ pub async fn chat_page(
 pub enum Cursor {
     /// The page before this seq ("load earlier").
     Before(Seq),
-    /// What came after this seq (polling while the stream is down).
+    /// What came after this seq (the page of history after it).
     After(Seq),
+    /// Every message changed after this rev, new ones included (polling while the
+    /// stream is down), in rev order.
+    Changed(Rev),
 }
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let history = db::run(pool, move |conn| {
+    let (membership, history) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(match cursor {
+        let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
+            Cursor::Changed(since) => messages::changed_after(conn, &membership, since, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
-        })
+        };
+        Ok::<_, AppError>((membership, history))
     })
     .await?;
-    if let Cursor::After(_) = cursor {
-        return Ok(MessagesFragment { chat_id, rows: flat(history, me), pages: HistoryLinks::default() });
+    let viewer = viewer(user, &membership);
+    if let Cursor::After(_) | Cursor::Changed(_) = cursor {
+        return Ok(MessagesFragment { chat_id, rows: flat(history, &viewer), pages: HistoryLinks::default() });
     }
-    let (shown, older, pages) = split_page(history);
-    Ok(MessagesFragment { chat_id, rows: timeline(shown, me, older.as_ref()), pages })
+    let (shown, older, pages) = split_page(history, PAGE_SIZE);
+    Ok(MessagesFragment { chat_id, rows: timeline(shown, &viewer, older.as_ref()), pages })
 }
 
 /// A page loaded with one message more than it shows: that one (the oldest) only says
 /// that older messages exist, and how the first shown one is grouped.
-fn split_page(mut history: Vec<MessageView>) -> (Vec<MessageView>, Option<MessageView>, HistoryLinks) {
-    if history.len() as i64 <= PAGE_SIZE {
+fn split_page(mut history: Vec<MessageView>, size: i64) -> (Vec<MessageView>, Option<MessageView>, HistoryLinks) {
+    if history.len() as i64 <= size {
         return (history, None, HistoryLinks::default());
     }
     let older = history.remove(0);
@@ -178,8 +226,9 @@ mod tests {
 
     #[test]
     fn the_page_around_a_seq_holds_it_in_its_middle() {
-        // The page before 126 shows 76..125.
+        // The page before 126 shows 75..125: 25 before 100 and 25 after.
         assert_eq!(Position::Around(seq(100)).before(), seq(126));
+        assert_eq!(Position::Around(seq(100)).size(), 51);
         assert_eq!(Position::Around(Seq::END).before(), Seq::END);
         assert_eq!(Position::Latest.before(), Seq::END);
     }

@@ -40,6 +40,8 @@ pub async fn open_direct(user: CurrentUser, pool: web::Data<DbPool>, form: web::
 pub struct ShowQuery {
     /// A message's permalink (`?at={seq}`): the page of history around it.
     at: Option<Seq>,
+    /// "Reply" without JavaScript: the composer answers this message.
+    reply_to: Option<Seq>,
 }
 
 pub async fn show(
@@ -50,5 +52,6 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = super::id_in_path(&chat_id)?;
     let position = query.at.map_or(Position::Latest, Position::Around);
-    Ok(views::ok(&chat_page(&user, &pool, chat_id, position, PageForms::default()).await?)?)
+    let forms = PageForms { reply_to: query.reply_to, ..PageForms::default() };
+    Ok(views::ok(&chat_page(&user, &pool, chat_id, position, forms).await?)?)
 }

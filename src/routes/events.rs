@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::live::{stream, Hub, Refusal};
 use crate::models::chats;
 use crate::models::messages::MessageView;
-use crate::models::{ChatId, Seq};
+use crate::models::{ChatId, Rev};
 use crate::views::chats::render_message;
 
 /// Comments this often keep idle streams open through proxies.
@@ -24,7 +24,8 @@ const REFUSED_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 pub struct Since {
-    since: Option<Seq>,
+    /// The rev the page showed (SPEC §7).
+    since: Option<Rev>,
 }
 
 pub async fn stream(
@@ -61,12 +62,13 @@ pub async fn stream(
     let membership = db::run(&pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
         .await?
         .ok_or(AppError::NotFound)?;
-    let end = membership.chat().last_seq;
+    let end = membership.chat().last_rev;
     // A reconnecting browser says where it stopped; a new page says what it showed.
     let last_event_id =
-        req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
+        req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Rev::new);
     let since = last_event_id.or(query.since).unwrap_or(end).min(end);
-    let render = Box::new(move |m: &MessageView| render_message(m, me));
+    let viewer = crate::pages::chat::viewer(&user, &membership);
+    let render = Box::new(move |m: &MessageView| render_message(m, &viewer));
     let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render, ticket);
     let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),

@@ -14,7 +14,7 @@ use crate::live::Hub;
 use crate::models::chats;
 use crate::models::messages::{MessageKind, NewMessage, SendOutcome};
 use crate::models::participants;
-use crate::models::{ChatId, Seq};
+use crate::models::{ChatId, Rev, Seq};
 use crate::pages::chat::{chat_page, messages_fragment, Cursor, Position};
 use crate::views::chats::{Composer, ComposerFragment, PageForms};
 use crate::views::{self, is_htmx, see_other};
@@ -23,9 +23,13 @@ use crate::views::{self, is_htmx, see_other};
 pub struct HistoryQuery {
     before: Option<Seq>,
     after: Option<Seq>,
+    /// With `after` (polling): every message changed after this rev instead, new
+    /// ones included (SPEC §7).
+    since: Option<Rev>,
 }
 
-/// `?before=` an older page (keyset on seq), or `?after=` what came since (polling).
+/// `?before=` an older page (keyset on seq), or `?after=` what came since (polling;
+/// with `&since={rev}` every message changed after that rev, new ones included).
 /// A fragment for htmx; without JavaScript the chat page showing that page of history
 /// (`?after=s` is the page that starts right after `s`).
 pub async fn index(
@@ -36,19 +40,19 @@ pub async fn index(
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = id_in_path(&path)?;
-    let cursor = match (query.before, query.after) {
-        (_, Some(after)) => Cursor::After(after),
-        (Some(before), None) => Cursor::Before(before),
-        (None, None) => Cursor::Before(Seq::END),
-    };
     if is_htmx(&req) {
+        let cursor = match (query.before, query.after, query.since) {
+            (_, _, Some(since)) => Cursor::Changed(since),
+            (_, Some(after), None) => Cursor::After(after),
+            (Some(before), None, None) => Cursor::Before(before),
+            (None, None, None) => Cursor::Before(Seq::END),
+        };
         return Ok(views::ok(&messages_fragment(&user, &pool, chat_id, cursor).await?)?);
     }
-    let position = match cursor {
-        Cursor::Before(before) => Position::Before(before),
-        Cursor::After(after) => {
-            Position::Before(Seq::new(after.get().saturating_add(crate::pages::chat::PAGE_SIZE + 1)).unwrap_or(Seq::END))
-        }
+    let position = match (query.before, query.after) {
+        (_, Some(after)) => Position::Before(Seq::new(after.get().saturating_add(crate::pages::chat::PAGE_SIZE + 1)).unwrap_or(Seq::END)),
+        (Some(before), None) => Position::Before(before),
+        (None, None) => Position::Before(Seq::END),
     };
     Ok(views::ok(&chat_page(&user, &pool, chat_id, position, PageForms::default()).await?)?)
 }
@@ -57,6 +61,17 @@ pub async fn index(
 pub struct SendForm {
     text: String,
     client_id: Option<Uuid>,
+    /// The seq of the message this one answers (empty: none).
+    reply_to: Option<String>,
+}
+
+/// `reply_to` as sent: nothing (or empty) is no reply; a whole number ≥ 1 a seq; anything
+/// else is refused like a seq this chat does not have.
+fn parse_reply_to(raw: Option<&str>) -> Result<Option<Seq>, ()> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 1).and_then(Seq::new).map(Some).ok_or(()),
+    }
 }
 
 pub async fn create(
@@ -69,7 +84,10 @@ pub async fn create(
     form: web::Form<SendForm>,
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = id_in_path(&path)?;
-    let SendForm { text, client_id } = form.into_inner();
+    let SendForm { text, client_id, reply_to } = form.into_inner();
+    let Ok(reply_to) = parse_reply_to(reply_to.as_deref()) else {
+        return refuse(&req, &user, &pool, chat_id, text, NO_SUCH_REPLY.into()).await;
+    };
     // Bursts a fast typist makes pass (30 at once, then 3 a second); a flood waits, its
     // text kept in the form (someone outside the chat still gets 404 from `refuse`).
     if let Err(t) = sends.hit(&user.user_id) {
@@ -82,13 +100,16 @@ pub async fn create(
     };
     let me = user.user_id;
     let sent = db::run(&pool, move |conn| {
-        NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: MessageKind::Text }.send(conn).map_err(AppError::from)
+        NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: MessageKind::Text, reply_to }
+            .send(conn)
+            .map_err(AppError::from)
     });
     match sent.await? {
         SendOutcome::Sent(message) => hub.publish(message),
         // A repeated form (double click, retry): answered like the first, nothing stored.
         SendOutcome::Repeated(_) => {}
         SendOutcome::NotParticipant => return Err(AppError::NotFound),
+        SendOutcome::NoSuchReply => return refuse(&req, &user, &pool, chat_id, text, NO_SUCH_REPLY.into()).await,
         SendOutcome::NotFriends => {
             return refuse(&req, &user, &pool, chat_id, text, "You are no longer friends, so this message was not sent.".into()).await
         }
@@ -100,8 +121,10 @@ pub async fn create(
     Ok(see_other(&format!("/chats/{chat_id}")))
 }
 
+const NO_SUCH_REPLY: &str = "The message you are replying to is not in this chat.";
+
 fn composer(user: &CurrentUser, chat_id: ChatId, text: String, error: Option<String>) -> Composer {
-    Composer { chat_id, csrf_token: user.csrf_token.clone(), client_id: Uuid::new_v4(), text, error, closed: None }
+    Composer { chat_id, reply_to: None, csrf_token: user.csrf_token.clone(), client_id: Uuid::new_v4(), text, error, closed: None }
 }
 
 /// 422 with the text kept: the form (htmx) or the whole chat page.

@@ -12,6 +12,7 @@ mod friends;
 mod groups;
 mod health;
 mod home;
+mod message_actions;
 mod messages;
 mod oidc;
 mod search;
@@ -60,6 +61,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}", web::get().to(chats::show))
         .route("/chats/{chat_id}/messages", web::get().to(messages::index))
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
+        .route("/chats/{chat_id}/messages/{seq}/edit", web::get().to(message_actions::edit_form))
+        .route("/chats/{chat_id}/messages/{seq}/edit", web::post().to(message_actions::edit))
+        .route("/chats/{chat_id}/messages/{seq}/history", web::get().to(message_actions::history))
+        .route("/chats/{chat_id}/messages/{seq}/delete", web::get().to(message_actions::delete_form))
+        .route("/chats/{chat_id}/messages/{seq}/delete", web::post().to(message_actions::delete))
+        .route("/chats/{chat_id}/messages/{seq}/reactions", web::get().to(message_actions::react_form))
+        .route("/chats/{chat_id}/messages/{seq}/reactions", web::post().to(message_actions::react))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
         .route("/chats/{chat_id}/read", web::post().to(messages::read))
         .route("/chats/{chat_id}/members", web::post().to(groups::add_member))

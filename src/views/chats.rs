@@ -8,9 +8,12 @@ use uuid::Uuid;
 use super::form::Field;
 use super::format;
 use super::Layout;
+use crate::domain::emoji::QUICK;
+use crate::domain::mentions::{pieces as mention_pieces, Piece};
 use crate::models::chats::{self, ChatForUser, ChatListRow};
 use crate::models::friends::FriendName;
-use crate::models::messages::{MessageKind, MessageView};
+use crate::models::message_actions::EDIT_WITHIN;
+use crate::models::messages::{MessageKind, MessageView, Reaction};
 use crate::models::participants::Member;
 use crate::models::{ChatId, Seq, UserId};
 
@@ -84,6 +87,8 @@ impl ChatListItem {
     /// The last message, shortened (the template escapes it).
     pub fn preview(&self) -> String {
         let Some(text) = &self.row.last_text else { return String::new() };
+        // Only a deleted message has no text.
+        let text = if text.is_empty() { "Message deleted" } else { text.as_str() };
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let short: String = flat.chars().take(PREVIEW_CHARS).collect();
         let short = if flat.chars().count() > PREVIEW_CHARS { format!("{short}…") } else { short };
@@ -101,15 +106,67 @@ impl ChatListItem {
     }
 }
 
+/// Who a message is rendered for: its actions and highlights depend on them.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user_id: UserId,
+    pub username: String,
+    /// For the forms inside each message.
+    pub csrf_token: String,
+    /// Owns the group (may delete anyone's message).
+    pub owns_group: bool,
+}
+
 /// One message as one viewer sees it.
 pub struct MessageItem {
     pub m: MessageView,
     pub mine: bool,
     /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
+    pub viewer: Viewer,
+    /// The message a permalink (`?at=`) points at.
+    pub highlighted: bool,
 }
 
 impl MessageItem {
+    pub fn new(m: MessageView, viewer: &Viewer, continued: bool) -> Self {
+        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer: viewer.clone(), highlighted: false }
+    }
+    /// The URL every action of this message starts with.
+    pub fn base(&self) -> String {
+        format!("/chats/{}/messages/{}", self.m.chat_id, self.m.seq)
+    }
+    /// The text split around the mentions of members (linked to their profiles).
+    pub fn pieces(&self) -> Vec<Piece<'_>> {
+        mention_pieces(&self.m.text, &self.m.mentions)
+    }
+    /// The text mentions the viewer.
+    pub fn mentions_me(&self) -> bool {
+        !self.mine && self.m.mentions.contains(&self.viewer.username)
+    }
+    pub fn can_edit(&self) -> bool {
+        self.mine && !self.m.deleted && !self.is_system() && Utc::now() - self.m.sent_time <= EDIT_WITHIN
+    }
+    pub fn can_delete(&self) -> bool {
+        !self.m.deleted && !self.is_system() && (self.mine || self.viewer.owns_group)
+    }
+    /// Whether the viewer chose `emoji` on this message.
+    pub fn reacted(&self, reaction: &Reaction) -> bool {
+        reaction.people.iter().any(|(id, _)| *id == self.viewer.user_id)
+    }
+    /// Who chose an emoji, as its accessible name says it: "You, bob and carol".
+    pub fn who(&self, reaction: &Reaction) -> String {
+        let names: Vec<&str> =
+            reaction.people.iter().map(|(id, name)| if *id == self.viewer.user_id { "you" } else { name.as_str() }).collect();
+        match names.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+    pub fn quick(&self) -> &'static [&'static str] {
+        &QUICK
+    }
     pub fn time_iso(&self) -> String {
         format::iso(&self.m.sent_time)
     }
@@ -128,22 +185,22 @@ impl MessageItem {
 /// A row of the timeline: a day separator or a message.
 pub enum Row {
     Day(String),
-    Message(MessageItem),
+    Message(Box<MessageItem>),
 }
 
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
-pub fn flat(messages: Vec<MessageView>, viewer: UserId) -> Vec<Row> {
-    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false })).collect()
+pub fn flat(messages: Vec<MessageView>, viewer: &Viewer) -> Vec<Row> {
+    messages.into_iter().map(|m| Row::Message(Box::new(MessageItem::new(m, viewer, false)))).collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
 /// the message just above the first one, if any.
-pub fn timeline(messages: Vec<MessageView>, viewer: UserId, before: Option<&MessageView>) -> Vec<Row> {
+pub fn timeline(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&MessageView>) -> Vec<Row> {
     timeline_at(messages, viewer, before, Utc::now())
 }
 
-fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&MessageView>, now: DateTime<Utc>) -> Vec<Row> {
+fn timeline_at(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&MessageView>, now: DateTime<Utc>) -> Vec<Row> {
     let mut rows = Vec::with_capacity(messages.len() + 2);
     let mut prev = before.cloned();
     for m in messages {
@@ -153,7 +210,7 @@ fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&Messa
         }
         let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
         prev = Some(m.clone());
-        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued }));
+        rows.push(Row::Message(Box::new(MessageItem::new(m, viewer, continued))));
     }
     rows
 }
@@ -164,15 +221,17 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data).
-pub fn render_message(m: &MessageView, viewer: UserId) -> String {
-    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false } };
+/// The message as `viewer` sees it, standing alone (SSE data, htmx answers).
+pub fn render_message(m: &MessageView, viewer: &Viewer) -> String {
+    let fragment = MessageFragment { item: MessageItem::new(m.clone(), viewer, false) };
     fragment.render().unwrap_or_default()
 }
 
 /// The send form: its own struct so that htmx can swap a fresh one in after a send.
 pub struct Composer {
     pub chat_id: ChatId,
+    /// The message this one answers (`?reply_to=` on the chat page), shown above the text.
+    pub reply_to: Option<MessageView>,
     pub csrf_token: String,
     /// A fresh UUID per rendered form: a repeated POST of the same form stores nothing new.
     pub client_id: Uuid,
@@ -195,8 +254,10 @@ pub struct ChatPage {
     pub chat: ChatForUser,
     pub rows: Vec<Row>,
     pub pages: HistoryLinks,
-    /// The end of the chat when the page was made: where the live stream starts.
+    /// The end of the chat when the page was made.
     pub last_seq: Seq,
+    /// The chat's latest change when the page was made: where the live stream starts.
+    pub last_rev: crate::models::Rev,
     /// The latest messages, followed live; a page of history is not.
     pub live: bool,
     pub composer: Composer,
@@ -218,6 +279,8 @@ pub struct HistoryLinks {
 /// What the chat page's forms show again after a refusal (then the page answers 422).
 #[derive(Debug, Clone, Default)]
 pub struct PageForms {
+    /// `?reply_to=`: the composer answers this message.
+    pub reply_to: Option<Seq>,
     pub composer_text: String,
     pub composer_error: Option<String>,
     /// The members panel's "add" and "rename" forms, given only after a refusal (groups only).
@@ -282,11 +345,18 @@ mod tests {
             message_id: MessageId::new_v7(),
             chat_id: ChatId::new_v7(),
             seq: Seq::ZERO,
+            rev: crate::models::Rev::ZERO,
             sender,
             sender_name: "alice".into(),
             sent_time: at,
             text: "hi".into(),
             kind,
+            edited: false,
+            deleted: false,
+            reply_to: None,
+            quote: None,
+            reactions: vec![],
+            mentions: vec![],
         }
     }
 
@@ -312,7 +382,8 @@ mod tests {
             message(alice, MessageKind::Text, noon + TimeDelta::minutes(1)),
             message(alice, MessageKind::Text, noon + TimeDelta::days(1)),
         ];
-        let shape: Vec<&str> = timeline_at(ms, alice, None, noon)
+        let viewer = Viewer { user_id: alice, username: "alice".into(), csrf_token: String::new(), owns_group: false };
+        let shape: Vec<&str> = timeline_at(ms, &viewer, None, noon)
             .iter()
             .map(|row| match row {
                 Row::Day(_) => "day",

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod form;
 pub mod format;
 pub mod friends;
+pub mod message_actions;
 pub mod search;
 
 use actix_web::http::{header, StatusCode};

@@ -67,17 +67,20 @@ async fn the_database_enforces_the_rules_of_the_data_model() {
     assert!(
         !ok(
             &mut conn,
-            "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, repeat('x', 4001))"
+            "INSERT INTO messages (message_id, chat_id, seq, rev, sender, text) VALUES (gen_random_uuid(), $3, 1, 1, $1, repeat('x', 4001))"
         ),
         "message ≤ 4000"
     );
     assert!(
-        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, '  ')"),
+        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, rev, sender, text) VALUES (gen_random_uuid(), $3, 1, 1, $1, '  ')"),
         "message not blank"
     );
-    assert!(ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $1, 'hi')"));
+    assert!(ok(
+        &mut conn,
+        "INSERT INTO messages (message_id, chat_id, seq, rev, sender, text) VALUES (gen_random_uuid(), $3, 1, 1, $1, 'hi')"
+    ));
     assert!(
-        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, sender, text) VALUES (gen_random_uuid(), $3, 1, $2, 'hi')"),
+        !ok(&mut conn, "INSERT INTO messages (message_id, chat_id, seq, rev, sender, text) VALUES (gen_random_uuid(), $3, 1, 1, $2, 'hi')"),
         "unique (chat_id, seq)"
     );
 }

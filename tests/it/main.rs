@@ -26,6 +26,7 @@ mod hostile;
 mod http_doc;
 mod instances;
 mod load;
+mod message_actions;
 mod oidc;
 mod overload;
 mod picture_limits;

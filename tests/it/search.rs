@@ -428,8 +428,8 @@ async fn the_search_is_done_by_the_index_never_a_scan_of_all_messages() {
     // prefix only from 100 or more most common words (the chat's seq is left alone:
     // these rows are never shown).
     diesel::sql_query(
-        "INSERT INTO messages (message_id, chat_id, seq, sender, text) \
-         SELECT gen_random_uuid(), $1, 1000 + n, $2, 'common words number ' || n || ' of w' || n % 300 || ' x' || n % 97 \
+        "INSERT INTO messages (message_id, chat_id, seq, rev, sender, text) \
+         SELECT gen_random_uuid(), $1, 1000 + n, 1000 + n, $2, 'common words number ' || n || ' of w' || n % 300 || ' x' || n % 97 \
            FROM generate_series(1, 20000) AS n",
     )
     .bind::<SqlUuid, _>(chat)

@@ -1,0 +1,481 @@
+//! Messages people can change, answer and react to (issue 14, SPEC §7): each rule with
+//! its refusal and the database after it; revs under concurrency; resuming from every
+//! rev; two instances; erasure checked in SQL; escaping.
+
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::helpers::sse::{EventStream, Seq as _};
+use crate::helpers::{alice_and_bob, count_with, has, select, select_attr, seqs_in, test_settings, Actor, TestApp};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn path(chat: Uuid, seq: i64, action: &str) -> String {
+    format!("/chats/{chat}/messages/{seq}/{action}")
+}
+
+async fn edit(who: &Actor, chat: Uuid, seq: i64, text: &str) -> reqwest::Response {
+    who.post(&path(chat, seq, "edit"), &[("text", text)]).await
+}
+
+async fn react(who: &Actor, chat: Uuid, seq: i64, emoji: &str) -> reqwest::Response {
+    who.post(&path(chat, seq, "reactions"), &[("emoji", emoji)]).await
+}
+
+async fn delete(who: &Actor, chat: Uuid, seq: i64) -> reqwest::Response {
+    who.post(&path(chat, seq, "delete"), &[]).await
+}
+
+async fn reply(who: &Actor, chat: Uuid, to: &str, text: &str) -> reqwest::Response {
+    who.post(&format!("/chats/{chat}/messages"), &[("text", text), ("client_id", &Uuid::new_v4().to_string()), ("reply_to", to)]).await
+}
+
+/// The chat's `last_rev`.
+fn last_rev(app: &TestApp, chat: Uuid) -> i64 {
+    count_with(&mut app.conn(), "SELECT last_rev AS n FROM chats WHERE chat_id = $1", chat)
+}
+
+/// (seq, rev, text, deleted) of every message of the chat, by seq.
+fn rows(app: &TestApp, chat: Uuid) -> Vec<(i64, i64, String, bool)> {
+    #[derive(diesel::QueryableByName)]
+    struct R {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = BigInt)]
+        rev: i64,
+        #[diesel(sql_type = Text)]
+        text: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        deleted: bool,
+    }
+    diesel::sql_query("SELECT seq, rev, text, deleted_at IS NOT NULL AS deleted FROM messages WHERE chat_id = $1 ORDER BY seq")
+        .bind::<SqlUuid, _>(chat)
+        .load::<R>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.seq, r.rev, r.text, r.deleted))
+        .collect()
+}
+
+async fn page(who: &Actor, path: &str) -> String {
+    let (status, body) = who.get_page(path).await;
+    assert_eq!(status, StatusCode::OK, "{path}");
+    body
+}
+
+/// The message at `seq` on the chat page, as `who` sees it.
+async fn message_html(who: &Actor, chat: Uuid, seq: i64) -> String {
+    let body = page(who, &format!("/chats/{chat}")).await;
+    select(&body, &format!("li[data-seq=\"{seq}\"]")).pop().unwrap_or_else(|| panic!("message {seq} on the page"))
+}
+
+#[actix_web::test]
+async fn the_sender_edits_within_a_day_and_the_earlier_text_is_kept() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "helo").await;
+    assert_eq!(last_rev(&app, chat), 1);
+
+    let done = edit(&alice, chat, 1, "hello").await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let back = done.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with(&format!("/chats/{chat}#msg-")), "back to the message: {back}");
+    assert_eq!(rows(&app, chat), vec![(1, 2, "hello".into(), false)], "the text replaced, a new rev");
+    assert_eq!(last_rev(&app, chat), 2);
+    let shown = message_html(&bob, chat, 1).await;
+    assert!(shown.contains("hello") && shown.contains("(edited)"), "{shown}");
+    assert!(has(&shown, "li[data-seq=\"1\"][data-rev=\"2\"]"));
+
+    edit(&alice, chat, 1, "hello!").await;
+    let history = page(&bob, &path(chat, 1, "history")).await;
+    let earlier: Vec<String> = select(&history, ".edit-history .message-body");
+    assert_eq!(earlier.len(), 2, "oldest first, without the current one");
+    assert!(earlier[0].contains(">helo<") && earlier[1].contains(">hello<"), "{earlier:?}");
+
+    // The same text again changes nothing.
+    assert_eq!(edit(&alice, chat, 1, "  hello!  ").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(last_rev(&app, chat), 3);
+
+    // Refusals: another participant, bad text, too late, a seq that is not there.
+    assert_eq!(edit(&bob, chat, 1, "mine now").await.status(), StatusCode::FORBIDDEN);
+    let invalid = edit(&alice, chat, 1, "   ").await;
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = invalid.text().await.unwrap();
+    assert!(has(&body, "#edit-error") && has(&body, "textarea#edit-text[aria-invalid=\"true\"]"), "error next to the field");
+    assert_eq!(edit(&alice, chat, 9, "x").await.status(), StatusCode::NOT_FOUND);
+    diesel::sql_query("UPDATE messages SET sent_time = now() - interval '25 hours' WHERE chat_id = $1")
+        .bind::<SqlUuid, _>(chat)
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(edit(&alice, chat, 1, "late").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(rows(&app, chat), vec![(1, 3, "hello!".into(), false)], "nothing refused was stored");
+    assert_eq!(count_with(&mut app.conn(), "SELECT count(*) AS n FROM message_edits", chat), 2);
+    // Without JavaScript: the edit page has the form with the text.
+    alice.send(chat, "fresh").await;
+    let form = page(&alice, &path(chat, 2, "edit")).await;
+    assert!(has(&form, "form[action$=\"/messages/2/edit\"] textarea[name=\"text\"]") && form.contains(">fresh</textarea>"));
+    assert_eq!(bob.get_page(&path(chat, 2, "edit")).await.0, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn a_deleted_message_is_erased_from_every_table_and_takes_nothing_more() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "secret one").await;
+    edit(&alice, chat, 1, "secret two").await;
+    react(&bob, chat, 1, "👍").await;
+    reply(&bob, chat, "1", "what secret?").await;
+    let before = last_rev(&app, chat);
+
+    assert_eq!(delete(&bob, chat, 1).await.status(), StatusCode::FORBIDDEN, "a direct chat has no owner");
+    let confirm = page(&alice, &path(chat, 1, "delete")).await;
+    assert!(has(&confirm, "form[method=\"post\"][action$=\"/messages/1/delete\"] button"), "a confirmation step");
+    assert_eq!(delete(&alice, chat, 1).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(last_rev(&app, chat), before + 1);
+    let after = rows(&app, chat);
+    assert_eq!(after[0], (1, before + 1, String::new(), true), "the row stays, its text gone");
+
+    // Erased, not hidden: no table holds the text any more.
+    let mut conn = app.conn();
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let n = |conn: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).get_result::<N>(conn).unwrap().n;
+    assert_eq!(n(&mut conn, "SELECT count(*) AS n FROM messages WHERE text LIKE '%secret one%' OR text LIKE '%secret two%'"), 0);
+    assert_eq!(n(&mut conn, "SELECT count(*) AS n FROM message_edits"), 0);
+    assert_eq!(n(&mut conn, "SELECT count(*) AS n FROM message_reactions"), 0);
+    assert_eq!(
+        n(
+            &mut conn,
+            "SELECT count(*) AS n FROM (SELECT to_jsonb(t) AS j FROM (SELECT * FROM message_edits) t) x WHERE j::text LIKE '%secret%'"
+        ),
+        0
+    );
+
+    // It shows as deleted, the reply's quote says so, and it takes nothing more.
+    let shown = message_html(&bob, chat, 1).await;
+    assert!(shown.contains("Message deleted") && !shown.contains("secret"), "{shown}");
+    let the_reply = message_html(&bob, chat, 2).await;
+    assert!(the_reply.contains("Original message deleted") && !the_reply.contains("secret two"), "{the_reply}");
+    assert_eq!(edit(&alice, chat, 1, "back").await.status(), StatusCode::CONFLICT);
+    assert_eq!(react(&alice, chat, 1, "👍").await.status(), StatusCode::CONFLICT);
+    assert_eq!(delete(&alice, chat, 1).await.status(), StatusCode::CONFLICT);
+    assert_eq!(bob.get_page(&path(chat, 1, "history")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(last_rev(&app, chat), before + 1, "refusals take no rev");
+}
+
+#[actix_web::test]
+async fn a_groups_owner_deletes_anyones_message_a_member_only_their_own() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    let group = alice.create_group("crew", &["bob", "carol"]).await;
+    bob.send(group, "from bob").await; // seq 2 (1 is "alice created the group")
+    carol.send(group, "from carol").await; // seq 3
+    assert_eq!(delete(&carol, group, 2).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(delete(&bob, group, 3).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(delete(&alice, group, 2).await.status(), StatusCode::SEE_OTHER, "the owner");
+    assert_eq!(delete(&carol, group, 3).await.status(), StatusCode::SEE_OTHER, "the sender");
+    // System lines: nobody changes them.
+    assert_eq!(edit(&alice, group, 1, "x").await.status(), StatusCode::CONFLICT);
+    assert_eq!(delete(&alice, group, 1).await.status(), StatusCode::CONFLICT);
+    assert_eq!(react(&bob, group, 1, "👍").await.status(), StatusCode::CONFLICT);
+    // Someone no longer in the group: 404 for all of it.
+    alice.remove_member(group, "carol").await;
+    let seq = rows(&app, group).len() as i64;
+    bob.send(group, "after carol").await;
+    for resp in [
+        edit(&carol, group, seq + 1, "x").await,
+        react(&carol, group, seq + 1, "👍").await,
+        delete(&carol, group, seq + 1).await,
+        carol.get(&path(group, seq + 1, "history")).await,
+    ] {
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[actix_web::test]
+async fn reactions_toggle_name_who_reacted_and_stop_at_twenty_distinct() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "party?").await;
+    assert_eq!(react(&alice, chat, 1, "🎉").await.status(), StatusCode::SEE_OTHER);
+    react(&bob, chat, 1, "🎉").await;
+    let shown = message_html(&bob, chat, 1).await;
+    let label = select_attr(&shown, "button.reaction", "aria-label").unwrap();
+    assert_eq!(label, "🎉 2: alice and you", "who reacted, in the HTML itself");
+    assert_eq!(select_attr(&shown, "button.reaction", "aria-pressed").as_deref(), Some("true"));
+    react(&bob, chat, 1, "🎉").await;
+    assert_eq!(
+        count_with(
+            &mut app.conn(),
+            "SELECT count(*) AS n FROM message_reactions r JOIN messages m USING (message_id) WHERE m.chat_id = $1",
+            chat
+        ),
+        1,
+        "toggled off"
+    );
+    assert_eq!(last_rev(&app, chat), 4, "each toggle is a change");
+
+    for bad in ["", "a", "👍👍", "<script>alert(1)</script>", "1"] {
+        let resp = react(&bob, chat, 1, bad).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        let body = resp.text().await.unwrap();
+        assert!(has(&body, "#react-error") && !body.contains("<script>alert"), "escaped, error next to the field");
+    }
+    let emoji = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰", "😗", "😙", "🥲", "😚", "🙂"];
+    for e in &emoji[1..] {
+        assert_eq!(react(&alice, chat, 1, e).await.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(react(&bob, chat, 1, "🤔").await.status(), StatusCode::UNPROCESSABLE_ENTITY, "a 21st distinct emoji");
+    assert_eq!(react(&bob, chat, 1, "😁").await.status(), StatusCode::SEE_OTHER, "one it has already");
+    let distinct = count_with(
+        &mut app.conn(),
+        "SELECT count(DISTINCT emoji) AS n FROM message_reactions r JOIN messages m USING (message_id) WHERE m.chat_id = $1",
+        chat,
+    );
+    assert_eq!(distinct, 20);
+    // Without JavaScript: a page to choose any emoji.
+    let choose = page(&bob, &path(chat, 1, "reactions")).await;
+    assert!(has(&choose, "label[for=\"react-emoji\"]") && has(&choose, "input#react-emoji[name=\"emoji\"]"));
+}
+
+#[actix_web::test]
+async fn replies_quote_their_original_of_the_same_chat_only() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    let carol = app.signed_up("carol").await;
+    alice.befriend(&carol).await;
+    let other = alice.open_direct(&carol).await;
+    alice.send(other, "carol's secret").await;
+    let long = "x".repeat(130);
+    alice.send(chat, &long).await;
+
+    assert_eq!(reply(&bob, chat, "1", "answer").await.status(), StatusCode::SEE_OTHER);
+    let shown = message_html(&alice, chat, 2).await;
+    let href = select_attr(&shown, "a.quote", "href").unwrap();
+    assert!(href.starts_with(&format!("/chats/{chat}?at=1#msg-")), "{href}");
+    let quoted = select(&shown, "a.quote .quote-text").pop().unwrap();
+    assert!(quoted.contains(&"x".repeat(120)) && !quoted.contains(&"x".repeat(121)), "the first 120 characters");
+    assert!(shown.contains("alice"), "the original's sender");
+
+    // A seq of another chat (carol's has seq 1 too, but the key is per chat), past the
+    // end, itself, or no number: 422, nothing stored, nothing leaked.
+    for bad in ["3", "99", "0", "-1", "abc"] {
+        let resp = reply(&bob, chat, bad, "sneaky").await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        let body = resp.text().await.unwrap();
+        assert!(!body.contains("carol's secret") && body.contains("sneaky"), "text kept, nothing leaked");
+    }
+    assert_eq!(rows(&app, chat).len(), 2);
+    assert_eq!(last_rev(&app, chat), 2, "refused sends take no rev");
+
+    // Without JavaScript: ?reply_to= puts the reply into the send form.
+    let form = page(&bob, &format!("/chats/{chat}?reply_to=2")).await;
+    assert_eq!(select_attr(&form, "#composer input[name=\"reply_to\"]", "value").as_deref(), Some("2"));
+}
+
+#[actix_web::test]
+async fn the_permalink_shows_25_each_side_highlighted_with_older_and_newer_links() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    for i in 1..=120 {
+        alice.send(chat, &format!("m{i}")).await;
+    }
+    let body = page(&bob, &format!("/chats/{chat}?at=60")).await;
+    assert_eq!(seqs_in(&body), (35..=85).collect::<Vec<_>>());
+    assert!(has(&body, "li.highlighted[data-seq=\"60\"][aria-current=\"true\"]"));
+    assert_eq!(select(&body, "li.highlighted").len(), 1);
+    assert!(has(&body, "a[href$=\"messages?before=35\"]") && has(&body, "a.newer-messages"), "older and newer links");
+}
+
+#[actix_web::test]
+async fn mentions_link_members_highlight_them_and_mark_the_chat_list_until_read() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    let dave = app.signed_up("dave").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    alice.befriend(&dave).await;
+    let group = alice.create_group("crew", &["bob", "carol"]).await;
+    alice.send(group, "hi @Bob, ask @dave and mail x@carol.org").await;
+    let list = page(&bob, "/chats").await;
+    assert!(has(&list, ".badge-mention"), "bob sees @");
+    let list = page(&carol, "/chats").await;
+    assert!(!has(&list, ".badge-mention"), "an address is no mention");
+
+    let mut conn = app.conn();
+    let (bob_id, chat_id) = (crate::helpers::user_id(&app, "bob"), group);
+    assert!(chaat::models::mentions::unread_for(&mut conn, bob_id.into(), chat_id.into()).unwrap(), "the inbox's hook");
+
+    let shown = message_html(&bob, group, 2).await;
+    assert!(has(&shown, "a.mention.mention-me[href=\"/users/bob\"]"), "{shown}");
+    assert!(has(&shown, "li.mentions-me"));
+    assert!(!has(&shown, "a[href=\"/users/dave\"]"), "dave is no member: plain text");
+    // Opening the chat read it: the @ goes.
+    let list = page(&bob, "/chats").await;
+    assert!(!has(&list, ".badge-mention"));
+    assert!(!chaat::models::mentions::unread_for(&mut conn, bob_id.into(), chat_id.into()).unwrap());
+    let _ = dave;
+}
+
+#[actix_web::test]
+async fn in_a_direct_chat_editing_and_reacting_need_no_friendship_sending_does() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "before").await;
+    alice.unfriend(&bob).await;
+    assert_eq!(edit(&alice, chat, 1, "after").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(react(&bob, chat, 1, "👍").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(alice.send(chat, "new").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn edited_text_is_escaped_and_htmx_gets_the_message_back() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "plain").await;
+    let resp = alice.post_htmx(&path(chat, 1, "edit"), &[("text", "<img src=x onerror=alert(1)>")]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let fragment = resp.text().await.unwrap();
+    assert!(
+        fragment.trim_start().starts_with("<li") && fragment.contains("&#60;img src=x") && !fragment.contains("<img src=x"),
+        "{fragment}"
+    );
+    let shown = message_html(&bob, chat, 1).await;
+    assert!(!shown.contains("<img src=x") && shown.contains("&lt;img src=x"), "re-serialised by the parser");
+}
+
+#[actix_web::test]
+async fn changes_arrive_live_as_updates_and_polling_returns_them() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "one").await;
+    let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events?since=1"), None).await;
+    edit(&alice, chat, 1, "one!").await;
+    alice.send(chat, "two").await;
+    react(&bob, chat, 2, "👍").await;
+    let events = stream.take(3, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![2, 3, 4], "ids are revs");
+    assert_eq!(events[0].event.as_deref(), Some("update"));
+    assert!(events[0].data.contains("one!") && events[0].data.contains("data-seq=\"1\""));
+    assert_eq!(events[1].event, None, "a new message is unnamed");
+    assert_eq!(events[2].event.as_deref(), Some("update"));
+    assert!(events[2].data.contains("aria-label=\"👍 1: you\""));
+
+    let polled = bob.get_htmx(&format!("/chats/{chat}/messages?after=2&since=1")).await.text().await.unwrap();
+    assert_eq!(seqs_in(&polled), vec![1, 2], "changed after rev 1, in rev order");
+}
+
+#[actix_web::test]
+async fn resuming_from_every_rev_gives_exactly_the_rest_once_in_current_form() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    // A mixed chat: sends, replies, edits (one edited twice), reactions, a deletion.
+    alice.send(chat, "a").await; // rev 1
+    bob.send(chat, "b").await; // 2
+    reply(&alice, chat, "1", "c").await; // 3
+    edit(&alice, chat, 1, "a2").await; // 4
+    react(&bob, chat, 3, "👍").await; // 5
+    edit(&alice, chat, 1, "a3").await; // 6
+    bob.send(chat, "d").await; // 7
+    delete(&bob, chat, 2).await; // 8
+    react(&alice, chat, 4, "🎉").await; // 9
+    let end = last_rev(&app, chat);
+    assert_eq!(end, 9);
+    // rev of each message now: seq1 → 6, seq2 → 8, seq3 → 5, seq4 → 9.
+    let expected: Vec<(i64, i64)> = vec![(5, 3), (6, 1), (8, 2), (9, 4)]; // (rev, seq) by rev
+    for from in 0..=end {
+        let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events"), Some(from)).await;
+        let want: Vec<(i64, i64)> = expected.iter().copied().filter(|(rev, _)| *rev > from).collect();
+        let got = stream.take(want.len(), WAIT).await;
+        let got_pairs: Vec<(i64, i64)> = got.iter().map(|e| (e.seq(), seqs_in(&e.data)[0])).collect();
+        assert_eq!(got_pairs, want, "from rev {from}");
+        assert!(stream.next(Duration::from_millis(300)).await.is_none(), "nothing more from {from}");
+        for e in &got {
+            let seq = seqs_in(&e.data)[0];
+            let current = match seq {
+                1 => "a3",
+                2 => "Message deleted",
+                3 => "c",
+                _ => "d",
+            };
+            assert!(e.data.contains(current), "current form of {seq} from {from}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn concurrent_edits_reactions_deletions_and_sends_keep_the_revs_gap_free() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    alice.befriend(&bob).await;
+    alice.befriend(&carol).await;
+    let group = alice.create_group("busy", &["bob", "carol"]).await; // seq 1
+    for i in 0..6 {
+        alice.send(group, &format!("a{i}")).await; // seqs 2..=7
+    }
+    let start = last_rev(&app, group);
+    let people = [&alice, &bob, &carol];
+    let mut work = Vec::new();
+    for (i, who) in people.iter().enumerate() {
+        for seq in 2..=7i64 {
+            work.push(async move {
+                let emoji = ["👍", "🎉", "😂"][i];
+                let r = react(who, group, seq, emoji).await.status();
+                let e = if i == 0 { edit(who, group, seq, &format!("edited {seq}")).await.status() } else { StatusCode::CONFLICT };
+                let s = who.send(group, &format!("{} {seq}", who.name)).await.status();
+                (r, e, s)
+            });
+        }
+    }
+    let results = futures_util::future::join_all(work).await;
+    let deleted = delete(&alice, group, 7).await.status();
+    assert_eq!(deleted, StatusCode::SEE_OTHER);
+    let changes = results.iter().map(|(r, e, s)| [r, e, s].iter().filter(|s| ***s == StatusCode::SEE_OTHER).count() as i64).sum::<i64>();
+    assert_eq!(changes, 18 + 6 + 18, "every action went through");
+    let end = last_rev(&app, group);
+    assert_eq!(end - start, changes + 1, "one rev per change, none lost, none twice");
+    // Each message's rev is unique (the key) and the counter is its maximum.
+    let max = count_with(&mut app.conn(), "SELECT max(rev) AS n FROM messages WHERE chat_id = $1", group);
+    assert_eq!(max, end);
+    // Every reaction is there, but on the deleted message.
+    let reactions = count_with(
+        &mut app.conn(),
+        "SELECT count(*) AS n FROM message_reactions r JOIN messages m USING (message_id) WHERE m.chat_id = $1",
+        group,
+    );
+    assert_eq!(reactions, 3 * 5);
+    // Seqs stay gap-free.
+    let seqs: Vec<i64> = rows(&app, group).iter().map(|r| r.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+}
+
+#[actix_web::test]
+async fn a_change_on_one_instance_reaches_a_stream_on_another() {
+    let first = TestApp::spawn().await;
+    let second = TestApp::spawn_on(first.db.clone(), test_settings()).await;
+    let (alice, _bob, chat) = alice_and_bob(&first.address).await;
+    alice.send(chat, "hello").await;
+    let bob_elsewhere = second.logged_in("bob").await;
+    let mut stream = EventStream::open(&bob_elsewhere, &format!("/chats/{chat}/events?since=1"), None).await;
+    edit(&alice, chat, 1, "hello there").await;
+    react(&alice, chat, 1, "👍").await;
+    let events = stream.take(2, WAIT).await;
+    assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![2, 3]);
+    assert!(events.iter().all(|e| e.event.as_deref() == Some("update")));
+    assert!(events[1].data.contains("hello there") && events[1].data.contains("👍 1"));
+}
