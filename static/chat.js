@@ -147,7 +147,11 @@
       var existing = li.id && document.getElementById(li.id);
       if (existing) {
         if (existing.querySelector(".inline-editor")) return;
+        // Whoever was working in this message keeps their place (the focus).
+        var focused = existing.contains(document.activeElement);
         existing.replaceWith(li);
+        var summary = focused && li.querySelector(".message-actions summary");
+        if (summary) summary.focus();
       } else if (Number(li.getAttribute("data-seq")) > newest) {
         list.appendChild(li);
       } else {

@@ -93,11 +93,35 @@ pub(super) fn take_rev(conn: &mut PgConnection, target: &Target) -> QueryResult<
     Ok(rev)
 }
 
+/// Gives each reply to the target (not deleted) the chat's next rev, in seq order:
+/// their quote shows the target's text, so they changed too. Returns them re-read, to
+/// publish after the target.
+fn touch_replies(conn: &mut PgConnection, target: &Target) -> QueryResult<Vec<MessageView>> {
+    let replies: Vec<MessageId> = messages::table
+        .filter(messages::chat_id.eq(target.chat_id))
+        .filter(messages::reply_to.eq(target.seq))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::seq)
+        .select(messages::message_id)
+        .load(conn)?;
+    let mut out = Vec::with_capacity(replies.len());
+    for message_id in replies {
+        let rev: Rev = diesel::update(chats::table.find(target.chat_id))
+            .set(chats::last_rev.eq(chats::last_rev + 1))
+            .returning(chats::last_rev)
+            .get_result(conn)?;
+        diesel::update(messages::table.find(message_id)).set(messages::rev.eq(rev)).execute(conn)?;
+        out.push(message_reads::reload(conn, target.chat_id, message_id)?);
+    }
+    Ok(out)
+}
+
 /// What a change did.
 #[derive(Debug)]
 pub enum Changed {
-    /// The message after the change (to publish after commit).
-    Changed(MessageView),
+    /// The message after the change, then the replies that quote it (to publish after
+    /// commit, in this order: their revs follow).
+    Changed(MessageView, Vec<MessageView>),
     /// Nothing to do (an edit to the same text): the message as it is.
     Same(MessageView),
 }
@@ -131,14 +155,15 @@ pub fn edit(conn: &mut PgConnection, membership: &Membership, seq: Seq, text: &M
             .set((messages::text.eq(text.as_str()), messages::edited_at.eq(diesel::dsl::now)))
             .execute(conn)?;
         mentions::record(conn, target.chat_id, target.seq, target.is_group, &crate::domain::mentions::mentioned(text.as_str()))?;
-        Ok(Ok(Changed::Changed(message_reads::reload(conn, target.chat_id, target.message_id)?)))
+        let message = message_reads::reload(conn, target.chat_id, target.message_id)?;
+        Ok(Ok(Changed::Changed(message, touch_replies(conn, &target)?)))
     })
 }
 
 /// The sender, or a group's owner, deletes a message: its text, earlier texts,
 /// reactions and mentions are erased (rows deleted, the text emptied); the row stays,
 /// so positions stay gap-free, and shows "Message deleted".
-pub fn delete(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> QueryResult<Result<MessageView, Refusal>> {
+pub fn delete(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> QueryResult<Result<(MessageView, Vec<MessageView>), Refusal>> {
     conn.transaction(|conn| {
         let target = match lock_target(conn, membership, seq)? {
             Ok(t) => t,
@@ -159,7 +184,8 @@ pub fn delete(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Que
         diesel::update(messages::table.find(target.message_id))
             .set((messages::text.eq(""), messages::edited_at.eq(None::<DateTime<Utc>>), messages::deleted_at.eq(diesel::dsl::now)))
             .execute(conn)?;
-        Ok(Ok(message_reads::reload(conn, target.chat_id, target.message_id)?))
+        let message = message_reads::reload(conn, target.chat_id, target.message_id)?;
+        Ok(Ok((message, touch_replies(conn, &target)?)))
     })
 }
 

@@ -85,12 +85,22 @@ fn page(user: &CurrentUser, membership: &Membership, counts: NavCounts, m: Messa
     }
 }
 
-/// After a change: publish it, then the message (htmx) or a 303 back to it.
-fn changed(req: &HttpRequest, hub: &Hub, user: &CurrentUser, membership: &Membership, m: MessageView, publish: bool) -> HttpResponse {
+/// After a change: publish it (and the replies it changed, in rev order), then the
+/// message (htmx) or a 303 back to it.
+fn changed(
+    req: &HttpRequest,
+    hub: &Hub,
+    user: &CurrentUser,
+    membership: &Membership,
+    m: MessageView,
+    replies: Vec<MessageView>,
+    publish: bool,
+) -> HttpResponse {
     let html = render_message(&m, &viewer(user, membership));
     let back = back_to(membership, &m);
     if publish {
         hub.publish(m);
+        replies.into_iter().for_each(|r| hub.publish(r));
     }
     if is_htmx(req) {
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html);
@@ -148,8 +158,8 @@ pub async fn edit(
     let for_edit = membership.clone();
     let outcome = db::run(&pool, move |conn| message_actions::edit(conn, &for_edit, seq, &parsed).map_err(AppError::from)).await?;
     match outcome? {
-        Changed::Changed(m) => Ok(changed(&req, &hub, &user, &membership, m, true)),
-        Changed::Same(m) => Ok(changed(&req, &hub, &user, &membership, m, false)),
+        Changed::Changed(m, replies) => Ok(changed(&req, &hub, &user, &membership, m, replies, true)),
+        Changed::Same(m) => Ok(changed(&req, &hub, &user, &membership, m, vec![], false)),
     }
 }
 
@@ -187,8 +197,8 @@ pub async fn delete(
     let (chat_id, seq) = parse_path(&path)?;
     let membership = membership(&pool, &user, chat_id).await?;
     let for_delete = membership.clone();
-    let m = db::run(&pool, move |conn| message_actions::delete(conn, &for_delete, seq).map_err(AppError::from)).await??;
-    Ok(changed(&req, &hub, &user, &membership, m, true))
+    let (m, replies) = db::run(&pool, move |conn| message_actions::delete(conn, &for_delete, seq).map_err(AppError::from)).await??;
+    Ok(changed(&req, &hub, &user, &membership, m, replies, true))
 }
 
 pub async fn react_form(user: CurrentUser, pool: web::Data<DbPool>, path: MessagePath) -> Result<HttpResponse, AppError> {
@@ -228,7 +238,7 @@ pub async fn react(
     let for_toggle = membership.clone();
     let outcome = db::run(&pool, move |conn| reactions::toggle(conn, &for_toggle, seq, &emoji).map_err(AppError::from)).await?;
     match outcome {
-        Ok(m) => Ok(changed(&req, &hub, &user, &membership, m, true)),
+        Ok(m) => Ok(changed(&req, &hub, &user, &membership, m, vec![], true)),
         Err(Refusal::TooManyEmoji) => refused("A message holds at most 20 different emoji: choose one it has already.".into()).await,
         Err(other) => Err(other.into()),
     }

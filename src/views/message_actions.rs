@@ -34,6 +34,10 @@ pub struct ActionPage {
 }
 
 impl ActionPage {
+    /// A time as `<time datetime>` wants it.
+    pub fn iso(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        super::format::iso(t)
+    }
     pub fn base(&self) -> String {
         format!("/chats/{}/messages/{}", self.chat_id, self.item.m.seq)
     }

@@ -64,6 +64,25 @@ async fn seed(app: &TestApp) -> Pages {
     carol.send(group, "I can take three people.").await;
     long.send(group, "Count me in! My name is long, does it wrap?").await;
     bob.send(group, LONG_WORD).await;
+    // Every kind of message (issue 14): edited, reacted to, a reply, a mention, deleted,
+    // and a reply whose original is deleted.
+    let actions = |seq: i64, what: &str| format!("/chats/{group}/messages/{seq}/{what}");
+    carol.post(&actions(3, "edit"), &[("text", "I can take three people (edited: four).")]).await;
+    for (who, emoji) in [(&bob, "👍"), (&alice, "👍"), (&long, "🎉")] {
+        who.post(&actions(3, "reactions"), &[("emoji", emoji)]).await;
+    }
+    let reply = |to: &str, text: &str| {
+        let (to, text) = (to.to_string(), text.to_string());
+        let bob = &bob;
+        async move {
+            let fields = [("text", text.as_str()), ("client_id", &Uuid::new_v4().to_string()), ("reply_to", to.as_str())];
+            bob.post(&format!("/chats/{group}/messages"), &fields).await
+        }
+    };
+    reply("3", "Great, @alice and @carol can come with you then.").await;
+    carol.send(group, "Oops, wrong chat").await;
+    reply("7", "What was that?").await;
+    carol.post(&actions(7, "delete"), &[]).await;
 
     let long_chat = long.open_direct(&alice).await;
     long.send(long_chat, "Unread: did you get my message about the trip?").await;
@@ -82,6 +101,12 @@ async fn seed(app: &TestApp) -> Pages {
             ("error-404", "/users/nobody-at-all".into()),
             ("search", "/search?q=the".into()),
             ("search-none", "/search?q=nothing%20here".into()),
+            ("group-permalink", format!("/chats/{group}?at=3")),
+            ("message-edit", format!("/chats/{group}/messages/2/edit")),
+            ("message-history", format!("/chats/{group}/messages/3/history")),
+            ("message-delete", format!("/chats/{group}/messages/2/delete")),
+            ("message-react", format!("/chats/{group}/messages/3/reactions")),
+            ("direct-chat-reply", format!("/chats/{direct}?reply_to=1")),
         ],
         long: vec![("chats-long-name", "/chats".into()), ("own-profile-long-name", format!("/users/{LONG_NAME}"))],
     }
