@@ -481,3 +481,20 @@ async fn a_change_on_one_instance_reaches_a_stream_on_another() {
     assert!(events.iter().all(|e| e.event.as_deref() == Some("update")));
     assert!(events[0].data.contains("hello there") && events[1].data.contains("👍 1"));
 }
+
+/// The load generator's `mixed` scenario (sends, replies, edits, reactions) runs
+/// against the real app without an error (its figures are for `make bench`).
+#[actix_web::test]
+async fn a_short_mixed_load_run_has_no_error() {
+    let app = TestApp::spawn_with(test_settings()).await;
+    let mut target = chaat_load::Target::new(&app.address).unwrap();
+    target.signup_concurrency = 4;
+    let opts = chaat_load::mixed::MixedOptions { pairs: 2, duration: Duration::from_secs(3), max_actions: 2_000 };
+    let report = chaat_load::mixed::run(&target, &opts).await.unwrap();
+    println!("{}\n{}", report.text, report.json);
+    assert_eq!(report.json["errors"], 0, "{}", report.text);
+    for kind in ["send_ms", "reply_ms", "edit_ms", "react_ms"] {
+        assert!(report.json["latency"][kind]["n"].as_u64().unwrap_or(0) > 0, "{kind}: {}", report.text);
+    }
+    assert!(report.ok);
+}

@@ -13,6 +13,7 @@
 
 pub mod dm;
 pub mod fanout;
+pub mod mixed;
 pub mod pages;
 pub mod person;
 pub mod process_cpu;

@@ -6,6 +6,7 @@
 //! chaat-load --base http://127.0.0.1:8080 dm --pairs 50 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 fanout --streams 10000 --chats 200 --server-pid PID
 //! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10
+//! chaat-load --base http://127.0.0.1:8080 mixed --pairs 20 --seconds 10
 //! ```
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use chaat_load::dm::DmOptions;
 use chaat_load::fanout::FanoutOptions;
+use chaat_load::mixed::MixedOptions;
 use chaat_load::pages::PagesOptions;
 use chaat_load::{self as load, Target};
 use clap::{Parser, Subcommand};
@@ -64,6 +66,15 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         open_concurrency: usize,
     },
+    /// P pairs; senders cycle send, reply, edit, react while partners listen (issue 14).
+    Mixed {
+        #[arg(long, default_value_t = 20)]
+        pairs: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 100_000)]
+        max_actions: usize,
+    },
     /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
     Pages {
         #[arg(long, default_value_t = 8)]
@@ -114,6 +125,9 @@ async fn main() -> ExitCode {
                 server_pid: cli.server_pid,
             };
             load::fanout::run(&target, &opts).await
+        }
+        Scenario::Mixed { pairs, seconds, max_actions } => {
+            load::mixed::run(&target, &MixedOptions { pairs, duration: secs(seconds), max_actions }).await
         }
         Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
             load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
