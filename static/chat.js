@@ -92,6 +92,43 @@
     e.preventDefault();
     openEditor(link);
   });
+
+  // "Reply" on the live chat page: the send form answers that message without a page
+  // load (without JavaScript the link opens the page with ?reply_to=).
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("a[data-reply]");
+    var banner = document.getElementById("composer-reply");
+    var list = document.getElementById("messages");
+    if (!link || !banner || !list || !list.dataset.chat) return;
+    var li = link.closest("li.message");
+    var input = banner.querySelector("input[name=reply_to]");
+    if (!li || !input) return;
+    e.preventDefault();
+    var details = link.closest("details");
+    if (details) details.open = false;
+    input.value = link.getAttribute("data-reply");
+    input.disabled = false;
+    var author = li.querySelector(".message-author");
+    banner.querySelector("strong").textContent = author ? author.textContent : "";
+    var body = li.querySelector(".message-body");
+    var text = body ? body.textContent : "";
+    banner.querySelector(".quote-text").textContent = text.length > 120 ? text.slice(0, 120) + "…" : text;
+    banner.hidden = false;
+    var area = document.getElementById("composer-text");
+    if (area) area.focus();
+  });
+  document.addEventListener("click", function (e) {
+    var cancel = e.target.closest && e.target.closest("a[data-cancel-reply]");
+    var banner = document.getElementById("composer-reply");
+    var list = document.getElementById("messages");
+    if (!cancel || !banner || !list || !list.dataset.chat) return;
+    e.preventDefault();
+    var input = banner.querySelector("input[name=reply_to]");
+    if (input) { input.value = ""; input.disabled = true; }
+    banner.hidden = true;
+    var area = document.getElementById("composer-text");
+    if (area) area.focus();
+  });
   window.chaatSwapIn = swapIn;
 })();
 
