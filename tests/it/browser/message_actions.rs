@@ -176,3 +176,56 @@ async fn the_keyboard_alone_reacts_and_edits_with_visible_focus() {
     })
     .await;
 }
+
+/// Without JavaScript: the menu (`<details>`), a quick reaction, the edit page, the
+/// reply link and the delete confirmation, each a plain form and a 303.
+#[actix_web::test]
+async fn without_javascript_every_action_is_a_plain_form() {
+    let app = TestApp::spawn().await;
+    let (alice_http, _bob_http, chat) = alice_and_bob(&app.address).await;
+    alice_http.send(chat, "no scripts here").await;
+    with_browsers(1, false, |b| async move {
+        let alice = &b[0];
+        login(alice, &app, "alice").await;
+        let url = format!("{}/chats/{chat}", app.address);
+        alice.goto(&url).await.unwrap();
+        open_actions(alice, "no scripts here").await;
+        alice.find(Locator::Css("button[aria-label='React with 🎉']")).await.unwrap().click().await.unwrap();
+        wait_for(alice, Locator::Css("button.reaction[aria-label='🎉 1: you']"), PAGE, "nojs-react", "the reaction, after a 303").await;
+
+        open_actions(alice, "no scripts here").await;
+        alice.find(Locator::Css("a.edit-link")).await.unwrap().click().await.unwrap();
+        let text = wait_for(alice, Locator::Css("#edit-text"), PAGE, "nojs-edit", "the edit page").await;
+        text.clear().await.unwrap();
+        text.send_keys("no scripts, edited").await.unwrap();
+        alice.find(Locator::Css("form[action$='/edit'] button[type=submit]")).await.unwrap().click().await.unwrap();
+        expect_message(alice, "no scripts, edited", PAGE, "nojs-edited").await;
+
+        open_actions(alice, "no scripts, edited").await;
+        alice.find(Locator::Css("a.reply-link")).await.unwrap().click().await.unwrap();
+        wait_for(alice, Locator::Css("#composer-reply input[name=reply_to][value='1']"), PAGE, "nojs-reply", "the reply form").await;
+        alice.find(Locator::Css("#composer-text")).await.unwrap().send_keys("and a reply").await.unwrap();
+        alice.find(Locator::Css("#composer button[type=submit]")).await.unwrap().click().await.unwrap();
+        expect_message(alice, "and a reply", PAGE, "nojs-replied").await;
+        wait_for(alice, Locator::Css("a.quote"), PAGE, "nojs-quote", "the quote").await;
+
+        open_actions(alice, "no scripts, edited").await;
+        alice.find(Locator::Css("a.delete-link")).await.unwrap().click().await.unwrap();
+        wait_for(alice, Locator::Css("form[action$='/delete'] button"), PAGE, "nojs-confirm", "the confirmation")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(alice, Locator::Css("li.deleted"), PAGE, "nojs-deleted", "Message deleted").await;
+        wait_until(
+            alice,
+            "return document.body.innerText.includes('Original message deleted')",
+            PAGE,
+            "nojs-quote-gone",
+            "the quote says so",
+        )
+        .await;
+        screenshot(alice, "message-actions-nojs-1280").await;
+    })
+    .await;
+}
