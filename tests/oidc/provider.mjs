@@ -15,6 +15,10 @@
 // key's id); `rotated` (signed by a new key that the JWKS now publishes: a rotation).
 // `GET /test/stats` says how often the JWKS was fetched.
 //
+// With AUTHORIZATION_HOST (e.g. `localhost`), the discovery document names the
+// authorization endpoint on that host (same port): an endpoint on another origin than
+// the issuer's, as some providers have.
+//
 // The modules are found in NODE_MODULES_DIR (the repository's node_modules unless the
 // harness says otherwise).
 
@@ -29,7 +33,7 @@ const providerEntry = require.resolve('oidc-provider');
 const { default: Provider } = await import(pathToFileURL(providerEntry).href);
 const jose = await import(pathToFileURL(createRequire(providerEntry).resolve('jose')).href);
 
-const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AUTHORIZATION_HOST } = process.env;
 
 const ACCOUNTS = {
   'sub-carol': { preferred_username: 'carol', name: 'Carol' },
@@ -91,6 +95,12 @@ const asObject = (body) => (typeof body === 'string' || Buffer.isBuffer(body) ? 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/jwks') stats.jwks_fetches += 1;
   await next();
+  if (ctx.path === '/.well-known/openid-configuration' && AUTHORIZATION_HOST && ctx.status === 200) {
+    const body = asObject(ctx.body);
+    const endpoint = new URL(body.authorization_endpoint);
+    endpoint.hostname = AUTHORIZATION_HOST;
+    ctx.body = { ...body, authorization_endpoint: endpoint.href };
+  }
   if (ctx.path === '/jwks' && mode === 'rotated') {
     const body = asObject(ctx.body);
     ctx.body = { keys: [...body.keys, publicPart(keys.rotated)] };
