@@ -124,7 +124,7 @@ fn absolute(url: &str, provider: &Provider) -> String {
 
 /// What the person does at the provider.
 #[derive(Clone, Copy)]
-enum AtProvider<'a> {
+pub(crate) enum AtProvider<'a> {
     /// Logs in as this account (its `sub`) and consents.
     LogIn(&'a str),
     /// Cancels on the provider's page.
@@ -169,7 +169,7 @@ async fn through_provider(client: &Client, provider: &Provider, to_provider: Res
 }
 
 /// "Sign in with …" on the login page, through the provider; the callback's path.
-async fn sign_in_at_provider(client: &Client, provider: &Provider, act: AtProvider<'_>) -> String {
+pub(crate) async fn sign_in_at_provider(client: &Client, provider: &Provider, act: AtProvider<'_>) -> String {
     let start = client.post("/auth/oidc/start", &[]).await;
     through_provider(client, provider, start, act).await
 }
