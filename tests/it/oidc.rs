@@ -445,6 +445,85 @@ async fn tokens_that_are_not_the_providers_for_this_app_are_refused() {
     assert_eq!(provider.jwks_fetches().await, fetched + 1);
 }
 
+/// The rest of the ID token's checks (SPEC 11: `iss`, `exp`, `nonce`; issue 18: `azp`
+/// when present, `iat` with a small leeway), each with a token signed by the provider's
+/// real key: refused, nobody logged in, no account made.
+#[actix_web::test]
+async fn tokens_with_a_wrong_issuer_expiry_issue_time_nonce_or_party_are_refused() {
+    let (app, provider) = app_with_provider().await;
+    let browser = app.client();
+    browser.get_page("/login").await;
+    for (mode, says) in [
+        ("wrong-iss", "another issuer"),
+        ("expired", "expired"),
+        ("old-iat", "refused"),
+        ("wrong-nonce", "another sign-in"),
+        ("wrong-azp", "refused"),
+    ] {
+        provider.set_mode(mode).await;
+        let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-carol")).await;
+        let page = assert_failed(&browser, browser.get(&callback).await, says).await;
+        assert!(page.contains("ID token was refused"), "{mode}: {page}");
+    }
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM oidc_identities"), 0);
+    // The same flow with an honest token works (the modes were the only difference).
+    provider.set_mode("normal").await;
+    let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-carol")).await;
+    assert_redirect(&browser.get(&callback).await, "/auth/oidc/username");
+}
+
+/// A provider account whose `preferred_username` is an existing person's name is a new
+/// account (the username form, without that suggestion), never that person.
+#[actix_web::test]
+async fn a_provider_account_is_never_matched_to_an_account_by_its_preferred_username() {
+    let (app, provider) = app_with_provider().await;
+    app.signed_up("dave").await;
+    let browser = app.client();
+    let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-dave")).await;
+    assert_redirect(&browser.get(&callback).await, "/auth/oidc/username");
+    assert_not_logged_in(&browser).await;
+    let (_, form) = browser.get_page("/auth/oidc/username").await;
+    assert_eq!(select_attr(&form, "input[name=username]", "value"), None, "dave is taken: no suggestion");
+    assert_eq!(count(&mut app.conn(), "SELECT count(*) AS n FROM oidc_identities"), 0);
+}
+
+/// A session made by the provider follows the session rules of password logins: logout
+/// ends it, and "log out other sessions" and a password change elsewhere end it too.
+#[actix_web::test]
+async fn provider_sessions_end_by_logout_log_out_everywhere_and_password_change() {
+    let (app, provider) = app_with_provider().await;
+    let alice = app.signed_up("alice").await;
+    let start = alice.post("/settings/oidc/link", &[]).await;
+    let callback = through_provider(&alice, &provider, start, AtProvider::LogIn("sub-dave")).await;
+    assert_redirect(&alice.get(&callback).await, "/settings?done=oidc-linked");
+
+    let signed_in = async || {
+        let browser = app.client();
+        let callback = sign_in_at_provider(&browser, &provider, AtProvider::LogIn("sub-dave")).await;
+        assert_redirect(&browser.get(&callback).await, "/chats");
+        browser.forget_csrf();
+        assert_eq!(browser.get_page("/chats").await.0, StatusCode::OK);
+        browser
+    };
+    let browser = signed_in().await;
+    assert!(browser.logout().await.status().is_redirection());
+    assert_not_logged_in(&browser).await;
+
+    let browser = signed_in().await;
+    assert!(alice.post("/settings/sessions/others/logout", &[]).await.status().is_redirection());
+    assert_not_logged_in(&browser).await;
+
+    let browser = signed_in().await;
+    let changed = alice
+        .post(
+            "/settings/password",
+            &[("current_password", PASSWORD), ("new_password", "a new password 2"), ("new_password_confirm", "a new password 2")],
+        )
+        .await;
+    assert_redirect(&changed, "/settings?done=password");
+    assert_not_logged_in(&browser).await;
+}
+
 #[actix_web::test]
 async fn signing_in_with_the_provider_counts_against_the_login_throttle() {
     let (app, provider) = app_with_provider_and(Settings { login_attempts_per_addr: 2, ..test_settings() }).await;
