@@ -1,3 +1,4 @@
+DROP INDEX messages_sender_idx;
 DROP INDEX users_username_pattern_idx;
 DROP INDEX messages_search_idx;
 ALTER TABLE messages DROP COLUMN search_vector;

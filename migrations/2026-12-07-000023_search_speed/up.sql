@@ -35,3 +35,8 @@ CREATE INDEX messages_search_idx ON messages USING gin (search_vector);
 -- People by username prefix (`LIKE 'ali%'`, /friends and /search): an index whose
 -- order is the bytes' order serves a prefix under any database collation.
 CREATE INDEX users_username_pattern_idx ON users (username text_pattern_ops);
+
+-- `from:someone` (with or without words): that person's messages newest first, walked
+-- on this index until the page is full (models/search.rs writes one sender as an
+-- equality for it).
+CREATE INDEX messages_sender_idx ON messages (sender, message_id);

@@ -442,7 +442,7 @@ async fn the_search_is_done_by_the_index_never_a_scan_of_all_messages() {
     diesel::sql_query("VACUUM ANALYZE messages").execute(&mut conn).unwrap();
 
     // The model's own statement, prepared on this connection as the app prepares it
-    // (`db::prepared` binds a placeholder again where it recurs: nine values for six).
+    // (`db::prepared` binds a placeholder again where it recurs: twelve values for six).
     use chaat::models::search::{messages, Wanted};
     let wanted = Wanted::Text { tsquery: "'needle':*".into(), from: vec![] };
     let hits = messages(&mut conn, me.into(), None, &wanted, None, 21).unwrap();
@@ -467,7 +467,8 @@ async fn the_search_is_done_by_the_index_never_a_scan_of_all_messages() {
     diesel::sql_query("SET plan_cache_mode = force_custom_plan").execute(&mut conn).unwrap();
     for (word, index) in [("needle", "messages_search_idx"), ("common", "messages_pkey")] {
         // The name and ids are ours, not input: formatting them in is safe here.
-        let sql = format!("EXPLAIN EXECUTE {name}('{me}', '''{word}'':*', NULL, NULL, '{{}}', '{{}}', NULL, NULL, 21)");
+        let sql =
+            format!("EXPLAIN EXECUTE {name}('{me}', '''{word}'':*', NULL, NULL, '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', NULL, NULL, 21)");
         let plan: Vec<Line> = diesel::sql_query(sql).load(&mut conn).unwrap();
         let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
         assert!(plan.contains(index), "{word}: {plan}");
