@@ -498,3 +498,20 @@ async fn a_short_mixed_load_run_has_no_error() {
     }
     assert!(report.ok);
 }
+
+/// Search finds no deleted message, by its words or by `from:` alone (SPEC §9).
+#[actix_web::test]
+async fn a_deleted_message_is_not_found_by_search() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "zebra crossing").await;
+    alice.send(chat, "zebra stripes").await;
+    assert_eq!(delete(&alice, chat, 1).await.status(), StatusCode::SEE_OTHER);
+    for q in ["zebra", "from:alice"] {
+        let body = page(&bob, &format!("/search?q={}", q.replace(':', "%3A"))).await;
+        let links: Vec<String> = select(&body, &format!("a[href^=\"/chats/{chat}?at=\"]"));
+        let at = |seq: i64| links.iter().any(|l| l.contains(&format!("?at={seq}#")) || l.contains(&format!("?at={seq}\"")));
+        assert!(!at(1), "{q}: {links:?}");
+        assert!(at(2), "{q}: the other one is found: {links:?}");
+    }
+}
