@@ -9,6 +9,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    blocks (blocker, blocked) {
+        blocker -> Uuid,
+        blocked -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_participants (chat_id, user_id) {
         chat_id -> Uuid,
         user_id -> Uuid,
@@ -24,7 +32,7 @@ diesel::table! {
         name -> Nullable<Text>,
         is_group -> Bool,
         creation_time -> Timestamptz,
-        created_by -> Uuid,
+        created_by -> Nullable<Uuid>,
         last_seq -> Int8,
         last_activity_at -> Timestamptz,
     }
@@ -69,6 +77,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    held_usernames (name_hash) {
+        name_hash -> Bytea,
+        free_after -> Timestamptz,
+    }
+}
+
+diesel::table! {
     messages (message_id) {
         message_id -> Uuid,
         chat_id -> Uuid,
@@ -87,6 +102,14 @@ diesel::table! {
         subject -> Text,
         user_id -> Uuid,
         linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -110,6 +133,7 @@ diesel::table! {
         pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
+        request_policy -> Text,
     }
 }
 
@@ -119,20 +143,23 @@ diesel::joinable!(chats -> users (created_by));
 diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
-diesel::joinable!(messages -> users (sender));
 diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     auth_throttle,
+    blocks,
     chat_participants,
     chats,
     direct_chats,
     display_pictures,
     friend_requests,
     friends,
+    held_usernames,
     messages,
     oidc_identities,
+    recovery_codes,
     sessions,
     users,
 );

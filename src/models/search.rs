@@ -143,12 +143,13 @@ pub fn messages(
         .execute(conn)?;
         match wanted {
             Wanted::Text { tsquery, from } => crate::db::prepared(
-                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, s.username AS sender_name, m.text, \
+                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, COALESCE(s.username, 'Deleted account') AS sender_name, m.text, \
                         v.is_group, v.name, v.other_name \
                    FROM messages m \
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
-                   JOIN users s ON s.user_id = m.sender \
+                   LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = m.sender) \
                     AND search_document(m.text) @@ to_tsquery('simple', $2) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \
                     AND (cardinality($4::uuid[]) = 0 OR m.sender = ANY ($4::uuid[])) \
@@ -165,12 +166,13 @@ pub fn messages(
             .load(conn),
             // Only senders: their messages, newest first.
             Wanted::From(from) => crate::db::prepared(
-                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, s.username AS sender_name, m.text, \
+                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, COALESCE(s.username, 'Deleted account') AS sender_name, m.text, \
                         v.is_group, v.name, v.other_name \
                    FROM messages m \
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
-                   JOIN users s ON s.user_id = m.sender \
+                   LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = m.sender) \
                     AND m.sender = ANY ($2::uuid[]) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \
                     AND ($4::uuid IS NULL OR m.message_id < $4) \
