@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, PASSWORD};
 
+mod account_safety;
 mod audit;
 mod chat;
 
