@@ -179,9 +179,11 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data).
-pub fn render_message(m: &MessageView, viewer: UserId) -> String {
-    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, blocked: false } };
+/// The message as `viewer` sees it, standing alone (SSE data); collapsed when its sender
+/// is one of `blocked` (the people the viewer blocked).
+pub fn render_message(m: &MessageView, viewer: UserId, blocked: &[UserId]) -> String {
+    let blocked = m.kind != MessageKind::System && blocked.contains(&m.sender);
+    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, blocked } };
     fragment.render().unwrap_or_default()
 }
 

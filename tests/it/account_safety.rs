@@ -10,6 +10,7 @@ use diesel::sql_types::{Text, Uuid as SqlUuid};
 use reqwest::StatusCode;
 
 use crate::helpers::process::Chaat;
+use crate::helpers::sse::EventStream;
 use crate::helpers::{assert_redirect, count, count_with, select, test_settings, user_id, Actor, Client, TestApp, TestDb, PASSWORD};
 
 // ---------- helpers ----------
@@ -176,8 +177,14 @@ async fn a_blocked_persons_messages_in_a_shared_group_are_collapsed_for_me_only(
     assert!(!found.contains("unique-words from bob"));
     let (_, found) = carol.get_page("/search?q=unique-words").await;
     assert!(found.contains("from bob"));
-    // bob may still write in the group; the others read it.
+    // bob may still write in the group; it reaches me live collapsed, carol as it is.
+    let mut mine = EventStream::open(&alice, &format!("/chats/{group}/events"), None).await;
+    let mut carols = EventStream::open(&carol, &format!("/chats/{group}/events"), None).await;
     assert_eq!(bob.send(group, "still here").await.status(), StatusCode::SEE_OTHER);
+    let event = mine.next(Duration::from_secs(10)).await.expect("the message arrives live");
+    assert!(event.data.contains("message-blocked") && event.data.contains("still here"), "{}", event.data);
+    let event = carols.next(Duration::from_secs(10)).await.expect("the message arrives live");
+    assert!(!event.data.contains("message-blocked"));
 }
 
 /// A send racing a block is stored before it or refused, never after: the block and the
