@@ -15,13 +15,14 @@
 //! and my memberships.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use diesel::PgConnection;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -38,11 +39,30 @@ const CHUNK: usize = 64 * 1024;
 /// Pieces waiting to be sent at most.
 const QUEUED: usize = 4;
 
+/// Exports running at once on an instance: each holds a pooled connection (and a
+/// blocking thread) for its whole download, so a few slow downloads must not take the
+/// pool from everyone else. One more gets 503 with `Retry-After`.
+pub const AT_ONCE: usize = 2;
+
+/// The instance's export slots (app data, one per instance).
+#[derive(Clone)]
+pub struct Slots(Arc<Semaphore>);
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots(Arc::new(Semaphore::new(AT_ONCE)))
+    }
+}
+
 /// The streamed answer; the archive is written on a blocking thread meanwhile.
-pub fn response(pool: DbPool, me: UserId, username: String) -> HttpResponse {
+pub fn response(slots: &Slots, pool: DbPool, me: UserId, username: String) -> Result<HttpResponse, AppError> {
+    let Ok(permit) = slots.0.clone().try_acquire_owned() else {
+        return Err(AppError::Unavailable(format!("{AT_ONCE} exports are already running")));
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(QUEUED);
     let filename = format!("chaat-export-{username}.zip");
     tokio::task::spawn_blocking(move || {
+        let _running = permit;
         let sink = Chunks { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
         let written = db::run_here(&pool, |conn| {
             conn.build_transaction().read_only().repeatable_read().run(|conn| write_archive(conn, me, &username, sink))
@@ -54,11 +74,11 @@ pub fn response(pool: DbPool, me: UserId, username: String) -> HttpResponse {
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/zip")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(body)
+        .streaming(body))
 }
 
 /// A `Write` that sends what it gets in `CHUNK`s, waiting while the channel is full.

@@ -240,7 +240,7 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
            FROM chats_as_seen v \
            LEFT JOIN LATERAL (SELECT lm.text, lm.kind, lm.sender FROM messages lm \
                  WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
-                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = lm.sender) \
+                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
                  ORDER BY lm.seq DESC LIMIT 1) m ON true \
            LEFT JOIN users s ON s.user_id = m.sender \
           WHERE v.viewer = $1 \

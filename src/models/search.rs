@@ -149,7 +149,7 @@ pub fn messages(
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
                    LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
-                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = m.sender) \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = m.sender) \
                     AND search_document(m.text) @@ to_tsquery('simple', $2) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \
                     AND (cardinality($4::uuid[]) = 0 OR m.sender = ANY ($4::uuid[])) \
@@ -172,7 +172,7 @@ pub fn messages(
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
                    LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
-                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = $1 AND b.blocked = m.sender) \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = m.sender) \
                     AND m.sender = ANY ($2::uuid[]) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \
                     AND ($4::uuid IS NULL OR m.message_id < $4) \

@@ -188,8 +188,8 @@ pub async fn signup_codes(req: HttpRequest, user: CurrentUser, pool: web::Data<D
     codes_page(&user, &pool, true).await
 }
 
-pub async fn export(user: CurrentUser, pool: web::Data<DbPool>) -> HttpResponse {
-    crate::export::response(pool.get_ref().clone(), user.user_id, user.username.clone())
+pub async fn export(user: CurrentUser, pool: web::Data<DbPool>, slots: web::Data<crate::export::Slots>) -> Result<HttpResponse, AppError> {
+    crate::export::response(&slots, pool.get_ref().clone(), user.user_id, user.username.clone())
 }
 
 #[derive(Deserialize)]
