@@ -385,6 +385,14 @@ async fn the_export_holds_my_data_escaped_and_nothing_of_others_chats() {
     assert_eq!(alice.send(group, "group hello").await.status(), StatusCode::SEE_OTHER);
     let others = bob.open_direct(&carol).await;
     assert_eq!(bob.send(others, "top-secret between bob and carol").await.status(), StatusCode::SEE_OTHER);
+    // My picture (a PNG made here; the app re-encodes it).
+    let mut png = Vec::new();
+    image::DynamicImage::new_rgb8(64, 64).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", alice.csrf_token().await)
+        .part("picture", reqwest::multipart::Part::bytes(png).file_name("me.png").mime_str("image/png").unwrap());
+    let uploaded = alice.http.post(alice.url("/settings/display-picture")).multipart(form).send().await.unwrap();
+    assert_redirect(&uploaded, "/settings?done=picture");
 
     let resp = alice.get("/settings/export").await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -393,7 +401,7 @@ async fn the_export_holds_my_data_escaped_and_nothing_of_others_chats() {
     assert!(resp.headers().get("content-length").is_none(), "streamed, not buffered");
     let files = unzip(&resp.bytes().await.unwrap());
     let names: Vec<_> = files.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["profile.json", "friends.json", "requests.json", "blocked.json", "index.html"] {
+    for expected in ["profile.json", "picture.jpg", "friends.json", "requests.json", "blocked.json", "index.html"] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
     let mut chat_files: Vec<_> = names.iter().filter(|n| n.starts_with("chats/")).map(|n| n.to_string()).collect();
@@ -421,6 +429,9 @@ async fn the_export_holds_my_data_escaped_and_nothing_of_others_chats() {
         }
     }
     let json = |name: &str| -> serde_json::Value { serde_json::from_slice(&files.iter().find(|(n, _)| n == name).unwrap().1).unwrap() };
+    // A flat picture is stored as JPEG (the smaller of the two re-encodings).
+    let picture = &files.iter().find(|(n, _)| n == "picture.jpg").unwrap().1;
+    assert!(picture.starts_with(&[0xFF, 0xD8]), "my picture as stored");
     assert_eq!(json("profile.json")["username"], "alice");
     assert_eq!(json("profile.json")["user_id"], a.as_str());
     assert_eq!(json("friends.json")[0]["username"], "bob");
