@@ -35,7 +35,7 @@ nav="(SELECT count(*) FROM friend_requests WHERE to_user = '$me' AND status = 'p
 explain "chat page: the chat, whether I may send, and the nav badges" "SELECT c.chat_id, c.is_group, c.name, c.last_seq, p.last_read_seq, p.role, o.user_id AS other_id, o.username AS other_name, (c.is_group OR EXISTS (SELECT 1 FROM friends f WHERE f.user1 = d.user_low AND f.user2 = d.user_high)) AS can_send, $nav FROM chats c JOIN chat_participants p ON p.chat_id = c.chat_id AND p.user_id = '$me' LEFT JOIN direct_chats d ON d.chat_id = c.chat_id LEFT JOIN users o ON o.user_id = CASE WHEN d.user_low = '$me' THEN d.user_high ELSE d.user_low END WHERE c.chat_id = '$chat'"
 explain "chat page: latest 50 (+1) messages" "SELECT m.message_id, m.chat_id, m.seq, m.sender, u.username AS sender_name, m.sent_time, m.text, m.kind FROM messages m JOIN users u ON u.user_id = m.sender WHERE m.chat_id = '$chat' AND m.seq < 9223372036854775807 ORDER BY m.seq DESC LIMIT 51"
 explain "send, refused only: repeated client_id?" "SELECT m.message_id FROM messages m JOIN users u ON u.user_id = m.sender WHERE m.sender = '$me' AND m.client_id = gen_random_uuid()"
-echo; echo "-- send: the two statements inside send_message() (migration 000021), rolled back"
+echo; echo "-- send: the two statements inside send_message() (migration 000025; the mentions insert left out), rolled back"
 "${psql[@]}" <<SQL
 BEGIN;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT 1 FROM chats WHERE chat_id = '$chat' FOR UPDATE;
@@ -44,6 +44,7 @@ WITH c AS (UPDATE chats SET last_seq = last_seq + 1, last_rev = last_rev + 1, la
             WHERE chat_id = '$chat'
               AND EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = '$chat' AND user_id = '$me')
               AND (is_group OR EXISTS (SELECT 1 FROM direct_chats d JOIN friends f ON f.user1 = d.user_low AND f.user2 = d.user_high WHERE d.chat_id = '$chat'))
+              AND (is_group OR NOT EXISTS (SELECT 1 FROM direct_chats d WHERE d.chat_id = '$chat' AND blocked_between(d.user_low, d.user_high)))
               AND NOT EXISTS (SELECT 1 FROM messages WHERE sender = '$me' AND client_id = gen_random_uuid())
            RETURNING last_seq, last_rev, is_group),
      m AS (INSERT INTO messages (message_id, chat_id, seq, rev, sender, text, client_id, kind)

@@ -15,6 +15,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    blocks (blocker, blocked) {
+        blocker -> Uuid,
+        blocked -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_participants (chat_id, user_id) {
         chat_id -> Uuid,
         user_id -> Uuid,
@@ -30,7 +38,7 @@ diesel::table! {
         name -> Nullable<Text>,
         is_group -> Bool,
         creation_time -> Timestamptz,
-        created_by -> Uuid,
+        created_by -> Nullable<Uuid>,
         last_seq -> Int8,
         last_activity_at -> Timestamptz,
         last_rev -> Int8,
@@ -72,6 +80,13 @@ diesel::table! {
         user1 -> Uuid,
         user2 -> Uuid,
         since -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    held_usernames (name_hash) {
+        name_hash -> Bytea,
+        free_after -> Timestamptz,
     }
 }
 
@@ -132,6 +147,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Bytea,
         user_id -> Nullable<Uuid>,
@@ -151,6 +174,7 @@ diesel::table! {
         pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
+        request_policy -> Text,
     }
 }
 
@@ -164,23 +188,26 @@ diesel::joinable!(message_mentions -> users (user_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
-diesel::joinable!(messages -> users (sender));
 diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     auth_throttle,
+    blocks,
     chat_participants,
     chats,
     direct_chats,
     display_pictures,
     friend_requests,
     friends,
+    held_usernames,
     message_edits,
     message_mentions,
     message_reactions,
     messages,
     oidc_identities,
+    recovery_codes,
     sessions,
     users,
 );

@@ -1,5 +1,5 @@
 //! Views of the schema, declared by hand: `diesel print-schema` sees only tables.
-//! `chats_as_seen` is defined in migration 000007 (`last_rev` added by 000021).
+//! `chats_as_seen` is defined in migration 000007 (`last_rev` added by 000025).
 
 diesel::table! {
     /// Every chat as one of its participants (`viewer`) sees it; no row for anyone else.

@@ -6,18 +6,22 @@
 use diesel::prelude::*;
 
 use super::{ChatId, Seq, UserId};
-use crate::db::schema::{chat_participants, message_mentions, users};
+use crate::db::schema::{blocks, chat_participants, message_mentions, messages, users};
 
 /// Whether a message of `chat_id` after `user_id`'s read marker mentions them (a primary
-/// key range probe). A mention notifies even in a muted chat (SPEC §7): this is the hook.
+/// key range probe), leaving out messages of people they blocked (SPEC §10: those never
+/// notify). A mention notifies even in a muted chat (SPEC §7): this is the hook.
 pub fn unread_for(conn: &mut PgConnection, user_id: UserId, chat_id: ChatId) -> QueryResult<bool> {
     let read = chat_participants::table.find((chat_id, user_id)).select(chat_participants::last_read_seq).first::<Seq>(conn).optional()?;
     let Some(read) = read else { return Ok(false) };
+    let blocked_senders = blocks::table.filter(blocks::blocker.eq(user_id)).select(blocks::blocked);
     diesel::select(diesel::dsl::exists(
         message_mentions::table
+            .inner_join(messages::table.on(messages::chat_id.eq(message_mentions::chat_id).and(messages::seq.eq(message_mentions::seq))))
             .filter(message_mentions::user_id.eq(user_id))
             .filter(message_mentions::chat_id.eq(chat_id))
-            .filter(message_mentions::seq.gt(read)),
+            .filter(message_mentions::seq.gt(read))
+            .filter(messages::sender.ne_all(blocked_senders)),
     ))
     .get_result(conn)
 }

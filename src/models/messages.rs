@@ -104,6 +104,18 @@ fn view((message_id, chat_id, seq, rev, sender, sender_name, sent_time, text, ki
     }
 }
 
+diesel::define_sql_function!(fn coalesce(x: Nullable<Text>, y: Text) -> Text);
+
+/// What a message of a deleted account names as its sender (its user row is gone).
+pub const DELETED_ACCOUNT: &str = "Deleted account";
+
+/// Messages joined with their senders: a deleted account's messages stay, without one.
+macro_rules! with_senders {
+    () => {
+        messages::table.left_join(users::table.on(users::user_id.eq(messages::sender)))
+    };
+}
+
 /// The columns of a `Row`, in its order.
 macro_rules! message_columns {
     () => {
@@ -113,7 +125,7 @@ macro_rules! message_columns {
             messages::seq,
             messages::rev,
             messages::sender,
-            users::username,
+            coalesce(users::username.nullable(), DELETED_ACCOUNT),
             messages::sent_time,
             messages::text,
             messages::kind,
@@ -168,11 +180,16 @@ fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Row>) -> QueryRe
 /// The originals that replies quote (of this chat only: a reply's key names its own chat).
 fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult<Vec<Quote>> {
     type Original = (Seq, MessageId, String, String, Option<DateTime<Utc>>);
-    let found: Vec<Original> = messages::table
-        .inner_join(users::table)
+    let found: Vec<Original> = with_senders!()
         .filter(messages::chat_id.eq(chat_id))
         .filter(messages::seq.eq_any(seqs))
-        .select((messages::seq, messages::message_id, users::username, messages::text, messages::deleted_at))
+        .select((
+            messages::seq,
+            messages::message_id,
+            coalesce(users::username.nullable(), DELETED_ACCOUNT),
+            messages::text,
+            messages::deleted_at,
+        ))
         .load(conn)?;
     Ok(found
         .into_iter()
@@ -188,8 +205,7 @@ fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult
 
 /// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
 pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<Row> = messages::table
-        .inner_join(users::table)
+    let mut page: Vec<Row> = with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.lt(before))
         .order(messages::seq.desc())
@@ -202,8 +218,7 @@ pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq
 
 /// Up to `limit` messages after `after`, oldest first (newer pages of history).
 pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let rows = messages::table
-        .inner_join(users::table)
+    let rows = with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.gt(after))
         .order(messages::seq)
@@ -216,8 +231,7 @@ pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit
 /// Up to `limit` messages whose latest change is after `since`, in rev order, each once
 /// in its current form (resume, polling, live catch-up).
 pub fn changed_after(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let rows = messages::table
-        .inner_join(users::table)
+    let rows = with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::rev.gt(since))
         .order(messages::rev)
@@ -240,8 +254,7 @@ pub fn last_seq_at(conn: &mut PgConnection, membership: &Membership, rev: Rev) -
 
 /// One message of the chat, by its position, decorated.
 pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> QueryResult<Option<MessageView>> {
-    let row: Option<Row> = messages::table
-        .inner_join(users::table)
+    let row: Option<Row> = with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.eq(seq))
         .select(message_columns!())
@@ -252,8 +265,7 @@ pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Query
 
 /// Re-reads messages by id after a change, decorated (for the live update).
 pub(super) fn reload(conn: &mut PgConnection, chat_id: ChatId, message_id: MessageId) -> QueryResult<MessageView> {
-    let row: Row =
-        messages::table.inner_join(users::table).filter(messages::message_id.eq(message_id)).select(message_columns!()).first(conn)?;
+    let row: Row = with_senders!().filter(messages::message_id.eq(message_id)).select(message_columns!()).first(conn)?;
     decorate(conn, chat_id, vec![row])?.pop().ok_or(diesel::result::Error::NotFound)
 }
 
@@ -310,7 +322,7 @@ struct Sent {
 impl NewMessage<'_> {
     /// Stores the message with the chat's next seq and rev, records the members it
     /// mentions and moves the sender's read marker, in one statement: the
-    /// `send_message` function (migration 000021, first 000006) locks the chat row,
+    /// `send_message` function (migration 000025; first 000006, the block guard 000022) locks the chat row,
     /// then writes guarded by every rule. A reply costs one more query (its quote).
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
         let mentions = if self.kind == MessageKind::Text { crate::domain::mentions::mentioned(self.text) } else { vec![] };
@@ -385,8 +397,7 @@ impl NewMessage<'_> {
     /// sender; only asked once the sender is known to be in the chat).
     fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
-        let row: Option<Row> = messages::table
-            .inner_join(users::table)
+        let row: Option<Row> = with_senders!()
             .filter(messages::sender.eq(self.sender))
             .filter(messages::client_id.eq(client_id))
             .select(message_columns!())

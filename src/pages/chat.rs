@@ -13,9 +13,9 @@ use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
 use crate::models::Rev;
-use crate::models::{groups, ChatId, Seq};
+use crate::models::{groups, ChatId, Seq, UserId};
 use crate::views::chats::{
-    flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, Row, Viewer, GROUP_WITHIN,
+    collapse_blocked, flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, Row, Viewer, GROUP_WITHIN,
 };
 use crate::views::Layout;
 
@@ -78,6 +78,8 @@ struct Loaded {
     group: Option<(Vec<Member>, Vec<FriendName>)>,
     /// The message the composer answers.
     reply_to: Option<MessageView>,
+    /// The people I blocked (SPEC §10: their messages collapse; a direct chat says so).
+    blocked: Vec<UserId>,
 }
 
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position, reply_to: Option<Seq>) -> Result<Loaded, AppError> {
@@ -100,7 +102,8 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
             Some(seq) => messages::find(conn, &membership, seq)?.filter(|m| !m.deleted),
             None => None,
         };
-        Ok::<_, AppError>(Loaded { counts, membership, history, group, reply_to })
+        let blocked = crate::models::blocks::ids(conn, me)?;
+        Ok::<_, AppError>(Loaded { counts, membership, history, group, reply_to, blocked })
     })
     .await
 }
@@ -113,7 +116,7 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group, reply_to } = load(pool, user, chat_id, position, forms.reply_to).await?;
+    let Loaded { counts, membership, history, group, reply_to, blocked } = load(pool, user, chat_id, position, forms.reply_to).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -130,8 +133,13 @@ pub async fn chat_page(
         client_id: Uuid::new_v4(),
         text: forms.composer_text,
         // After a refused send the form stays, to keep the text and show why.
-        closed: (!chat.can_send && forms.composer_error.is_none())
-            .then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
+        closed: (!chat.can_send && forms.composer_error.is_none()).then(|| match chat.other_id {
+            Some(other) if blocked.contains(&other) => format!(
+                "You blocked {}. Neither of you can send messages here; you can still read your history. Unblock them from their profile or in Settings.",
+                chat.title()
+            ),
+            _ => format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title()),
+        }),
         error: forms.composer_error,
     };
     let group = group.map(|(members, friends)| {
@@ -140,7 +148,7 @@ pub async fn chat_page(
         panel.rename = forms.rename.unwrap_or(panel.rename);
         panel
     });
-    let mut rows = timeline(shown, &viewer, older.as_ref());
+    let mut rows = collapse_blocked(timeline(shown, &viewer, older.as_ref()), &blocked);
     if let Position::Around(at) = position {
         for row in &mut rows {
             if let Row::Message(item) = row {
@@ -176,22 +184,23 @@ pub enum Cursor {
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let (membership, history) = db::run(pool, move |conn| {
+    let (membership, history, blocked) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
         let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
             Cursor::Changed(since) => messages::changed_after(conn, &membership, since, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
         };
-        Ok::<_, AppError>((membership, history))
+        let blocked = crate::models::blocks::ids(conn, me)?;
+        Ok::<_, AppError>((membership, history, blocked))
     })
     .await?;
     let viewer = viewer(user, &membership);
     if let Cursor::After(_) | Cursor::Changed(_) = cursor {
-        return Ok(MessagesFragment { chat_id, rows: flat(history, &viewer), pages: HistoryLinks::default() });
+        return Ok(MessagesFragment { chat_id, rows: collapse_blocked(flat(history, &viewer), &blocked), pages: HistoryLinks::default() });
     }
     let (shown, older, pages) = split_page(history, PAGE_SIZE);
-    Ok(MessagesFragment { chat_id, rows: timeline(shown, &viewer, older.as_ref()), pages })
+    Ok(MessagesFragment { chat_id, rows: collapse_blocked(timeline(shown, &viewer, older.as_ref()), &blocked), pages })
 }
 
 /// A page loaded with one message more than it shows: that one (the oldest) only says

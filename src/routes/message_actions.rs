@@ -96,7 +96,9 @@ fn changed(
     replies: Vec<MessageView>,
     publish: bool,
 ) -> HttpResponse {
-    let html = render_message(&m, &viewer(user, membership));
+    // Its viewer just acted on it (a blocked sender's message only once revealed): shown
+    // open; the stream's update collapses it again like every page load.
+    let html = render_message(&m, &viewer(user, membership), &[]);
     let back = back_to(membership, &m);
     if publish {
         hub.publish(m);

@@ -126,11 +126,13 @@ pub struct MessageItem {
     pub viewer: Viewer,
     /// The message a permalink (`?at=`) points at.
     pub highlighted: bool,
+    /// Written by someone the viewer blocked: shown collapsed (SPEC §10).
+    pub blocked: bool,
 }
 
 impl MessageItem {
     pub fn new(m: MessageView, viewer: &Viewer, continued: bool) -> Self {
-        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer: viewer.clone(), highlighted: false }
+        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer: viewer.clone(), highlighted: false, blocked: false }
     }
     /// The URL every action of this message starts with.
     pub fn base(&self) -> String {
@@ -142,7 +144,7 @@ impl MessageItem {
     }
     /// The text mentions the viewer.
     pub fn mentions_me(&self) -> bool {
-        !self.mine && self.m.mentions.contains(&self.viewer.username)
+        !self.mine && !self.blocked && self.m.mentions.contains(&self.viewer.username)
     }
     pub fn can_edit(&self) -> bool {
         self.mine && !self.m.deleted && !self.is_system() && Utc::now() - self.m.sent_time <= EDIT_WITHIN
@@ -215,15 +217,31 @@ fn timeline_at(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&Mess
     rows
 }
 
+/// Collapses the texts of people the viewer blocked (their system lines stay).
+pub fn collapse_blocked(mut rows: Vec<Row>, blocked: &[UserId]) -> Vec<Row> {
+    if blocked.is_empty() {
+        return rows;
+    }
+    for row in &mut rows {
+        if let Row::Message(item) = row {
+            item.blocked = !item.is_system() && blocked.contains(&item.m.sender);
+        }
+    }
+    rows
+}
+
 #[derive(Template)]
 #[template(path = "messages/_message.html")]
 pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data, htmx answers).
-pub fn render_message(m: &MessageView, viewer: &Viewer) -> String {
-    let fragment = MessageFragment { item: MessageItem::new(m.clone(), viewer, false) };
+/// The message as `viewer` sees it, standing alone (SSE data, htmx answers); collapsed
+/// when its sender is one of `blocked` (the people the viewer blocked).
+pub fn render_message(m: &MessageView, viewer: &Viewer, blocked: &[UserId]) -> String {
+    let mut item = MessageItem::new(m.clone(), viewer, false);
+    item.blocked = !item.is_system() && blocked.contains(&m.sender);
+    let fragment = MessageFragment { item };
     fragment.render().unwrap_or_default()
 }
 

@@ -515,3 +515,86 @@ async fn a_deleted_message_is_not_found_by_search() {
         assert!(at(2), "{q}: the other one is found: {links:?}");
     }
 }
+
+/// Message actions beside blocking (SPEC §7 with §10): in a shared group, the message of
+/// someone I blocked folds whole, its actions included (still usable once revealed); its
+/// mention of me marks neither the message nor my chat list, nor the inbox's hook; the
+/// blocked sender sees their mention as before; the others see nothing folded.
+#[actix_web::test]
+async fn a_blocked_persons_mention_marks_nothing_and_their_message_folds_with_its_actions() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    carol.befriend(&alice).await;
+    carol.befriend(&bob).await;
+    let group = carol.create_group("team", &["alice", "bob"]).await;
+    assert_eq!(alice.post("/users/bob/block", &[]).await.status(), StatusCode::SEE_OTHER);
+    bob.send(group, "hey @alice and @carol").await;
+    let seq = count_with(&mut app.conn(), "SELECT last_seq AS n FROM chats WHERE chat_id = $1", group);
+
+    let list = page(&alice, "/chats").await;
+    assert!(!has(&list, ".badge-mention"), "no @ for a blocked person's mention");
+    let list = page(&carol, "/chats").await;
+    assert!(has(&list, ".badge-mention"), "carol's @ stays");
+    let mut conn = app.conn();
+    let alice_id = crate::helpers::user_id(&app, "alice");
+    assert!(!chaat::models::mentions::unread_for(&mut conn, alice_id.into(), group.into()).unwrap(), "nothing for the inbox");
+
+    let shown = message_html(&alice, group, seq).await;
+    assert!(!has(&shown, "li.mentions-me"), "{shown}");
+    let folded = select(&shown, "details.message-blocked");
+    assert_eq!(folded.len(), 1, "{shown}");
+    assert!(has(&folded[0], "form.message-tools details.message-actions"), "its actions fold with it: {shown}");
+    assert_eq!(react(&alice, group, seq, "👍").await.status(), StatusCode::SEE_OTHER, "revealed, it takes a reaction");
+    let for_bob = message_html(&bob, group, seq).await;
+    assert!(has(&for_bob, "a.mention[href=\"/users/alice\"]") && !has(&for_bob, "details.message-blocked"), "bob sees no change");
+    let for_carol = message_html(&carol, group, seq).await;
+    assert!(has(&for_carol, "li.mentions-me") && !has(&for_carol, "details.message-blocked"));
+}
+
+/// A database that took account safety (000022) and search speed (000023) before
+/// message actions (main's order of landing): 000021 then runs on it, 000025 after it,
+/// and the one send left keeps both the block guard and the rev.
+#[actix_web::test]
+async fn message_actions_migrate_a_database_already_past_account_safety() {
+    use diesel::migration::MigrationSource;
+    use diesel_migrations::MigrationHarness;
+    let db = crate::helpers::TestDb::new();
+    let mut conn = db.conn();
+    let all = MigrationSource::<diesel::pg::Pg>::migrations(&chaat::db::migrate::MIGRATIONS).unwrap();
+    for name in ["000025_message_actions_functions", "000021_message_actions"] {
+        let m = all.iter().find(|m| m.name().to_string().ends_with(name)).unwrap_or_else(|| panic!("{name}"));
+        conn.revert_migration(m.as_ref()).unwrap_or_else(|e| panic!("revert {name}: {e}"));
+    }
+    let has_rev = "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'rev'";
+    assert_eq!(crate::helpers::count(&mut conn, has_rev), 0, "as main was");
+    // A message sent the way main sends (the 6-argument send of 000022).
+    for sql in [
+        "INSERT INTO users (user_id, username, dynamic_salt, pwd_hash) VALUES \
+           ('00000000-0000-7000-8000-00000000000a', 'alice', 's', 'h'), ('00000000-0000-7000-8000-00000000000b', 'bob', 's', 'h')",
+        "INSERT INTO chats (chat_id, name, is_group, created_by) \
+           VALUES ('00000000-0000-7000-8000-0000000000c1', 'crew', true, '00000000-0000-7000-8000-00000000000a')",
+        "INSERT INTO chat_participants (chat_id, user_id) VALUES \
+           ('00000000-0000-7000-8000-0000000000c1', '00000000-0000-7000-8000-00000000000a'), \
+           ('00000000-0000-7000-8000-0000000000c1', '00000000-0000-7000-8000-00000000000b')",
+        "SELECT * FROM send_message('00000000-0000-7000-8000-0000000000c1', gen_random_uuid(), \
+           '00000000-0000-7000-8000-00000000000a', 'before', NULL, 'text')",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    chaat::db::migrate::run_pending(&db.url).expect("000021 and 000025 run after 000023");
+    assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM pg_proc WHERE proname = 'send_message'"), 1, "one send");
+    assert_eq!(crate::helpers::count(&mut conn, "SELECT rev AS n FROM messages WHERE seq = 1"), 1, "an old message's rev is its seq");
+    let sent = "SELECT count(*) AS n FROM send_message('00000000-0000-7000-8000-0000000000c1', gen_random_uuid(), \
+                  '00000000-0000-7000-8000-00000000000b', 'hi @alice', NULL, 'text', 1, '{alice}')";
+    assert_eq!(crate::helpers::count(&mut conn, sent), 1);
+    assert_eq!(
+        crate::helpers::count(&mut conn, "SELECT (last_rev * 10 + (SELECT count(*) FROM message_mentions)) AS n FROM chats"),
+        21,
+        "rev 2, one mention"
+    );
+    assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM chats_as_seen WHERE last_rev = 2"), 2, "the view's rev");
+    let guarded = "SELECT count(*) AS n FROM pg_proc WHERE proname = 'send_message' AND prosrc LIKE '%blocked_between%'";
+    assert_eq!(crate::helpers::count(&mut conn, guarded), 1, "the block guard of 000022");
+}
