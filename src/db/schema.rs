@@ -1,6 +1,36 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    attachment_chunks (attachment_id, n) {
+        attachment_id -> Uuid,
+        n -> Int4,
+        bytes -> Bytea,
+    }
+}
+
+diesel::table! {
+    attachments (attachment_id) {
+        attachment_id -> Uuid,
+        message_id -> Uuid,
+        chat_id -> Uuid,
+        uploader -> Uuid,
+        position -> Int2,
+        name -> Text,
+        size -> Int8,
+        kind -> Text,
+        content_type -> Text,
+        sha256 -> Text,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        thumbnail -> Nullable<Bytea>,
+        thumb_type -> Nullable<Text>,
+        thumb_width -> Nullable<Int4>,
+        thumb_height -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     auth_throttle (bucket) {
         bucket -> Text,
         window_start -> Timestamptz,
@@ -113,6 +143,10 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(attachment_chunks -> attachments (attachment_id));
+diesel::joinable!(attachments -> chats (chat_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(attachments -> users (uploader));
 diesel::joinable!(chat_participants -> chats (chat_id));
 diesel::joinable!(chat_participants -> users (user_id));
 diesel::joinable!(chats -> users (created_by));
@@ -124,6 +158,8 @@ diesel::joinable!(oidc_identities -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    attachment_chunks,
+    attachments,
     auth_throttle,
     chat_participants,
     chats,

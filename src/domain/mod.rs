@@ -1,6 +1,7 @@
 //! Domain newtypes: each can only hold a valid value (parse, don't validate). No diesel
 //! or actix here. Each `parse` error is the sentence shown next to the form field.
 
+mod file_name;
 mod greeting;
 mod group_name;
 mod message_text;
@@ -12,6 +13,7 @@ mod username_prefix;
 #[cfg(test)]
 pub(crate) mod test_strings;
 
+pub use file_name::FileName;
 pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;

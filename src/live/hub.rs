@@ -98,6 +98,13 @@ impl Hub {
         self.tell_others(Update::Reached(chat_id, seq));
     }
 
+    /// Call once a message's transaction committed when the message is not at hand to
+    /// render (one with files): streams load it from the database.
+    pub fn publish_reached(&self, chat_id: ChatId, seq: Seq) {
+        self.signal(chat_id, Signal::Reached(seq));
+        self.tell_others(Update::Reached(chat_id, seq));
+    }
+
     /// The session `sid` of `user_id` ended (logout): its streams end, here at once and
     /// on the other instances as soon as they hear of it.
     pub fn end_session(&self, user_id: UserId, sid: &str) {

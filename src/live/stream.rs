@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
 use crate::models::Seq;
@@ -22,7 +23,8 @@ const CATCH_UP_PAGE: i64 = 200;
 /// Events buffered towards one client before the stream waits for it.
 const CLIENT_BUFFER: usize = 64;
 
-pub type Render = Box<dyn Fn(&MessageView) -> String>;
+/// Renders a message with its files for the stream's viewer.
+pub type Render = Box<dyn Fn(&MessageView, &[AttachmentView]) -> String>;
 
 /// Starts the stream's task for the person of `membership`, in the place `ticket` holds,
 /// and returns the receiving end for the SSE response. When the task ends, the response
@@ -69,7 +71,8 @@ impl Stream {
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
         match signal {
-            Ok(Signal::Message(m)) if m.seq == self.last.next() => self.send(&m).await,
+            // Messages with files are never published ready-made (`Hub::publish_reached`).
+            Ok(Signal::Message(m)) if m.seq == self.last.next() => self.send(&m, &[]).await,
             Ok(Signal::Message(m)) if m.seq <= self.last => true,
             Ok(Signal::Reached(seq)) if seq <= self.last => true,
             // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
@@ -80,13 +83,13 @@ impl Stream {
         }
     }
 
-    async fn send(&mut self, m: &MessageView) -> bool {
+    async fn send(&mut self, m: &MessageView, files: &[AttachmentView]) -> bool {
         // Checked before every event: once the session ended, nothing more goes out,
         // even from a catch-up that was under way.
         if self.ticket.ending.is_ended() {
             return false;
         }
-        let event = sse::Data::new((self.render)(m)).id(m.seq.to_string());
+        let event = sse::Data::new((self.render)(m, files)).id(m.seq.to_string());
         if self.tx.send(event.into()).await.is_err() {
             return false;
         }
@@ -108,10 +111,11 @@ impl Stream {
                 if !chats::still_participates(conn, &membership, &sid)? {
                     return Ok::<_, AppError>(None);
                 }
-                Ok(Some(page))
+                let files = attachments::for_messages(conn, &membership, &page.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
+                Ok(Some((page, files)))
             })
             .await;
-            let page = match page {
+            let (page, files) = match page {
                 Ok(Some(page)) => page,
                 Ok(None) => return false,
                 // The database is away: keep the stream; the next sweep retries.
@@ -119,7 +123,8 @@ impl Stream {
             };
             let full = page.len() as i64 == CATCH_UP_PAGE;
             for m in &page {
-                if !self.send(m).await {
+                let mine: Vec<AttachmentView> = files.iter().filter(|f| f.message_id == m.message_id).cloned().collect();
+                if !self.send(m, &mine).await {
                     return false;
                 }
             }

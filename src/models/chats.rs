@@ -213,6 +213,11 @@ pub struct ChatListRow {
     pub last_kind: Option<super::messages::MessageKind>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_sender: Option<String>,
+    /// The last message's first file when it has no text: (kind, name).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_file_kind: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_file_name: Option<String>,
     /// Up to four members of a group, for its picture stack.
     #[diesel(sql_type = Array<SqlUuid>)]
     pub member_ids: Vec<UserId>,
@@ -223,12 +228,16 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
     crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, (v.last_seq - v.last_read_seq) AS unread, \
                 v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
+                f.kind AS last_file_kind, f.name AS last_file_name, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
                      ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids \
            FROM chats_as_seen v \
            LEFT JOIN messages m ON m.chat_id = v.chat_id AND m.seq = v.last_seq \
            LEFT JOIN users s ON s.user_id = m.sender \
+           LEFT JOIN LATERAL (SELECT a.kind, a.name FROM attachments a \
+                               WHERE m.text = '' AND a.message_id = m.message_id \
+                               ORDER BY a.position LIMIT 1) f ON true \
           WHERE v.viewer = $1 \
           ORDER BY v.last_activity_at DESC, v.chat_id",
     )

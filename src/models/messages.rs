@@ -108,9 +108,15 @@ impl NewMessage<'_> {
     /// in one statement: the `send_message` function (migration 000006) locks the chat
     /// row, then writes guarded by every rule.
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
+        self.send_as(conn, MessageId::new_v7())
+    }
+
+    /// `send` with an id chosen beforehand (a send with files writes them first, under
+    /// the message's id, in the same transaction).
+    pub fn send_as(&self, conn: &mut PgConnection, message_id: MessageId) -> QueryResult<SendOutcome> {
         let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6)")
             .bind::<SqlUuid, _>(self.chat_id)
-            .bind::<SqlUuid, _>(MessageId::new_v7())
+            .bind::<SqlUuid, _>(message_id)
             .bind::<SqlUuid, _>(self.sender)
             .bind::<Text, _>(self.text)
             .bind::<Nullable<SqlUuid>, _>(self.client_id)
@@ -147,7 +153,7 @@ impl NewMessage<'_> {
 
     /// The message sent earlier with this `client_id`, if any (`client_id` is unique per
     /// sender; only asked once the sender is known to be in the chat).
-    fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
+    pub fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
         messages::table
             .inner_join(users::table)

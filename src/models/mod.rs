@@ -21,6 +21,7 @@
 //! not queries of the app's data.
 
 pub mod app_secrets;
+pub mod attachments;
 pub mod auth_throttle;
 pub mod chats;
 pub mod display_pictures;

@@ -6,13 +6,16 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
 use crate::models::{groups, ChatId, Seq};
-use crate::views::chats::{flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN};
+use crate::views::chats::{
+    flat, timeline, with_files, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN,
+};
 use crate::views::Layout;
 
 /// Messages per page of history.
@@ -51,6 +54,8 @@ struct Loaded {
     history: Vec<MessageView>,
     /// Members and my friends, for a group's members panel.
     group: Option<(Vec<Member>, Vec<FriendName>)>,
+    /// The files of `history`'s messages.
+    files: Vec<AttachmentView>,
 }
 
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
@@ -67,9 +72,10 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
             }
         };
         let history = messages::page_before(conn, &membership, position.before(), PAGE_SIZE + 1)?;
+        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
-        Ok::<_, AppError>(Loaded { counts, membership, history, group })
+        Ok::<_, AppError>(Loaded { counts, membership, history, group, files })
     })
     .await
 }
@@ -82,7 +88,7 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group } = load(pool, user, chat_id, position).await?;
+    let Loaded { counts, membership, history, group, files } = load(pool, user, chat_id, position).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -107,9 +113,11 @@ pub async fn chat_page(
         panel.rename = forms.rename.unwrap_or(panel.rename);
         panel
     });
+    let mut rows = timeline(shown, user.user_id, older.as_ref());
+    with_files(&mut rows, files);
     Ok(ChatPage {
         layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
-        rows: timeline(shown, user.user_id, older.as_ref()),
+        rows,
         pages,
         last_seq: chat.last_seq,
         live: position == Position::Latest,
@@ -131,19 +139,25 @@ pub enum Cursor {
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let history = db::run(pool, move |conn| {
+    let (history, files) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(match cursor {
+        let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
-        })
+        };
+        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
+        Ok::<_, AppError>((history, files))
     })
     .await?;
     if let Cursor::After(_) = cursor {
-        return Ok(MessagesFragment { chat_id, rows: flat(history, me), pages: HistoryLinks::default() });
+        let mut rows = flat(history, me);
+        with_files(&mut rows, files);
+        return Ok(MessagesFragment { chat_id, rows, pages: HistoryLinks::default() });
     }
     let (shown, older, pages) = split_page(history);
-    Ok(MessagesFragment { chat_id, rows: timeline(shown, me, older.as_ref()), pages })
+    let mut rows = timeline(shown, me, older.as_ref());
+    with_files(&mut rows, files);
+    Ok(MessagesFragment { chat_id, rows, pages })
 }
 
 /// A page loaded with one message more than it shows: that one (the oldest) only says

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::live::{stream, Hub, Refusal};
+use crate::models::attachments::AttachmentView;
 use crate::models::chats;
 use crate::models::messages::MessageView;
 use crate::models::{ChatId, Seq};
@@ -66,7 +67,7 @@ pub async fn stream(
     let last_event_id =
         req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
     let since = last_event_id.or(query.since).unwrap_or(end).min(end);
-    let render = Box::new(move |m: &MessageView| render_message(m, me));
+    let render = Box::new(move |m: &MessageView, files: &[AttachmentView]| render_message(m, me, files));
     let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render, ticket);
     let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),

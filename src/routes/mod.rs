@@ -4,6 +4,7 @@
 //! unsafe method by `auth::csrf::protect`, which wraps the whole app.
 
 mod accounts;
+mod attachments;
 mod chats;
 mod display_pictures;
 mod events;
@@ -33,6 +34,17 @@ fn id_in_path<Id: FromStr>(raw: &str) -> Result<Id, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
+/// A `multipart/form-data` body (a send with files).
+fn multipart() -> impl actix_web::guard::Guard {
+    actix_web::guard::fn_guard(|ctx| {
+        ctx.head()
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+    })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))
         .route("/healthz", web::get().to(health::check))
@@ -59,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/group", web::post().to(groups::create))
         .route("/chats/{chat_id}", web::get().to(chats::show))
         .route("/chats/{chat_id}/messages", web::get().to(messages::index))
+        .route("/chats/{chat_id}/messages", web::post().guard(multipart()).to(messages::create_with_files))
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
         .route("/chats/{chat_id}/read", web::post().to(messages::read))
@@ -66,6 +79,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/members/{username}/remove", web::post().to(groups::remove_member))
         .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
         .route("/chats/{chat_id}/leave", web::post().to(groups::leave))
+        .route("/attachments/{attachment_id}", web::get().to(attachments::show))
+        .route("/attachments/{attachment_id}/thumbnail", web::get().to(attachments::thumbnail))
         .route("/search", web::get().to(search::index))
         .route("/friends", web::get().to(friends::index))
         .route("/friends/{username}/remove", web::post().to(friends::remove))

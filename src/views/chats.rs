@@ -5,9 +5,11 @@ use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use super::attachments::FileItem;
 use super::form::Field;
 use super::format;
 use super::Layout;
+use crate::models::attachments::AttachmentView;
 use crate::models::chats::{self, ChatForUser, ChatListRow};
 use crate::models::friends::FriendName;
 use crate::models::messages::{MessageKind, MessageView};
@@ -84,6 +86,16 @@ impl ChatListItem {
     /// The last message, shortened (the template escapes it).
     pub fn preview(&self) -> String {
         let Some(text) = &self.row.last_text else { return String::new() };
+        // A message of files alone: "Photo" or "File: report.pdf".
+        let file;
+        let text = match (text.is_empty(), self.row.last_file_kind.as_deref(), &self.row.last_file_name) {
+            (true, Some("image"), _) => "Photo",
+            (true, Some(_), Some(name)) => {
+                file = format!("File: {name}");
+                file.as_str()
+            }
+            _ => text.as_str(),
+        };
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let short: String = flat.chars().take(PREVIEW_CHARS).collect();
         let short = if flat.chars().count() > PREVIEW_CHARS { format!("{short}…") } else { short };
@@ -107,6 +119,8 @@ pub struct MessageItem {
     pub mine: bool,
     /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
+    /// Its files (set by `with_files`).
+    pub files: Vec<FileItem>,
 }
 
 impl MessageItem {
@@ -134,7 +148,7 @@ pub enum Row {
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
 pub fn flat(messages: Vec<MessageView>, viewer: UserId) -> Vec<Row> {
-    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false })).collect()
+    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false, files: Vec::new() })).collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
@@ -153,7 +167,7 @@ fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&Messa
         }
         let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
         prev = Some(m.clone());
-        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued }));
+        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued, files: Vec::new() }));
     }
     rows
 }
@@ -164,10 +178,24 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data).
-pub fn render_message(m: &MessageView, viewer: UserId) -> String {
-    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false } };
+/// The message as `viewer` sees it, standing alone (SSE data), with its files.
+pub fn render_message(m: &MessageView, viewer: UserId, files: &[AttachmentView]) -> String {
+    let files = files.iter().map(|f| FileItem { f: f.clone() }).collect();
+    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, files } };
     fragment.render().unwrap_or_default()
+}
+
+/// Gives each message of `rows` its files.
+pub fn with_files(rows: &mut [Row], files: Vec<AttachmentView>) {
+    if files.is_empty() {
+        return;
+    }
+    let mut by_message = super::attachments::by_message(files);
+    for row in rows {
+        if let Row::Message(item) = row {
+            item.files = by_message.remove(&item.m.message_id).unwrap_or_default();
+        }
+    }
 }
 
 /// The send form: its own struct so that htmx can swap a fresh one in after a send.

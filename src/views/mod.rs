@@ -2,6 +2,7 @@
 //! fragment; every page carries a `Layout` for `base.html`.
 
 pub mod accounts;
+pub mod attachments;
 pub mod chats;
 pub mod errors;
 pub mod form;
