@@ -83,12 +83,14 @@ pub async fn receive(mut body: Multipart, pool: &DbPool, sender: UserId, chat_id
         match (name.as_str(), file_name) {
             ("files", Some(file_name)) => {
                 // An untouched file input sends a part without a name and without bytes.
-                let head = sniff(&mut field).await?;
+                let (head, ended) = sniff(&mut field).await?;
                 if head.is_empty() && file_name.is_empty() {
                     continue;
                 }
                 files += 1;
                 if files > MAX_FILES {
+                    // A live field blocks the body's next one: dropped, the body skips it.
+                    drop(field);
                     return refused(body, upload, fields, TOO_MANY_FILES.into()).await;
                 }
                 if upload.is_none() {
@@ -103,10 +105,14 @@ pub async fn receive(mut body: Multipart, pool: &DbPool, sender: UserId, chat_id
                     position: (files - 1) as i16,
                     name: FileName::sanitise(&file_name),
                 };
-                match up.file(&mut field, head, meta, MAX_TOTAL_BYTES - total).await? {
+                match up.file(&mut field, head, ended, meta, MAX_TOTAL_BYTES - total).await? {
                     Stored::Bytes(n) => total += n,
-                    Stored::TooLarge(why) => return refused(body, upload, fields, why).await,
+                    Stored::TooLarge(why) => {
+                        drop(field);
+                        return refused(body, upload, fields, why).await;
+                    }
                     Stored::WorkerGone => {
+                        drop(field);
                         drain(&mut body).await;
                         break;
                     }
@@ -116,7 +122,8 @@ pub async fn receive(mut body: Multipart, pool: &DbPool, sender: UserId, chat_id
             ("text", None) => fields.text = read_field(&mut field).await?,
             ("client_id", None) => {
                 let raw = read_field(&mut field).await?;
-                fields.client_id = if raw.is_empty() { None } else { Some(raw.trim().parse().map_err(|_| bad_field("client_id"))?) };
+                fields.client_id =
+                    if raw.is_empty() { None } else { Some(raw.trim().parse().map_err(|_| bad_field("a malformed client_id"))?) };
             }
             ("reply_to", None) => {
                 let raw = read_field(&mut field).await?;
@@ -179,31 +186,48 @@ async fn read_field(field: &mut Field) -> Result<String, AppError> {
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(bad_body)?;
         if bytes.len() + chunk.len() > FIELD_BYTES {
-            return Err(AppError::Forbidden("a form field is too long"));
+            return Err(AppError::BadRequest("a form field is too long"));
         }
         bytes.extend_from_slice(&chunk);
     }
     String::from_utf8(bytes).map_err(|_| bad_field("a field that is not UTF-8"))
 }
 
-/// The first bytes of a file part (fewer, or none, if it is shorter).
-async fn sniff(field: &mut Field) -> Result<Vec<u8>, AppError> {
+/// The first bytes of a file part (fewer, or none, if it is shorter), and whether the
+/// part ended there (a finished field must not be polled again).
+async fn sniff(field: &mut Field) -> Result<(Vec<u8>, bool), AppError> {
     let mut head = Vec::new();
     while head.len() < SNIFF_BYTES {
         match field.next().await {
             Some(chunk) => head.extend_from_slice(&chunk.map_err(bad_body)?),
-            None => break,
+            None => return Ok((head, true)),
         }
     }
-    Ok(head)
+    Ok((head, false))
 }
 
+/// The next piece of a field, or `None` once it ended (and for ever after).
+async fn next_piece(field: &mut Field, ended: &mut bool) -> Result<Option<actix_web::web::Bytes>, AppError> {
+    if *ended {
+        return Ok(None);
+    }
+    match field.next().await {
+        Some(chunk) => Ok(Some(chunk.map_err(bad_body)?)),
+        None => {
+            *ended = true;
+            Ok(None)
+        }
+    }
+}
+
+/// A body that is not well-formed multipart, or that broke off (the client went away).
 fn bad_body(e: actix_multipart::MultipartError) -> AppError {
-    AppError::Internal(anyhow::anyhow!("upload body: {e}"))
+    tracing::info!(error = %e, "unreadable upload body");
+    AppError::BadRequest("the upload could not be read")
 }
 
-fn bad_field(what: &str) -> AppError {
-    AppError::Internal(anyhow::anyhow!("upload: malformed {what}"))
+fn bad_field(what: &'static str) -> AppError {
+    AppError::BadRequest(what)
 }
 
 struct FileMeta {
@@ -292,7 +316,7 @@ impl Upload {
     }
 
     /// Streams one file part (its first bytes already read) into the transaction.
-    async fn file(&mut self, field: &mut Field, head: Vec<u8>, meta: FileMeta, room: u64) -> Result<Stored, AppError> {
+    async fn file(&mut self, field: &mut Field, head: Vec<u8>, mut ended: bool, meta: FileMeta, room: u64) -> Result<Stored, AppError> {
         let limit = MAX_FILE_BYTES.min(room);
         let too_large = |name: &FileName| {
             if room < MAX_FILE_BYTES {
@@ -304,8 +328,7 @@ impl Upload {
         if looks_like_image(&head) {
             // Held whole for the decoder (at most 25 MiB).
             let mut whole = head;
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(bad_body)?;
+            while let Some(chunk) = next_piece(field, &mut ended).await? {
                 if (whole.len() + chunk.len()) as u64 > limit {
                     return Ok(Stored::TooLarge(too_large(&meta.name)));
                 }
@@ -334,8 +357,8 @@ impl Upload {
         let (mut n, mut size) = (0i32, 0u64);
         let mut more = true;
         while more {
-            match field.next().await {
-                Some(chunk) => buffer.extend_from_slice(&chunk.map_err(bad_body)?),
+            match next_piece(field, &mut ended).await? {
+                Some(chunk) => buffer.extend_from_slice(&chunk),
                 None => more = false,
             }
             if size + buffer.len() as u64 > limit {

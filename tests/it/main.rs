@@ -8,6 +8,7 @@
 mod helpers;
 
 mod accounts;
+mod attachments;
 mod authz;
 mod binary;
 mod browser;
