@@ -87,13 +87,13 @@ async fn seed(app: &TestApp) -> Pages {
     }
 }
 
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}: run `make assets`", path.display()))
 }
 
 /// Runs axe-core in the page; returns the serious and critical violations, described.
-async fn axe(browser: &Client, source: &str) -> Vec<String> {
+pub(super) async fn axe(browser: &Client, source: &str) -> Vec<String> {
     let loaded = browser.execute(&format!("{source}\n;return typeof window.axe"), vec![]).await.unwrap();
     assert_eq!(loaded.as_str(), Some("object"), "axe-core loads in the page");
     let run = r#"
@@ -110,7 +110,7 @@ async fn axe(browser: &Client, source: &str) -> Vec<String> {
 }
 
 /// Sets the viewport (not the window) to `width`×`height`.
-async fn viewport(browser: &Client, width: u32, height: u32) {
+pub(super) async fn viewport(browser: &Client, width: u32, height: u32) {
     browser.set_window_size(width, height).await.unwrap();
     let inner = browser.execute("return [innerWidth, innerHeight]", vec![]).await.unwrap();
     let (w, h) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
@@ -121,7 +121,7 @@ async fn viewport(browser: &Client, width: u32, height: u32) {
 
 /// Elements that stick out of the viewport sideways (ignoring visually hidden ones),
 /// with every <details> open (the members panel, the new group form).
-const OVERFLOW: &str = r#"
+pub(super) const OVERFLOW: &str = r#"
 const closed = [...document.querySelectorAll('details:not([open])')];
 closed.forEach(d => d.open = true);
 const out = [];

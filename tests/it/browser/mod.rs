@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, PASSWORD};
 
+mod attachments;
 mod audit;
 mod chat;
 
