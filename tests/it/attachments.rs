@@ -489,3 +489,15 @@ async fn a_25_mib_file_goes_in_and_out_without_the_server_holding_it() {
     let growth_kib = peak.saturating_sub(rss_before);
     assert!(growth_kib < 16 * 1024, "peak RSS grew by {growth_kib} KiB while 25 MiB went in and out");
 }
+
+/// The load generator's `files` scenario (BENCHMARKS.md) runs against the app, small.
+#[actix_web::test]
+async fn the_files_benchmark_scenario_runs() {
+    let photo = chaat_load::files::png(32, 24, 1);
+    assert_eq!(image::load_from_memory(&photo).map(|i| (i.width(), i.height())).ok(), Some((32, 24)));
+    let app = TestApp::spawn().await;
+    let target = chaat_load::Target::new(&app.address).unwrap();
+    let opts = chaat_load::files::FilesOptions { big_bytes: MIB, photos: 5, concurrency: 2, server_pid: None };
+    let report = chaat_load::files::run(&target, &opts).await.unwrap();
+    assert!(report.ok, "{}", report.text);
+}
