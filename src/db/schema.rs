@@ -45,6 +45,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    blocks (blocker, blocked) {
+        blocker -> Uuid,
+        blocked -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_participants (chat_id, user_id) {
         chat_id -> Uuid,
         user_id -> Uuid,
@@ -60,7 +68,7 @@ diesel::table! {
         name -> Nullable<Text>,
         is_group -> Bool,
         creation_time -> Timestamptz,
-        created_by -> Uuid,
+        created_by -> Nullable<Uuid>,
         last_seq -> Int8,
         last_activity_at -> Timestamptz,
     }
@@ -105,6 +113,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    held_usernames (name_hash) {
+        name_hash -> Bytea,
+        free_after -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -131,6 +146,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Bytea,
         user_id -> Nullable<Uuid>,
@@ -150,6 +173,7 @@ diesel::table! {
         pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
+        request_policy -> Text,
     }
 }
 
@@ -163,22 +187,25 @@ diesel::joinable!(chats -> users (created_by));
 diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
-diesel::joinable!(messages -> users (sender));
 diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     attachment_chunks,
     attachments,
     auth_throttle,
+    blocks,
     chat_participants,
     chats,
     direct_chats,
     display_pictures,
     friend_requests,
     friends,
+    held_usernames,
     messages,
     oidc_identities,
+    recovery_codes,
     sessions,
     users,
 );

@@ -12,9 +12,9 @@ use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
-use crate::models::{groups, ChatId, Seq};
+use crate::models::{groups, ChatId, Seq, UserId};
 use crate::views::chats::{
-    flat, timeline, with_files, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN,
+    collapse_blocked, flat, timeline, with_files, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN,
 };
 use crate::views::Layout;
 
@@ -56,6 +56,8 @@ struct Loaded {
     group: Option<(Vec<Member>, Vec<FriendName>)>,
     /// The files of `history`'s messages.
     files: Vec<AttachmentView>,
+    /// The people I blocked (SPEC §10: their messages collapse; a direct chat says so).
+    blocked: Vec<UserId>,
 }
 
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
@@ -75,7 +77,8 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
         let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
-        Ok::<_, AppError>(Loaded { counts, membership, history, group, files })
+        let blocked = crate::models::blocks::ids(conn, me)?;
+        Ok::<_, AppError>(Loaded { counts, membership, history, group, files, blocked })
     })
     .await
 }
@@ -88,7 +91,7 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group, files } = load(pool, user, chat_id, position).await?;
+    let Loaded { counts, membership, history, group, files, blocked } = load(pool, user, chat_id, position).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -103,8 +106,13 @@ pub async fn chat_page(
         client_id: Uuid::new_v4(),
         text: forms.composer_text,
         // After a refused send the form stays, to keep the text and show why.
-        closed: (!chat.can_send && forms.composer_error.is_none())
-            .then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
+        closed: (!chat.can_send && forms.composer_error.is_none()).then(|| match chat.other_id {
+            Some(other) if blocked.contains(&other) => format!(
+                "You blocked {}. Neither of you can send messages here; you can still read your history. Unblock them from their profile or in Settings.",
+                chat.title()
+            ),
+            _ => format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title()),
+        }),
         error: forms.composer_error,
     };
     let group = group.map(|(members, friends)| {
@@ -113,7 +121,7 @@ pub async fn chat_page(
         panel.rename = forms.rename.unwrap_or(panel.rename);
         panel
     });
-    let mut rows = timeline(shown, user.user_id, older.as_ref());
+    let mut rows = collapse_blocked(timeline(shown, user.user_id, older.as_ref()), &blocked);
     with_files(&mut rows, files);
     Ok(ChatPage {
         layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
@@ -139,23 +147,23 @@ pub enum Cursor {
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let (history, files) = db::run(pool, move |conn| {
+    let (history, files, blocked) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
         let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
         };
         let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
-        Ok::<_, AppError>((history, files))
+        Ok::<_, AppError>((history, files, crate::models::blocks::ids(conn, me)?))
     })
     .await?;
     if let Cursor::After(_) = cursor {
-        let mut rows = flat(history, me);
+        let mut rows = collapse_blocked(flat(history, me), &blocked);
         with_files(&mut rows, files);
         return Ok(MessagesFragment { chat_id, rows, pages: HistoryLinks::default() });
     }
     let (shown, older, pages) = split_page(history);
-    let mut rows = timeline(shown, me, older.as_ref());
+    let mut rows = collapse_blocked(timeline(shown, me, older.as_ref()), &blocked);
     with_files(&mut rows, files);
     Ok(MessagesFragment { chat_id, rows, pages })
 }

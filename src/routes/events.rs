@@ -59,15 +59,21 @@ pub async fn stream(
         Err(why) => return Ok(refused(why)),
     };
     let me = user.user_id;
-    let membership = db::run(&pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // With the people I blocked in a group (SPEC §10: their messages arrive collapsed;
+    // a block made meanwhile applies from the stream's next reconnect or the next page).
+    let (membership, blocked) = db::run(&pool, move |conn| {
+        let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
+        let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
+        Ok::<_, AppError>(Some((membership, blocked)))
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
     let end = membership.chat().last_seq;
     // A reconnecting browser says where it stopped; a new page says what it showed.
     let last_event_id =
         req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
     let since = last_event_id.or(query.since).unwrap_or(end).min(end);
-    let render = Box::new(move |m: &MessageView, files: &[AttachmentView]| render_message(m, me, files));
+    let render = Box::new(move |m: &MessageView, files: &[AttachmentView]| render_message(m, me, &blocked, files));
     let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render, ticket);
     let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),

@@ -121,6 +121,8 @@ pub struct MessageItem {
     pub continued: bool,
     /// Its files (set by `with_files`).
     pub files: Vec<FileItem>,
+    /// Written by someone the viewer blocked: shown collapsed (SPEC §10).
+    pub blocked: bool,
 }
 
 impl MessageItem {
@@ -148,7 +150,10 @@ pub enum Row {
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
 pub fn flat(messages: Vec<MessageView>, viewer: UserId) -> Vec<Row> {
-    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false, files: Vec::new() })).collect()
+    messages
+        .into_iter()
+        .map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false, blocked: false, files: Vec::new() }))
+        .collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
@@ -167,7 +172,20 @@ fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&Messa
         }
         let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
         prev = Some(m.clone());
-        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued, files: Vec::new() }));
+        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued, blocked: false, files: Vec::new() }));
+    }
+    rows
+}
+
+/// Collapses the texts of people the viewer blocked (their system lines stay).
+pub fn collapse_blocked(mut rows: Vec<Row>, blocked: &[UserId]) -> Vec<Row> {
+    if blocked.is_empty() {
+        return rows;
+    }
+    for row in &mut rows {
+        if let Row::Message(item) = row {
+            item.blocked = !item.is_system() && blocked.contains(&item.m.sender);
+        }
     }
     rows
 }
@@ -178,10 +196,12 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data), with its files.
-pub fn render_message(m: &MessageView, viewer: UserId, files: &[AttachmentView]) -> String {
+/// The message as `viewer` sees it, standing alone (SSE data), with its files;
+/// collapsed when its sender is one of `blocked` (the people the viewer blocked).
+pub fn render_message(m: &MessageView, viewer: UserId, blocked: &[UserId], files: &[AttachmentView]) -> String {
+    let blocked = m.kind != MessageKind::System && blocked.contains(&m.sender);
     let files = files.iter().map(|f| FileItem { f: f.clone() }).collect();
-    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, files } };
+    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, blocked, files } };
     fragment.render().unwrap_or_default()
 }
 

@@ -76,6 +76,9 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
     let long_chat = long.open_direct(&alice).await;
     long.send(long_chat, "Unread: did you get my message about the trip?").await;
     long.send(long_chat, "And another one.").await;
+    // Account safety (SPEC §10): someone alice blocked (Settings lists them).
+    app.signed_up("mallory").await;
+    assert!(alice.post("/users/mallory/block", &[]).await.status().is_redirection());
 
     // The long name's account is linked to a provider account (as Settings makes it).
     diesel::sql_query(
@@ -93,6 +96,7 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
         guest: vec![
             ("signup", "/signup".into()),
             ("login", "/login".into()),
+            ("recover", "/recover".into()),
             // What the provider's `error=` turns into (its text shown escaped).
             ("oidc-error", "/auth/oidc/callback?error=access_denied&error_description=The+person+declined+to+share+their+account".into()),
         ],
@@ -104,6 +108,7 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
             ("friends", "/friends?q=b".into()),
             ("settings", "/settings".into()),
             ("profile", format!("/users/{LONG_NAME}")),
+            ("profile-blocked", "/users/mallory".into()),
             ("error-404", "/users/nobody-at-all".into()),
             ("search", "/search?q=the".into()),
             ("search-none", "/search?q=nothing%20here".into()),
@@ -317,6 +322,11 @@ async fn every_page_type_is_valid_html() {
     assert_eq!(taken.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     std::fs::write(dir.join("oidc-username-error.html"), taken.text().await.unwrap()).unwrap();
     files.push(dir.join("oidc-username-error.html"));
+    // The recovery codes page (a POST's answer, shown once).
+    let codes = alice.post("/settings/recovery-codes", &[("current_password", crate::helpers::PASSWORD)]).await;
+    assert_eq!(codes.status(), reqwest::StatusCode::OK);
+    std::fs::write(dir.join("recovery-codes.html"), codes.text().await.unwrap()).unwrap();
+    files.push(dir.join("recovery-codes.html"));
 
     let out =
         match std::process::Command::new("java").arg("-jar").arg(&jar).args(["--errors-only", "--format", "json"]).args(&files).output() {
