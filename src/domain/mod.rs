@@ -4,6 +4,7 @@
 mod greeting;
 mod group_name;
 mod message_text;
+pub mod mute;
 mod password;
 pub mod search_query;
 mod username;
@@ -15,6 +16,7 @@ pub(crate) mod test_strings;
 pub use greeting::Greeting;
 pub use group_name::GroupName;
 pub use message_text::MessageText;
+pub use mute::MuteFor;
 pub use password::Password;
 pub use search_query::SearchQuery;
 pub use username::Username;

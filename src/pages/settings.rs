@@ -5,7 +5,7 @@ use crate::auth::oidc::OidcState;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::{display_pictures, oidc_identities, sessions, users};
+use crate::models::{display_pictures, inbox, oidc_identities, sessions, users};
 use crate::views::accounts::{OidcSection, SessionRow, SettingsPage};
 use crate::views::Layout;
 
@@ -13,17 +13,21 @@ use crate::views::Layout;
 pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) -> Result<SettingsPage, AppError> {
     let me = user.user_id;
     let issuer = oidc.0.as_ref().map(|o| o.issuer().to_string());
-    let (counts, version, listed, has_password, linked) = db::run(pool, move |conn| {
+    let ((counts, version, listed, has_password, linked), notifications) = db::run(pool, move |conn| {
         let linked = match &issuer {
             Some(issuer) => oidc_identities::is_linked(conn, me, issuer)?,
             None => false,
         };
+        let notifications = inbox::prefs(conn, me)?;
         Ok::<_, AppError>((
-            users::nav_counts(conn, me)?,
-            display_pictures::updated_at(conn, me)?,
-            sessions::list_live_for_user(conn, me)?,
-            users::has_password(conn, me)?,
-            linked,
+            (
+                users::nav_counts(conn, me)?,
+                display_pictures::updated_at(conn, me)?,
+                sessions::list_live_for_user(conn, me)?,
+                users::has_password(conn, me)?,
+                linked,
+            ),
+            notifications,
         ))
     })
     .await?;
@@ -39,6 +43,8 @@ pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) 
         has_password,
         oidc: oidc.name().map(|name| OidcSection { name, linked, unlink_error: None }),
         notice: None,
+        notifications,
+        notifications_error: None,
         sessions: listed
             .into_iter()
             .map(|s| SessionRow {

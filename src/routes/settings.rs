@@ -35,6 +35,7 @@ fn notice(done: Option<&str>) -> Option<String> {
         "sessions" => Some("Your other sessions were logged out.".into()),
         "oidc-linked" => Some("Your provider account is linked: you can sign in with it.".into()),
         "oidc-unlinked" => Some("Your provider account is unlinked.".into()),
+        "notifications" => Some("Your notification settings were saved.".into()),
         _ => None,
     }
 }
