@@ -58,7 +58,7 @@
     var item = parse(data(event)).querySelector("li[id^='chat-']");
     if (!item) return;
     var old = document.getElementById(item.id);
-    var before = old ? { seq: Number(old.dataset.seq) || 0 } : null;
+    var before = old ? { seq: Number(old.dataset.chatSeq) || 0 } : null;
     var list = document.getElementById("chat-list");
     if (old) old.remove();
     if (list) {
@@ -195,7 +195,7 @@
     if (prefs.notify !== "on" || !("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState === "visible") return;
     if (!item.hasAttribute("data-notifies") || item.hasAttribute("data-from-me")) return;
-    var seq = Number(item.dataset.seq) || 0;
+    var seq = Number(item.dataset.chatSeq) || 0;
     var unread = Number(item.dataset.unread) || 0;
     // A new message (not a read, a mute or a rename) that is unread.
     if (unread < 1 || (before && seq <= before.seq)) return;

@@ -33,7 +33,8 @@ struct Pages {
 
 /// alice has friends (bob, carol, the long name), an incoming request (dave), an outgoing
 /// one (erin), a direct chat with bob (long words, several lines), an unread direct
-/// chat with the long name and a group of four.
+/// chat with the long name (muted) and a group of four. At 1280 px the chat pages show
+/// the list beside the chat (two panes).
 async fn seed(app: &TestApp) -> Pages {
     let alice = app.signed_up("alice").await;
     let bob = app.signed_up("bob").await;
@@ -68,6 +69,9 @@ async fn seed(app: &TestApp) -> Pages {
     let long_chat = long.open_direct(&alice).await;
     long.send(long_chat, "Unread: did you get my message about the trip?").await;
     long.send(long_chat, "And another one.").await;
+    // alice muted it: its unread count is greyed in her list and counts in no badge.
+    let muted = alice.post(&format!("/chats/{long_chat}/mute"), &[("for", "always")]).await;
+    assert!(muted.status().is_redirection());
 
     Pages {
         guest: vec![("signup", "/signup".into()), ("login", "/login".into())],

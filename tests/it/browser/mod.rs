@@ -17,6 +17,7 @@ use crate::helpers::{TestApp, PASSWORD};
 
 mod audit;
 mod chat;
+mod inbox;
 
 pub const LIVE: Duration = Duration::from_secs(3);
 pub const PAGE: Duration = Duration::from_secs(10);
