@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix_web_lab::sse;
 use tokio::sync::broadcast::error::RecvError;
@@ -29,6 +30,9 @@ use crate::models::users::{self, NavCounts};
 use crate::models::{ChatId, RequestId, Seq, UserId};
 
 pub type RenderBadges = Box<dyn Fn(&NavCounts, &NotifyPrefs) -> String>;
+
+/// How long a re-read that failed (the database busy or away) waits to try again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// How the inbox's events are rendered (by `views::inbox`, for this person).
 pub struct InboxViews {
@@ -130,10 +134,13 @@ impl Inbox {
     pub async fn refresh(&mut self, wake: Wake) -> Vec<sse::Event> {
         match wake {
             Wake::Person => {
-                self.take_dirty();
+                let dirty = self.take_dirty();
                 match self.load_all().await {
                     Ok(snapshot) => self.apply_all(snapshot, false),
-                    Err(_) => vec![],
+                    Err(_) => {
+                        self.retry_later(dirty, true);
+                        vec![]
+                    }
                 }
             }
             Wake::Chats => {
@@ -244,7 +251,10 @@ impl Inbox {
             Ok::<_, AppError>((rows, counts, prefs))
         })
         .await;
-        let Ok((rows, counts, prefs)) = loaded else { return vec![] };
+        let Ok((rows, counts, prefs)) = loaded else {
+            self.retry_later(chat_ids, false);
+            return vec![];
+        };
         for chat_id in chat_ids.iter().filter(|c| !rows.iter().any(|r| r.chat_id == **c)) {
             // No longer the person's (left, removed): stop listening to it.
             self.items.remove(chat_id);
@@ -255,6 +265,22 @@ impl Inbox {
         let mut events = self.apply_rows(&rows, false);
         events.extend(self.badges_if_changed(&counts, &prefs));
         events
+    }
+
+    /// The database was busy or away: the same re-read again a little later (the wake
+    /// that asked for it will not come again, and the sweep's digest may already hold
+    /// the change).
+    fn retry_later(&self, chats: Vec<ChatId>, everything: bool) {
+        let (dirty, wake, hub, me) = (self.dirty.clone(), self.wake.clone(), self.hub.clone(), self.me);
+        actix_web::rt::spawn(async move {
+            tokio::time::sleep(RETRY_AFTER).await;
+            if everything {
+                hub.poke_here(me);
+            } else {
+                dirty.lock().unwrap_or_else(|e| e.into_inner()).extend(chats);
+                wake.notify_one();
+            }
+        });
     }
 
     /// Listens to `chat_id`'s signals (once): a message or an end beyond `last` wakes the
