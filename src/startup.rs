@@ -98,9 +98,12 @@ impl Application {
         );
         let key = shared_key(&pool, "session_cookie_key")?;
         let browser = BrowserCookies::new(shared_key(&pool, "browser_cookie_key")?, settings.cookie_secure);
-        // The provider is discovered at the first sign-in, not here: Chaat starts (and
-        // passwords work) while the provider is away.
+        // The provider is discovered in the background: Chaat starts (and passwords work)
+        // while the provider is away.
         let oidc = OidcState(settings.oidc()?.map(Oidc::new).transpose()?.map(Arc::new));
+        if let Some(oidc) = &oidc.0 {
+            oidc.clone().discover_in_background();
+        }
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
@@ -171,9 +174,6 @@ fn run(
     let browser = web::Data::new(browser);
     // One per instance, shared by its workers.
     let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
-    // The sign-in form's POST is redirected to the provider: browsers check that
-    // redirect against the page's `form-action`, so the provider's origin is allowed too.
-    let form_action = oidc.0.as_ref().map(|o| o.origin());
     let oidc = web::Data::new(oidc);
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
@@ -215,7 +215,8 @@ fn run(
             .wrap(ErrorHandlers::new().default_handler(error_pages::render))
             .wrap(sessions)
             .wrap(from_fn(session_store::busy_is_503))
-            .wrap(security_headers(settings.cookie_secure, form_action.as_deref()))
+            .wrap(from_fn(provider_form_action))
+            .wrap(security_headers(settings.cookie_secure))
             .wrap(TracingLogger::default())
     })
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
@@ -230,20 +231,36 @@ fn run(
     Ok(server.run())
 }
 
+/// With an OpenID provider configured, the CSP of every answer that sets none lets forms
+/// lead to the provider too (`Oidc::form_action_origins`: the sign-in form is redirected
+/// to its authorization endpoint, and browsers check that redirect against the page's
+/// `form-action`). Inside `security_headers`, which then keeps this CSP.
+async fn provider_form_action(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let oidc = req.app_data::<web::Data<OidcState>>().and_then(|s| s.0.clone());
+    let mut res = next.call(req).await?;
+    if let Some(oidc) = oidc {
+        if !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+            let csp = CSP.replace("form-action 'self'", &format!("form-action 'self' {}", oidc.form_action_origins()));
+            if let Ok(value) = header::HeaderValue::from_str(&csp) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
+    Ok(res)
+}
+
 /// The headers every answer carries unless it sets its own (DefaultHeaders never
 /// overrides one). `secure`: served over HTTPS (`CHAAT_COOKIE_SECURE`), so browsers are
-/// told to use nothing else for a year. `provider`: the OpenID provider's origin, which
-/// forms may lead to (the sign-in form is redirected there).
-fn security_headers(secure: bool, provider: Option<&str>) -> DefaultHeaders {
-    let csp = match provider {
-        Some(origin) => CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
-        None => CSP.to_string(),
-    };
+/// told to use nothing else for a year.
+fn security_headers(secure: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
         // Pages carry personal data and form tokens: no cache keeps them. Answers that
         // may be cached say so themselves (static files, pictures, event streams).
         .add((header::CACHE_CONTROL, "no-store"))
-        .add((header::CONTENT_SECURITY_POLICY, csp))
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "same-origin"))

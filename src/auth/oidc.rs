@@ -114,6 +114,9 @@ pub struct Oidc {
     redirect: RedirectUrl,
     http: reqwest::Client,
     metadata: RwLock<Option<CoreProviderMetadata>>,
+    /// The origins the sign-in form's redirect may lead to (the pages' CSP
+    /// `form-action`): the issuer's, and the authorization endpoint's once discovered.
+    form_action: RwLock<String>,
 }
 
 impl Oidc {
@@ -123,7 +126,8 @@ impl Oidc {
         // No redirects: the crate's advice against SSRF (a provider's answer must come
         // from the URL it names).
         let http = reqwest::ClientBuilder::new().redirect(reqwest::redirect::Policy::none()).timeout(HTTP_TIMEOUT).build()?;
-        Ok(Oidc { settings, issuer, redirect, http, metadata: RwLock::new(None) })
+        let form_action = RwLock::new(issuer.url().origin().ascii_serialization());
+        Ok(Oidc { settings, issuer, redirect, http, metadata: RwLock::new(None), form_action })
     }
 
     /// The button's label: "Sign in with {name}".
@@ -136,10 +140,34 @@ impl Oidc {
         self.issuer.as_str()
     }
 
-    /// The issuer's origin (`https://id.example.org`), where the browser is sent to sign
-    /// in: the authorization endpoint is expected there.
+    /// The issuer's origin (`https://id.example.org`).
     pub fn origin(&self) -> String {
         self.issuer.url().origin().ascii_serialization()
+    }
+
+    /// The origins forms may lead to besides the app's own, space-separated, for the
+    /// pages' CSP `form-action`: the sign-in form's POST is answered with a 303 to the
+    /// authorization endpoint, and browsers check every redirect after a form submit
+    /// against the submitting page's `form-action`. The issuer's origin until the
+    /// provider is discovered, then the authorization endpoint's too when it differs.
+    pub fn form_action_origins(&self) -> String {
+        self.form_action.read().map(|o| o.clone()).unwrap_or_else(|_| self.origin())
+    }
+
+    /// Discovers the provider now, in the background, retrying every 30 s until it
+    /// answers: so that pages already allow the authorization endpoint's origin
+    /// (`form_action_origins`) when someone first signs in. Chaat serves meanwhile, and
+    /// a sign-in before then discovers the provider itself.
+    pub fn discover_in_background(self: Arc<Self>) {
+        actix_web::rt::spawn(async move {
+            loop {
+                match self.metadata().await {
+                    Ok(_) => return,
+                    Err(e) => tracing::warn!(error = %e, "the OpenID provider is not reachable yet; retrying in 30 s"),
+                }
+                actix_web::rt::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
     }
 
     fn cached(&self) -> Option<CoreProviderMetadata> {
@@ -147,6 +175,11 @@ impl Oidc {
     }
 
     fn remember(&self, metadata: &CoreProviderMetadata) {
+        let endpoint = metadata.authorization_endpoint().url().origin().ascii_serialization();
+        let issuer = self.origin();
+        if let Ok(mut origins) = self.form_action.write() {
+            *origins = if endpoint == issuer { issuer } else { format!("{issuer} {endpoint}") };
+        }
         if let Ok(mut cached) = self.metadata.write() {
             *cached = Some(metadata.clone());
         }
@@ -186,11 +219,6 @@ impl Oidc {
     /// Where to send the browser, and what to keep in its session until it comes back.
     pub async fn start(&self, purpose: Purpose) -> Result<(String, Pending), OidcError> {
         let metadata = self.metadata().await?;
-        let endpoint = metadata.authorization_endpoint().url().origin().ascii_serialization();
-        if endpoint != self.origin() {
-            // The page's CSP (`form-action`) allows only the issuer's origin.
-            tracing::warn!(%endpoint, issuer = %self.origin(), "the provider's authorization endpoint is not on the issuer's origin: browsers may block the redirect");
-        }
         let client = self.client(metadata);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client

@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     auth_throttle (bucket) {
         bucket -> Text,
@@ -70,6 +76,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
     messages (message_id) {
         message_id -> Uuid,
         chat_id -> Uuid,
@@ -79,6 +88,7 @@ diesel::table! {
         text -> Text,
         client_id -> Nullable<Uuid>,
         kind -> Text,
+        search_vector -> Tsvector,
     }
 }
 

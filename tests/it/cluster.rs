@@ -177,6 +177,7 @@ fn declared(file: &str, views: bool) -> Vec<String> {
                 "Bool" => "boolean",
                 "Bytea" => "bytea",
                 "Jsonb" => "jsonb",
+                "Tsvector" => "tsvector",
                 other => panic!("unexpected type {other} in {file}"),
             };
             let nullable = if views { "" } else { nullable };

@@ -32,6 +32,7 @@ mod overload;
 mod picture_limits;
 mod pictures;
 mod search;
+mod search_speed;
 mod security;
 mod stream_limits;
 mod throttling;

@@ -12,8 +12,15 @@
 // returns from then on: `normal`; `wrong-aud` (the ID token re-signed with the real key
 // but for another audience); `forged-key` (signed by a key the provider never
 // published, with its own key id); `forged-same-kid` (signed by that key under the real
-// key's id); `rotated` (signed by a new key that the JWKS now publishes: a rotation).
+// key's id); `rotated` (signed by a new key that the JWKS now publishes: a rotation);
+// and, signed by the real key: `wrong-iss` (another issuer), `expired` (`exp` an hour
+// ago), `old-iat` (issued an hour ago, still unexpired), `wrong-nonce`, `wrong-azp`
+// (two audiences, the app's and another, authorized party the other).
 // `GET /test/stats` says how often the JWKS was fetched.
+//
+// With AUTHORIZATION_HOST (e.g. `localhost`), the discovery document names the
+// authorization endpoint on that host (same port): an endpoint on another origin than
+// the issuer's, as some providers have.
 //
 // The modules are found in NODE_MODULES_DIR (the repository's node_modules unless the
 // harness says otherwise).
@@ -29,7 +36,7 @@ const providerEntry = require.resolve('oidc-provider');
 const { default: Provider } = await import(pathToFileURL(providerEntry).href);
 const jose = await import(pathToFileURL(createRequire(providerEntry).resolve('jose')).href);
 
-const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
+const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AUTHORIZATION_HOST } = process.env;
 
 const ACCOUNTS = {
   'sub-carol': { preferred_username: 'carol', name: 'Carol' },
@@ -78,7 +85,13 @@ async function forge(idToken) {
   const payload = jose.decodeJwt(idToken);
   let key = keys.main;
   let kid = 'main';
+  const now = Math.floor(Date.now() / 1000);
   if (mode === 'wrong-aud') payload.aud = 'someone-else';
+  if (mode === 'wrong-iss') payload.iss = 'http://issuer.invalid';
+  if (mode === 'expired') { payload.iat = now - 4000; payload.exp = now - 3600; }
+  if (mode === 'old-iat') { payload.iat = now - 3600; payload.exp = now + 3600; }
+  if (mode === 'wrong-nonce') payload.nonce = 'not-the-nonce-of-this-sign-in';
+  if (mode === 'wrong-azp') { payload.aud = [payload.aud, 'someone-else']; payload.azp = 'someone-else'; }
   if (mode === 'forged-key') { key = keys.forger; kid = 'forger'; }
   if (mode === 'forged-same-kid') { key = keys.forger; kid = 'main'; }
   if (mode === 'rotated') { key = keys.rotated; kid = 'rotated'; }
@@ -91,6 +104,12 @@ const asObject = (body) => (typeof body === 'string' || Buffer.isBuffer(body) ? 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/jwks') stats.jwks_fetches += 1;
   await next();
+  if (ctx.path === '/.well-known/openid-configuration' && AUTHORIZATION_HOST && ctx.status === 200) {
+    const body = asObject(ctx.body);
+    const endpoint = new URL(body.authorization_endpoint);
+    endpoint.hostname = AUTHORIZATION_HOST;
+    ctx.body = { ...body, authorization_endpoint: endpoint.href };
+  }
   if (ctx.path === '/jwks' && mode === 'rotated') {
     const body = asObject(ctx.body);
     ctx.body = { keys: [...body.keys, publicPart(keys.rotated)] };

@@ -8,11 +8,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use diesel::RunQueryDsl;
+
 use fantoccini::Client;
 use uuid::Uuid;
 
 use super::*;
 use crate::helpers::{Client as Http, TestApp};
+use crate::oidc::{app_with_provider, sign_in_at_provider, AtProvider, Provider};
 
 /// 32 characters, the longest username there is.
 pub const LONG_NAME: &str = "maximilian_alexander.longname-32";
@@ -21,6 +24,9 @@ const LONG_WORD: &str =
 
 /// The page types, named, with the people whose view they are.
 struct Pages {
+    /// The OpenID provider's issuer (its pages are under it): each browser signs in there
+    /// once, to see the username form of a first sign-in (`oidc-username`).
+    issuer: String,
     /// (name, path) seen by nobody logged in.
     guest: Vec<(&'static str, String)>,
     /// (name, path) seen by `newbie`, who has no friends and no chats (empty states).
@@ -34,8 +40,10 @@ struct Pages {
 /// alice has friends (bob, carol, the long name), an incoming request (dave), an outgoing
 /// one (erin), a direct chat with bob (long words, several lines), an unread direct
 /// chat with the long name (muted) and a group of four. At 1280 px the chat pages show
-/// the list beside the chat (two panes).
-async fn seed(app: &TestApp) -> Pages {
+/// the list beside the chat (two panes). Sign-in with an OpenID provider is
+/// configured: the login page has its button, Settings its part (alice's unlinked, the
+/// long name's linked), and a failed sign-in its error page.
+async fn seed(app: &TestApp, provider: &Provider) -> Pages {
     let alice = app.signed_up("alice").await;
     let bob = app.signed_up("bob").await;
     let carol = app.signed_up("carol").await;
@@ -73,8 +81,25 @@ async fn seed(app: &TestApp) -> Pages {
     let muted = alice.post(&format!("/chats/{long_chat}/mute"), &[("for", "always")]).await;
     assert!(muted.status().is_redirection());
 
+    // The long name's account is linked to a provider account (as Settings makes it).
+    diesel::sql_query(
+        "INSERT INTO oidc_identities (issuer, subject, user_id) SELECT $1, 'sub-long', user_id FROM users WHERE username = $2",
+    )
+    .bind::<diesel::sql_types::Text, _>(&provider.issuer)
+    .bind::<diesel::sql_types::Text, _>(LONG_NAME)
+    .execute(&mut app.conn())
+    .unwrap();
+    let (_, settings) = long.get_page("/settings").await;
+    assert!(crate::helpers::has(&settings, "form[action='/settings/oidc/unlink']"), "linked: {settings}");
+
     Pages {
-        guest: vec![("signup", "/signup".into()), ("login", "/login".into())],
+        issuer: provider.issuer.clone(),
+        guest: vec![
+            ("signup", "/signup".into()),
+            ("login", "/login".into()),
+            // What the provider's `error=` turns into (its text shown escaped).
+            ("oidc-error", "/auth/oidc/callback?error=access_denied&error_description=The+person+declined+to+share+their+account".into()),
+        ],
         newbie: vec![("chats-empty", "/chats".into()), ("friends-empty", "/friends".into())],
         alice: vec![
             ("chats", "/chats".into()),
@@ -87,7 +112,11 @@ async fn seed(app: &TestApp) -> Pages {
             ("search", "/search?q=the".into()),
             ("search-none", "/search?q=nothing%20here".into()),
         ],
-        long: vec![("chats-long-name", "/chats".into()), ("own-profile-long-name", format!("/users/{LONG_NAME}"))],
+        long: vec![
+            ("chats-long-name", "/chats".into()),
+            ("own-profile-long-name", format!("/users/{LONG_NAME}")),
+            ("settings-oidc-linked", "/settings".into()),
+        ],
     }
 }
 
@@ -176,6 +205,13 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
                 screenshot(browser, &format!("{name}-{w}-{theme}-end")).await;
                 browser.execute("scrollTo(0, 0)", vec![]).await.unwrap();
             }
+            // Settings' part for the OpenID provider (between the top and the end).
+            let provider = "let f = document.querySelector(\"form[action^='/settings/oidc/']\"); if (!f) return false; \
+                            f.closest('section, .card, form').scrollIntoView({block: 'center'}); return true";
+            if browser.execute(provider, vec![]).await.unwrap() == true {
+                screenshot(browser, &format!("{name}-{w}-{theme}-oidc")).await;
+                browser.execute("scrollTo(0, 0)", vec![]).await.unwrap();
+            }
             // The group's members panel, open (it drops over the messages).
             let panel = "let d = document.querySelector('details.members-panel'); if (d) d.open = arguments[0]; return !!d";
             if browser.execute(panel, vec![true.into()]).await.unwrap() == true {
@@ -190,6 +226,13 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
     for (name, path) in &pages.guest {
         visit(name, path, &mut problems).await;
     }
+    // A first sign-in through the provider (its own pages), up to the username form.
+    browser.goto(&format!("{}/login", app.address)).await.unwrap();
+    browser.find(fantoccini::Locator::Css("form[action='/auth/oidc/start'] button")).await.unwrap().click().await.unwrap();
+    let sub = if dark { "sub-dave" } else { "sub-carol" };
+    super::oidc::to_the_username_form(browser, &pages.issuer, sub).await;
+    visit("oidc-username", "/auth/oidc/username", &mut problems).await;
+    browser.delete_all_cookies().await.unwrap();
     login(browser, app, "newbie").await;
     for (name, path) in &pages.newbie {
         visit(name, path, &mut problems).await;
@@ -212,8 +255,8 @@ async fn audit_pages(browser: &Client, app: &TestApp, pages: &Pages, dark: bool)
 #[actix_web::test]
 async fn every_page_type_passes_axe_light_and_dark_and_fits_a_phone() {
     axe_source();
-    let app = TestApp::spawn().await;
-    let pages = seed(&app).await;
+    let (app, provider) = app_with_provider().await;
+    let pages = seed(&app, &provider).await;
     let (app, pages) = (&app, &pages);
     with_sessions(&[Session::JS, Session::DARK], |b| async move {
         let (light, dark) = futures_util::join!(audit_pages(&b[0], app, pages, false), audit_pages(&b[1], app, pages, true));
@@ -234,8 +277,8 @@ async fn every_page_type_passes_axe_light_and_dark_and_fits_a_phone() {
 async fn every_page_type_is_valid_html() {
     let jar = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/vnu-jar/build/dist/vnu.jar");
     assert!(jar.exists(), "{} is missing: run `make assets`", jar.display());
-    let app = TestApp::spawn().await;
-    let pages = seed(&app).await;
+    let (app, provider) = app_with_provider().await;
+    let pages = seed(&app, &provider).await;
     let dir = std::env::temp_dir().join(format!("chaat-vnu-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
@@ -249,6 +292,11 @@ async fn every_page_type_is_valid_html() {
     for (name, path) in &pages.guest {
         save(&guest, name, path).await;
     }
+    // The username form of a first sign-in through the provider, and with an error.
+    let newcomer = app.client();
+    let callback = sign_in_at_provider(&newcomer, &provider, AtProvider::LogIn("sub-carol")).await;
+    assert!(newcomer.get(&callback).await.status().is_redirection());
+    save(&newcomer, "oidc-username", "/auth/oidc/username").await;
     let newbie = app.client();
     assert!(newbie.login("newbie", crate::helpers::PASSWORD).await.status().is_redirection());
     for (name, path) in &pages.newbie {
@@ -269,6 +317,10 @@ async fn every_page_type_is_valid_html() {
     assert_eq!(wrong.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     std::fs::write(dir.join("signup-errors.html"), wrong.text().await.unwrap()).unwrap();
     files.push(dir.join("signup-errors.html"));
+    let taken = newcomer.post("/auth/oidc/username", &[("username", "alice")]).await;
+    assert_eq!(taken.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    std::fs::write(dir.join("oidc-username-error.html"), taken.text().await.unwrap()).unwrap();
+    files.push(dir.join("oidc-username-error.html"));
 
     let out =
         match std::process::Command::new("java").arg("-jar").arg(&jar).args(["--errors-only", "--format", "json"]).args(&files).output() {

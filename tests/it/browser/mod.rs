@@ -2,7 +2,8 @@
 //! person a separate browser session against the app started by the test.
 //!
 //! This file is the harness; the scenarios are in `chat` (people chatting), `audit`
-//! (axe-core, the Nu HTML Checker and screenshots of every page type).
+//! (axe-core, the Nu HTML Checker and screenshots of every page type), `oidc` (signing in
+//! with an OpenID provider).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,6 +19,7 @@ use crate::helpers::{TestApp, PASSWORD};
 mod audit;
 mod chat;
 mod inbox;
+mod oidc;
 
 pub const LIVE: Duration = Duration::from_secs(3);
 pub const PAGE: Duration = Duration::from_secs(10);
