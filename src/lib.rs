@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod error_pages;
+pub mod export;
 pub mod live;
 pub mod models;
 pub mod pages;

@@ -175,6 +175,7 @@ fn run(
     // One per instance, shared by its workers.
     let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
     let oidc = web::Data::new(oidc);
+    let exports = web::Data::new(crate::export::Slots::default());
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -197,6 +198,7 @@ fn run(
             .app_data(browser.clone())
             .app_data(sends.clone())
             .app_data(oidc.clone())
+            .app_data(exports.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(

@@ -8,6 +8,7 @@ pub mod local_limit;
 pub mod oidc;
 pub mod origin;
 pub mod password;
+pub mod recovery;
 pub mod session_store;
 pub mod throttle;
 pub mod tokens;

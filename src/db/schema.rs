@@ -15,6 +15,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    blocks (blocker, blocked) {
+        blocker -> Uuid,
+        blocked -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chat_participants (chat_id, user_id) {
         chat_id -> Uuid,
         user_id -> Uuid,
@@ -31,7 +39,7 @@ diesel::table! {
         name -> Nullable<Text>,
         is_group -> Bool,
         creation_time -> Timestamptz,
-        created_by -> Uuid,
+        created_by -> Nullable<Uuid>,
         last_seq -> Int8,
         last_activity_at -> Timestamptz,
     }
@@ -76,6 +84,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    held_usernames (name_hash) {
+        name_hash -> Bytea,
+        free_after -> Timestamptz,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -102,6 +117,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Bytea,
         user_id -> Nullable<Uuid>,
@@ -123,6 +146,7 @@ diesel::table! {
         display_picture -> Nullable<Text>,
         notify -> Bool,
         notify_previews -> Bool,
+        request_policy -> Text,
     }
 }
 
@@ -132,20 +156,23 @@ diesel::joinable!(chats -> users (created_by));
 diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
-diesel::joinable!(messages -> users (sender));
 diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     auth_throttle,
+    blocks,
     chat_participants,
     chats,
     direct_chats,
     display_pictures,
     friend_requests,
     friends,
+    held_usernames,
     messages,
     oidc_identities,
+    recovery_codes,
     sessions,
     users,
 );

@@ -77,6 +77,16 @@ pub fn find_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: Ch
     Ok(chat.map(|chat| Membership { viewer, chat }))
 }
 
+/// Every chat `viewer` is in, as memberships (the export reads them all).
+pub fn all_for_participant(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<Membership>> {
+    let chats = chats_as_seen::table
+        .filter(chats_as_seen::viewer.eq(viewer))
+        .order(chats_as_seen::chat_id)
+        .select(ChatForUser::as_select())
+        .load(conn)?;
+    Ok(chats.into_iter().map(|chat| Membership { viewer, chat }).collect())
+}
+
 /// Whether the person of `membership` still takes part, and their session `sid` still
 /// exists (a primary-key probe and a probe of the person's few sessions, one statement):
 /// a stream asks again after each read, since a removal or a logout may have come in
@@ -237,11 +247,12 @@ pub struct ChatListRow {
     pub other_read_seq: Option<Seq>,
 }
 
-/// All my chats, newest activity first, in one query.
+/// All my chats, newest activity first, in one query. The preview is the latest message
+/// not written by someone I blocked (SPEC §10).
 pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
-                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
+                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
                      ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids, \
@@ -249,7 +260,10 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
-           LEFT JOIN messages m ON m.chat_id = v.chat_id AND m.seq = v.last_seq \
+           LEFT JOIN LATERAL (SELECT lm.text, lm.kind, lm.sender FROM messages lm \
+                 WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
+                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
+                 ORDER BY lm.seq DESC LIMIT 1) m ON true \
            LEFT JOIN users s ON s.user_id = m.sender \
           WHERE v.viewer = $1 \
           ORDER BY v.last_activity_at DESC, v.chat_id",
@@ -263,7 +277,7 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
 pub fn list_rows(conn: &mut PgConnection, viewer: UserId, chat_ids: &[ChatId]) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
-                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, s.username AS last_sender, \
+                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
                      ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids, \
@@ -271,7 +285,10 @@ pub fn list_rows(conn: &mut PgConnection, viewer: UserId, chat_ids: &[ChatId]) -
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
-           LEFT JOIN messages m ON m.chat_id = v.chat_id AND m.seq = v.last_seq \
+           LEFT JOIN LATERAL (SELECT lm.text, lm.kind, lm.sender FROM messages lm \
+                 WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
+                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
+                 ORDER BY lm.seq DESC LIMIT 1) m ON true \
            LEFT JOIN users s ON s.user_id = m.sender \
           WHERE v.viewer = $1 AND v.chat_id = ANY($2) \
           ORDER BY v.last_activity_at DESC, v.chat_id",

@@ -14,8 +14,11 @@
 //!   the pair's pending request, so a concurrent `send` for that pair waits on that row in
 //!   the unique index until the accept commits; `send` checks for a friendship only after
 //!   its insert (a statement with a fresh snapshot) and rolls back if there is one.
+//! - Blocks and the receiver's request policy (SPEC §10) are checked by the insert
+//!   itself (trigger `friend_requests_guard`, migration 000022), after the pair's lock
+//!   that a block takes too: a request racing a block is refused or ended by it.
 
-use super::{friends, text_column, users, RequestId, UserId};
+use super::{friends, text_column, users, violates, RequestId, UserId};
 use crate::db::schema::{friend_requests, users as users_table};
 use crate::domain::{Greeting, Username};
 use chrono::{DateTime, Utc};
@@ -52,6 +55,9 @@ pub enum SendRefusal {
     AlreadyFriends,
     #[error("You already sent a friend request. It is waiting for an answer.")]
     AlreadyRequested,
+    /// Their policy (`users.request_policy`) refuses me.
+    #[error("This person is not accepting requests.")]
+    NotAccepting,
 }
 
 /// Ends `send`'s transaction: a refusal found after a write must roll it back.
@@ -93,7 +99,14 @@ pub fn send(conn: &mut PgConnection, from: UserId, to: &Username, greeting: &Gre
         .bind::<SqlUuid, _>(them)
         .bind::<Text, _>(greeting.as_str())
         .get_result::<Upserted>(conn)
-        .optional()?;
+        .optional()
+        .map_err(|e| match e {
+            // The statement's own guard (trigger `friend_requests_guard`, 000022): across
+            // a block the answer is an unknown name's; against their policy, its refusal.
+            e if violates(&e, "friend_requests_blocked") => Abort::Refused(SendRefusal::NoSuchUser),
+            e if violates(&e, "friend_requests_policy") => Abort::Refused(SendRefusal::NotAccepting),
+            e => Abort::Db(e),
+        })?;
         match row {
             None => Err(Abort::Refused(SendRefusal::AlreadyRequested)),
             Some(theirs) if theirs.from_user == them => {

@@ -149,7 +149,8 @@ pub struct Person {
 /// The most people a search shows.
 pub const SEARCH_LIMIT: i64 = 20;
 
-/// People whose username starts with `prefix` (never `me`), each with their friendship
+/// People whose username starts with `prefix` (never `me`, never someone either of us
+/// blocked: they find nobody, as for an unknown name), each with their friendship
 /// state, in one query: the joins use the friends pair key and the pending-pair index.
 pub fn search(conn: &mut PgConnection, me: UserId, prefix: &UsernamePrefix) -> QueryResult<Vec<Person>> {
     #[derive(QueryableByName)]
@@ -175,6 +176,7 @@ pub fn search(conn: &mut PgConnection, me: UserId, prefix: &UsernamePrefix) -> Q
            AND LEAST(r.from_user, r.to_user) = LEAST(u.user_id, $1) \
            AND GREATEST(r.from_user, r.to_user) = GREATEST(u.user_id, $1) \
          WHERE u.username LIKE $2 ESCAPE '\\' AND u.user_id <> $1 \
+           AND NOT blocked_between(u.user_id, $1) \
          ORDER BY u.username = $3 DESC, u.username \
          LIMIT $4",
     )

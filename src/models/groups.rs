@@ -126,6 +126,9 @@ pub fn add(conn: &mut PgConnection, chat_id: ChatId, actor: Actor, username: &Us
         if friend.user_id == actor.user_id {
             return Ok(Outcome::Unchanged);
         }
+        // The pair's lock, as a block takes it: an add racing a block of the two is
+        // decided after it (no friendship any more) or before it.
+        super::blocks::lock_pair(conn, actor.user_id, friend.user_id)?;
         if !friends::are_friends(conn, actor.user_id, friend.user_id)? {
             return Ok(Outcome::Refused(Refusal::NotAFriend));
         }

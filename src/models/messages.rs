@@ -41,6 +41,18 @@ pub struct MessageView {
     pub kind: MessageKind,
 }
 
+diesel::define_sql_function!(fn coalesce(x: Nullable<Text>, y: Text) -> Text);
+
+/// What a message of a deleted account names as its sender (its user row is gone).
+pub const DELETED_ACCOUNT: &str = "Deleted account";
+
+/// Messages joined with their senders: a deleted account's messages stay, without one.
+macro_rules! with_senders {
+    () => {
+        messages::table.left_join(users::table.on(users::user_id.eq(messages::sender)))
+    };
+}
+
 /// The columns of a `MessageView`, in its order.
 macro_rules! message_view_columns {
     () => {
@@ -49,7 +61,7 @@ macro_rules! message_view_columns {
             messages::chat_id,
             messages::seq,
             messages::sender,
-            users::username,
+            coalesce(users::username.nullable(), DELETED_ACCOUNT),
             messages::sent_time,
             messages::text,
             messages::kind,
@@ -59,8 +71,7 @@ macro_rules! message_view_columns {
 
 /// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
 pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<MessageView> = messages::table
-        .inner_join(users::table)
+    let mut page: Vec<MessageView> = with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.lt(before))
         .order(messages::seq.desc())
@@ -74,8 +85,7 @@ pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq
 /// Up to `limit` messages after `after`, oldest first (resume, polling, live catch-up,
 /// newer pages of history).
 pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    messages::table
-        .inner_join(users::table)
+    with_senders!()
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.gt(after))
         .order(messages::seq)
@@ -149,8 +159,7 @@ impl NewMessage<'_> {
     /// sender; only asked once the sender is known to be in the chat).
     fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
-        messages::table
-            .inner_join(users::table)
+        with_senders!()
             .filter(messages::sender.eq(self.sender))
             .filter(messages::client_id.eq(client_id))
             .select(message_view_columns!())

@@ -20,10 +20,13 @@
 //! cluster's `CREATE DATABASE`) and `live/` (`LISTEN`, `pg_notify`), which are plumbing,
 //! not queries of the app's data.
 
+pub mod account;
 pub mod app_secrets;
 pub mod auth_throttle;
+pub mod blocks;
 pub mod chats;
 pub mod display_pictures;
+pub mod export;
 pub mod friend_requests;
 pub mod friends;
 pub mod groups;
@@ -32,6 +35,7 @@ pub mod inbox;
 pub mod messages;
 pub mod oidc_identities;
 pub mod participants;
+pub mod recovery_codes;
 pub mod search;
 pub mod sessions;
 pub mod users;

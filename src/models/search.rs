@@ -151,12 +151,13 @@ pub fn messages(
         .execute(conn)?;
         match wanted {
             Wanted::Text { tsquery, from } => crate::db::prepared(
-                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, s.username AS sender_name, m.text, \
+                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, COALESCE(s.username, 'Deleted account') AS sender_name, m.text, \
                         v.is_group, v.name, v.other_name \
                    FROM messages m \
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
-                   JOIN users s ON s.user_id = m.sender \
+                   LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = m.sender) \
                     AND m.search_vector @@ to_tsquery('simple', $2) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \
                     AND (cardinality($4::uuid[]) = 0 \
@@ -175,12 +176,13 @@ pub fn messages(
             .load(conn),
             // Only senders: their messages, newest first.
             Wanted::From(from) => crate::db::prepared(
-                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, s.username AS sender_name, m.text, \
+                "SELECT m.message_id, m.chat_id, m.seq, m.sent_time, m.sender, COALESCE(s.username, 'Deleted account') AS sender_name, m.text, \
                         v.is_group, v.name, v.other_name \
                    FROM messages m \
                    JOIN chats_as_seen v ON v.chat_id = m.chat_id AND v.viewer = $1 \
-                   JOIN users s ON s.user_id = m.sender \
+                   LEFT JOIN users s ON s.user_id = m.sender \
                   WHERE m.kind = 'text' \
+                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = m.sender) \
                     AND ((cardinality($2::uuid[]) = 1 AND m.sender = ($2::uuid[])[1]) \
                          OR (cardinality($2::uuid[]) > 1 AND m.sender = ANY ($2::uuid[]))) \
                     AND ($3::uuid IS NULL OR m.chat_id = $3) \

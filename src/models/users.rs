@@ -43,7 +43,13 @@ pub enum SignupOutcome {
 impl NewUser<'_> {
     /// Inserts the user; a taken name is an outcome, decided by the unique constraint.
     pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<SignupOutcome> {
-        let inserted = diesel::insert_into(users::table).values(self).on_conflict_do_nothing().execute(conn)?;
+        // A name held after an account's deletion is refused by a trigger (000022),
+        // which ON CONFLICT does not catch: the same constraint's name, the same answer.
+        let inserted = match conn.transaction(|conn| diesel::insert_into(users::table).values(self).on_conflict_do_nothing().execute(conn))
+        {
+            Err(e) if super::violates(&e, "users_username_key") => 0,
+            other => other?,
+        };
         Ok(if inserted == 1 { SignupOutcome::Created(self.user_id) } else { SignupOutcome::UsernameTaken })
     }
 }

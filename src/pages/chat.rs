@@ -12,9 +12,10 @@ use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
-use crate::models::{groups, inbox, ChatId, Seq};
+use crate::models::{groups, inbox, ChatId, Seq, UserId};
 use crate::views::chats::{
-    flat, timeline, ChatListItem, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, MuteState, PageForms, GROUP_WITHIN,
+    collapse_blocked, flat, timeline, ChatListItem, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, MuteState, PageForms,
+    GROUP_WITHIN,
 };
 use crate::views::Layout;
 
@@ -58,6 +59,8 @@ struct Loaded {
     history: Vec<MessageView>,
     /// Members and my friends, for a group's members panel.
     group: Option<(Vec<Member>, Vec<FriendName>)>,
+    /// The people I blocked (SPEC §10: their messages collapse; a direct chat says so).
+    blocked: Vec<UserId>,
 }
 
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
@@ -79,7 +82,8 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
         let history = messages::page_before(conn, &membership, position.before(), PAGE_SIZE + 1)?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
-        Ok::<_, AppError>(Loaded { counts, muted_until, read_moved, list, membership, history, group })
+        let blocked = crate::models::blocks::ids(conn, me)?;
+        Ok::<_, AppError>(Loaded { counts, muted_until, read_moved, list, membership, history, group, blocked })
     })
     .await
 }
@@ -92,7 +96,7 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, muted_until, read_moved, list, membership, history, group } = load(pool, user, chat_id, position).await?;
+    let Loaded { counts, muted_until, read_moved, list, membership, history, group, blocked } = load(pool, user, chat_id, position).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -107,8 +111,13 @@ pub async fn chat_page(
         client_id: Uuid::new_v4(),
         text: forms.composer_text,
         // After a refused send the form stays, to keep the text and show why.
-        closed: (!chat.can_send && forms.composer_error.is_none())
-            .then(|| format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title())),
+        closed: (!chat.can_send && forms.composer_error.is_none()).then(|| match chat.other_id {
+            Some(other) if blocked.contains(&other) => format!(
+                "You blocked {}. Neither of you can send messages here; you can still read your history. Unblock them from their profile or in Settings.",
+                chat.title()
+            ),
+            _ => format!("You are no longer friends with {}. You can read your history, but not send messages.", chat.title()),
+        }),
         error: forms.composer_error,
     };
     let group = group.map(|(members, friends)| {
@@ -126,7 +135,7 @@ pub async fn chat_page(
         mute: MuteState { until: muted_until.filter(|u| *u > Utc::now()), error: forms.mute_error },
         seen_seq,
         read_moved,
-        rows: timeline(shown, user.user_id, older.as_ref()),
+        rows: collapse_blocked(timeline(shown, user.user_id, older.as_ref()), &blocked),
         pages,
         last_seq: chat.last_seq,
         live,
@@ -148,19 +157,20 @@ pub enum Cursor {
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let history = db::run(pool, move |conn| {
+    let (history, blocked) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(match cursor {
+        let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
-        })
+        };
+        Ok::<_, AppError>((history, crate::models::blocks::ids(conn, me)?))
     })
     .await?;
     if let Cursor::After(_) = cursor {
-        return Ok(MessagesFragment { chat_id, rows: flat(history, me), pages: HistoryLinks::default() });
+        return Ok(MessagesFragment { chat_id, rows: collapse_blocked(flat(history, me), &blocked), pages: HistoryLinks::default() });
     }
     let (shown, older, pages) = split_page(history);
-    Ok(MessagesFragment { chat_id, rows: timeline(shown, me, older.as_ref()), pages })
+    Ok(MessagesFragment { chat_id, rows: collapse_blocked(timeline(shown, me, older.as_ref()), &blocked), pages })
 }
 
 /// A page loaded with one message more than it shows: that one (the oldest) only says

@@ -5,15 +5,15 @@ use crate::auth::oidc::OidcState;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::{display_pictures, inbox, oidc_identities, sessions, users};
-use crate::views::accounts::{OidcSection, SessionRow, SettingsPage};
+use crate::models::{account, blocks, display_pictures, inbox, oidc_identities, recovery_codes, sessions, users};
+use crate::views::accounts::{BlockedRow, OidcSection, SafetySection, SessionRow, SettingsPage};
 use crate::views::Layout;
 
 /// `oidc`: the provider section is shown when one is configured.
 pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) -> Result<SettingsPage, AppError> {
     let me = user.user_id;
     let issuer = oidc.0.as_ref().map(|o| o.issuer().to_string());
-    let ((counts, version, listed, has_password, linked), notifications) = db::run(pool, move |conn| {
+    let ((counts, version, listed, has_password, linked, safety), notifications) = db::run(pool, move |conn| {
         let linked = match &issuer {
             Some(issuer) => oidc_identities::is_linked(conn, me, issuer)?,
             None => false,
@@ -26,6 +26,12 @@ pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) 
                 sessions::list_live_for_user(conn, me)?,
                 users::has_password(conn, me)?,
                 linked,
+                SafetySection {
+                    blocked: blocks::list(conn, me)?.into_iter().map(|b| BlockedRow { username: b.username }).collect(),
+                    request_policy: account::request_policy(conn, me)?.as_str(),
+                    codes_left: recovery_codes::left(conn, me)?,
+                    ..SafetySection::default()
+                },
             ),
             notifications,
         ))
@@ -54,5 +60,6 @@ pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) 
                 last_seen_at: s.last_seen_at,
             })
             .collect(),
+        safety,
     })
 }

@@ -9,16 +9,17 @@ use serde::Deserialize;
 use crate::auth::current_user::CsrfToken;
 use crate::auth::oidc::OidcState;
 use crate::auth::throttle::{self, Throttled};
-use crate::auth::{browser, password, tokens, TypedSession};
+use crate::auth::{browser, password, recovery, tokens, TypedSession};
 use crate::config::Settings;
 use crate::cpu;
 use crate::db::{self, DbPool};
 use crate::domain::{Password, Username};
 use crate::error::{wait_in_words, AppError};
 use crate::live::Hub;
+use crate::models::recovery_codes;
 use crate::models::users::{self, NewUser, SignupOutcome};
 use crate::models::UserId;
-use crate::views::accounts::{LoginPage, SignupPage};
+use crate::views::accounts::{LoginPage, RecoverPage, SignupPage};
 use crate::views::form::Field;
 use crate::views::{self, see_other, Layout};
 
@@ -124,7 +125,9 @@ pub async fn signup(
         SignupOutcome::Created(user_id) => {
             TypedSession::of(&req).log_in(user_id, username.as_str(), user_agent(&req))?;
             browser::remember_login(&req, user_id);
-            Ok(see_other("/chats"))
+            // The first recovery codes are made and shown once, on the page this leads to.
+            TypedSession::of(&req).put(super::account::CODES_DUE, &true)?;
+            Ok(see_other("/signup/recovery-codes"))
         }
         SignupOutcome::UsernameTaken => {
             page.username.error = Some("That username is taken. Try another one.".into());
@@ -272,6 +275,132 @@ pub async fn login(
                 .await?;
             }
             Ok(views::invalid(&login_page(&oidc, csrf.0, typed, Some(WRONG_CREDENTIALS.into())))?)
+        }
+    }
+}
+
+/// One message for every failure of a recovery (unknown name, wrong or used code).
+const RECOVERY_FAILED: &str = "That username and recovery code do not match an unused code.";
+
+fn recover_page(csrf_token: String, username: String) -> RecoverPage {
+    RecoverPage {
+        layout: Layout { section: "login", ..Layout::anonymous("Recover your account", csrf_token) },
+        username: Field::new(username),
+        code_error: None,
+        new_password_error: None,
+        new_password_confirm_error: None,
+        form_error: None,
+    }
+}
+
+pub async fn recover_form(csrf: CsrfToken) -> Result<HttpResponse, AppError> {
+    Ok(views::ok(&recover_page(csrf.0, String::new()))?)
+}
+
+#[derive(Deserialize)]
+pub struct RecoverForm {
+    username: String,
+    code: String,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+/// A recovery code sets a new password, ends every session and logs in (SPEC §10). It
+/// is throttled exactly as a login of that name from this browser and address is (the
+/// same buckets: a failure here is a failed login), so codes cannot be guessed faster
+/// than passwords; while throttled even a valid code waits (429).
+pub async fn recover(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
+    settings: web::Data<Settings>,
+    csrf: CsrfToken,
+    form: web::Form<RecoverForm>,
+) -> Result<HttpResponse, AppError> {
+    let RecoverForm { username: typed, code, new_password, new_password_confirm } = form.into_inner();
+    let mut page = recover_page(csrf.0, typed.clone());
+    let new = Password::parse(new_password.clone()).map_err(|e| page.new_password_error = Some(e.to_string())).ok();
+    if new.is_some() && new_password != new_password_confirm {
+        page.new_password_confirm_error = Some("The two passwords do not match.".into());
+    }
+    let (Some(new), None) = (new, &page.new_password_confirm_error) else {
+        return Ok(views::invalid(&page)?);
+    };
+    let username = Username::parse(&typed).ok();
+    let addr = client_addr(&req);
+    let addr_bucket = throttle::bucket("login", "addr", &addr);
+    let buckets = username.as_ref().map(|name| Arc::new(LoginBuckets::new(name, &addr, &browser_id(&req))));
+    let (per_addr, per_browser, per_addr_and_user, per_user) =
+        (settings.login_per_addr(), settings.login_per_browser(), settings.login_per_addr_and_user(), settings.login_per_user());
+    let lookup = {
+        let (username, buckets) = (username.clone(), buckets.clone());
+        db::run(&pool, move |conn| {
+            if let Some(b) = &buckets {
+                for (bucket, rule) in [(&b.browser, per_browser), (&b.addr_and_user, per_addr_and_user)] {
+                    if let Err(t) = throttle::check_backoff(conn, bucket, rule)? {
+                        return Ok::<_, AppError>(Err(t));
+                    }
+                }
+                if let Err(t) = throttle::check(conn, &b.user, per_user)? {
+                    return Ok(Err(t));
+                }
+            }
+            if let Err(t) = throttle::hit(conn, &addr_bucket, per_addr)? {
+                return Ok(Err(t));
+            }
+            Ok(Ok(match &username {
+                Some(name) => users::credentials(conn, name)?,
+                None => None,
+            }))
+        })
+        .await?
+    };
+    let credentials = match lookup {
+        Ok(found) => found,
+        Err(t) => {
+            page.form_error = Some(throttled_message(t));
+            return Ok(views::too_many(&page, t.retry_after)?);
+        }
+    };
+    // The new password is hashed whether or not the name and code are right: the
+    // answer's time tells nothing.
+    let salt = password::new_salt();
+    let pwd_hash = {
+        let salt = salt.clone();
+        cpu::run(move || password::hash(&new, &salt)).await??
+    };
+    let recovered = match (credentials, recovery::normalize(&code)) {
+        (Some(c), Some(code)) => {
+            let digest = recovery::digest(c.user_id, &code);
+            let user_id = c.user_id;
+            let done =
+                db::run(&pool, move |conn| recovery_codes::recover(conn, user_id, &digest, &salt, &pwd_hash).map_err(AppError::from))
+                    .await?;
+            done.then_some(c)
+        }
+        _ => None,
+    };
+    match recovered {
+        Some(c) => {
+            if let Some(b) = buckets {
+                db::run(&pool, move |conn| throttle::forgive(conn, &b.browser).map_err(AppError::from)).await?;
+            }
+            hub.end_other_sessions(c.user_id, "");
+            TypedSession::of(&req).log_in(c.user_id, &c.username, user_agent(&req))?;
+            browser::remember_login(&req, c.user_id);
+            Ok(see_other("/chats"))
+        }
+        None => {
+            if let Some(b) = buckets {
+                db::run(&pool, move |conn| {
+                    throttle::record_failure(conn, &b.browser, per_browser)?;
+                    throttle::record_failure(conn, &b.addr_and_user, per_addr_and_user)?;
+                    throttle::record(conn, &b.user, per_user).map_err(AppError::from)
+                })
+                .await?;
+            }
+            page.form_error = Some(RECOVERY_FAILED.into());
+            Ok(views::invalid(&page)?)
         }
     }
 }

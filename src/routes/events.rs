@@ -97,15 +97,21 @@ async fn open(
     let feed = match chat_id {
         None => None,
         Some(chat_id) => {
-            let membership = db::run(&pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from))
-                .await?
-                .ok_or(AppError::NotFound)?;
+            // With the people I blocked in a group (SPEC §10: their messages arrive collapsed;
+            // a block made meanwhile applies from the stream's next reconnect or the next page).
+            let (membership, blocked) = db::run(&pool, move |conn| {
+                let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
+                let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
+                Ok::<_, AppError>(Some((membership, blocked)))
+            })
+            .await?
+            .ok_or(AppError::NotFound)?;
             let end = membership.chat().last_seq;
             // A reconnecting browser says where it stopped; a new page says what it showed.
             let last_event_id =
                 req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Seq::new);
             let since = last_event_id.or(since).unwrap_or(end).min(end);
-            let render = Box::new(move |m: &MessageView| render_message(m, me));
+            let render = Box::new(move |m: &MessageView| render_message(m, me, &blocked));
             Some(ChatFeed { membership, since, render, typing: Box::new(render_typing) })
         }
     };

@@ -3,6 +3,7 @@
 //! are authenticated (anonymous visitors are sent to /login); CSRF is checked for every
 //! unsafe method by `auth::csrf::protect`, which wraps the whole app.
 
+mod account;
 mod accounts;
 mod chats;
 mod display_pictures;
@@ -43,6 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))
+        .route("/signup/recovery-codes", web::get().to(account::signup_codes))
+        .route("/recover", web::get().to(accounts::recover_form))
+        .route("/recover", web::post().to(accounts::recover))
         .route("/auth/oidc/start", web::post().to(oidc::start))
         .route("/auth/oidc/callback", web::get().to(oidc::callback))
         .route("/auth/oidc/username", web::get().to(oidc::username_form))
@@ -52,10 +56,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/password", web::post().to(settings::update_password))
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
         .route("/settings/notifications", web::post().to(inbox::notifications))
+        .route("/settings/requests", web::post().to(account::set_request_policy))
+        .route("/settings/recovery-codes", web::post().to(account::regenerate_codes))
+        .route("/settings/export", web::get().to(account::export))
+        .route("/settings/delete-account", web::post().to(account::delete_account))
         .route("/settings/oidc/link", web::post().to(oidc::link))
         .route("/settings/oidc/unlink", web::post().to(oidc::unlink))
         .route("/display-pictures/{user_id}", web::get().to(display_pictures::show))
         .route("/users/{username}", web::get().to(users::show))
+        .route("/users/{username}/block", web::post().to(account::block))
+        .route("/users/{username}/unblock", web::post().to(account::unblock))
         .route("/chats", web::get().to(chats::index))
         .route("/chats/direct", web::post().to(chats::open_direct))
         .route("/chats/group", web::post().to(groups::create))

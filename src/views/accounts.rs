@@ -81,6 +81,75 @@ pub struct SettingsPage {
     pub notifications: crate::models::inbox::NotifyPrefs,
     pub notifications_error: Option<String>,
     pub sessions: Vec<SessionRow>,
+    /// Account safety (SPEC §10): see `SafetySection`.
+    pub safety: SafetySection,
+}
+
+/// The account-safety parts of Settings: blocked people, who may send requests,
+/// recovery codes, export, deleting the account; each form's error next to its field.
+#[derive(Debug, Clone, Default)]
+pub struct SafetySection {
+    pub blocked: Vec<BlockedRow>,
+    /// `everyone`, `shared-groups` or `nobody`.
+    pub request_policy: &'static str,
+    pub policy_error: Option<String>,
+    pub codes_left: i64,
+    pub codes_password_error: Option<String>,
+    pub delete_password_error: Option<String>,
+    /// The typed confirmation, kept when refused.
+    pub delete_confirm: String,
+    pub delete_confirm_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockedRow {
+    pub username: String,
+}
+
+/// Ten recovery codes, shown once (after signup, or regenerated in Settings).
+#[derive(Template)]
+#[template(path = "settings/recovery_codes.html")]
+pub struct RecoveryCodesPage {
+    pub layout: Layout,
+    pub username: String,
+    pub codes: Vec<String>,
+    /// Shown right after signup (the first codes); else regenerated in Settings.
+    pub at_signup: bool,
+}
+
+impl RecoveryCodesPage {
+    /// The codes as a text file, for the download link (a `data:` URL: the codes never
+    /// travel in an HTTP URL).
+    pub fn download_href(&self) -> String {
+        let mut text = format!("Chaat recovery codes for {}\r\nEach code works once.\r\n\r\n", self.username);
+        for code in &self.codes {
+            text.push_str(code);
+            text.push_str("\r\n");
+        }
+        let mut href = String::from("data:text/plain;charset=utf-8,");
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                href.push(b as char);
+            } else {
+                href.push_str(&format!("%{b:02X}"));
+            }
+        }
+        href
+    }
+}
+
+/// `GET/POST /recover`: a new password with a recovery code.
+#[derive(Template)]
+#[template(path = "auth/recover.html")]
+pub struct RecoverPage {
+    pub layout: Layout,
+    pub username: Field,
+    /// Always `None`: a code's failure is the form's one message (the field macro wants one).
+    pub code_error: Option<String>,
+    pub new_password_error: Option<String>,
+    pub new_password_confirm_error: Option<String>,
+    /// Every failure of the code itself gets this one message.
+    pub form_error: Option<String>,
 }
 
 /// A profile. htmx gets the `friendship` block alone after a friendship action.
@@ -101,6 +170,8 @@ pub struct ProfilePage {
     pub refused: Option<RefusedRequest>,
     /// Rendered for htmx: adds the `<hx-partial>` that refreshes the nav's request count.
     pub htmx: bool,
+    /// The viewer blocked this person (SPEC §10): the page offers Unblock, nothing else.
+    pub blocked: bool,
 }
 
 impl ProfilePage {

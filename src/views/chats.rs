@@ -127,6 +127,8 @@ pub struct MessageItem {
     pub mine: bool,
     /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
+    /// Written by someone the viewer blocked: shown collapsed (SPEC §10).
+    pub blocked: bool,
 }
 
 impl MessageItem {
@@ -154,7 +156,7 @@ pub enum Row {
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
 pub fn flat(messages: Vec<MessageView>, viewer: UserId) -> Vec<Row> {
-    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false })).collect()
+    messages.into_iter().map(|m| Row::Message(MessageItem { mine: m.sender == viewer, m, continued: false, blocked: false })).collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
@@ -173,7 +175,20 @@ fn timeline_at(messages: Vec<MessageView>, viewer: UserId, before: Option<&Messa
         }
         let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
         prev = Some(m.clone());
-        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued }));
+        rows.push(Row::Message(MessageItem { mine: m.sender == viewer, m, continued, blocked: false }));
+    }
+    rows
+}
+
+/// Collapses the texts of people the viewer blocked (their system lines stay).
+pub fn collapse_blocked(mut rows: Vec<Row>, blocked: &[UserId]) -> Vec<Row> {
+    if blocked.is_empty() {
+        return rows;
+    }
+    for row in &mut rows {
+        if let Row::Message(item) = row {
+            item.blocked = !item.is_system() && blocked.contains(&item.m.sender);
+        }
     }
     rows
 }
@@ -184,9 +199,11 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data).
-pub fn render_message(m: &MessageView, viewer: UserId) -> String {
-    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false } };
+/// The message as `viewer` sees it, standing alone (SSE data); collapsed when its sender
+/// is one of `blocked` (the people the viewer blocked).
+pub fn render_message(m: &MessageView, viewer: UserId, blocked: &[UserId]) -> String {
+    let blocked = m.kind != MessageKind::System && blocked.contains(&m.sender);
+    let fragment = MessageFragment { item: MessageItem { m: m.clone(), mine: m.sender == viewer, continued: false, blocked } };
     fragment.render().unwrap_or_default()
 }
 

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod account_safety;
 mod accounts;
 mod authz;
 mod binary;

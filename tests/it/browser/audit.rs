@@ -80,6 +80,9 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
     // alice muted it: its unread count is greyed in her list and counts in no badge.
     let muted = alice.post(&format!("/chats/{long_chat}/mute"), &[("for", "always")]).await;
     assert!(muted.status().is_redirection());
+    // Account safety (SPEC §10): someone alice blocked (Settings lists them).
+    app.signed_up("mallory").await;
+    assert!(alice.post("/users/mallory/block", &[]).await.status().is_redirection());
 
     // The long name's account is linked to a provider account (as Settings makes it).
     diesel::sql_query(
@@ -97,6 +100,7 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
         guest: vec![
             ("signup", "/signup".into()),
             ("login", "/login".into()),
+            ("recover", "/recover".into()),
             // What the provider's `error=` turns into (its text shown escaped).
             ("oidc-error", "/auth/oidc/callback?error=access_denied&error_description=The+person+declined+to+share+their+account".into()),
         ],
@@ -108,6 +112,7 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
             ("friends", "/friends?q=b".into()),
             ("settings", "/settings".into()),
             ("profile", format!("/users/{LONG_NAME}")),
+            ("profile-blocked", "/users/mallory".into()),
             ("error-404", "/users/nobody-at-all".into()),
             ("search", "/search?q=the".into()),
             ("search-none", "/search?q=nothing%20here".into()),
@@ -120,13 +125,13 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
     }
 }
 
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}: run `make assets`", path.display()))
 }
 
 /// Runs axe-core in the page; returns the serious and critical violations, described.
-async fn axe(browser: &Client, source: &str) -> Vec<String> {
+pub(super) async fn axe(browser: &Client, source: &str) -> Vec<String> {
     let loaded = browser.execute(&format!("{source}\n;return typeof window.axe"), vec![]).await.unwrap();
     assert_eq!(loaded.as_str(), Some("object"), "axe-core loads in the page");
     let run = r#"
@@ -321,6 +326,11 @@ async fn every_page_type_is_valid_html() {
     assert_eq!(taken.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     std::fs::write(dir.join("oidc-username-error.html"), taken.text().await.unwrap()).unwrap();
     files.push(dir.join("oidc-username-error.html"));
+    // The recovery codes page (a POST's answer, shown once).
+    let codes = alice.post("/settings/recovery-codes", &[("current_password", crate::helpers::PASSWORD)]).await;
+    assert_eq!(codes.status(), reqwest::StatusCode::OK);
+    std::fs::write(dir.join("recovery-codes.html"), codes.text().await.unwrap()).unwrap();
+    files.push(dir.join("recovery-codes.html"));
 
     let out =
         match std::process::Command::new("java").arg("-jar").arg(&jar).args(["--errors-only", "--format", "json"]).args(&files).output() {

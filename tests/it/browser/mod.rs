@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, PASSWORD};
 
+mod account_safety;
 mod audit;
 mod chat;
 mod inbox;
@@ -191,6 +192,9 @@ pub async fn signup(browser: &Client, app: &TestApp, username: &str) {
     browser.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     browser.find(Locator::Css("#password_confirm")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     browser.find(Locator::Css("form[action='/signup'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    // The first recovery codes are shown once; "continue" leads to the chats.
+    browser.wait().at_most(PAGE).for_url(&format!("{}/signup/recovery-codes", app.address).parse().unwrap()).await.unwrap();
+    browser.find(Locator::Css("a[href='/chats'].btn")).await.unwrap().click().await.unwrap();
     browser.wait().at_most(PAGE).for_url(&format!("{}/chats", app.address).parse().unwrap()).await.unwrap();
 }
 

@@ -42,7 +42,8 @@ impl Actor {
     /// `name` signs up on the app at `base` (password `PASSWORD`) and stays logged in.
     pub async fn sign_up(base: &str, name: &str) -> Actor {
         let client = Client::new(base);
-        assert_redirect(&client.signup(name, PASSWORD).await, "/chats");
+        // Signup leads to the page with the first recovery codes.
+        assert_redirect(&client.signup(name, PASSWORD).await, "/signup/recovery-codes");
         Actor { name: name.to_ascii_lowercase(), client }
     }
 
