@@ -59,6 +59,7 @@ diesel::table! {
         joined_at -> Timestamptz,
         role -> Text,
         last_read_seq -> Int8,
+        muted_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -173,6 +174,8 @@ diesel::table! {
         pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
+        notify -> Bool,
+        notify_previews -> Bool,
         request_policy -> Text,
     }
 }

@@ -1,22 +1,25 @@
-//! One SSE stream of one chat for one viewer's session: first what was missed (from the
-//! DB), then live. It subscribes to the hub before reading the DB, and tracks the last
-//! seq it sent, so there is no gap and no duplicate at the seam or after a lag. It ends
-//! when the client goes away, the viewer leaves the chat, the session ends, the server
-//! shuts down, or its lifetime is over (the browser then reconnects where it stopped).
+//! One SSE stream of one viewer's session (SPEC §6: one per tab): the person's inbox
+//! events (`inbox`), and, on a chat page, the chat's messages: first what was missed
+//! (from the DB), then live. It subscribes to the hub before reading the DB, and tracks
+//! the last seq it sent, so there is no gap and no duplicate at the seam or after a lag.
+//! On every (re)connect the inbox's badges go first, before a replay. It ends when the
+//! client goes away, the viewer leaves the chat, the session ends, the server shuts
+//! down, or its lifetime is over (the browser then reconnects where it stopped).
 
 use std::sync::Arc;
 
 use actix_web_lab::sse;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
+use super::inbox::{Inbox, Wake};
 use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
-use crate::models::Seq;
+use crate::models::{Seq, UserId};
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;
@@ -25,18 +28,33 @@ const CLIENT_BUFFER: usize = 64;
 
 /// Renders a message with its files for the stream's viewer.
 pub type Render = Box<dyn Fn(&MessageView, &[AttachmentView]) -> String>;
+/// "alice is typing…", rendered for the viewer.
+pub type RenderTyping = Box<dyn Fn(&str, UserId) -> String>;
 
-/// Starts the stream's task for the person of `membership`, in the place `ticket` holds,
-/// and returns the receiving end for the SSE response. When the task ends, the response
-/// finishes properly.
-pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, render: Render, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
-    let mut signals = hub.subscribe(membership.chat_id());
+/// The open chat's half of a stream.
+pub struct ChatFeed {
+    pub membership: Membership,
+    /// The last seq the browser has.
+    pub since: Seq,
+    pub render: Render,
+    pub typing: RenderTyping,
+}
+
+/// Starts the stream's task in the place `ticket` holds, with the inbox and, on a chat
+/// page, the chat, and returns the receiving end for the SSE response. When the task
+/// ends, the response finishes properly.
+pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbox, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
+    let mut signals = chat.as_ref().map(|c| hub.subscribe(c.membership.chat_id()));
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
         let lifetime = tokio::time::sleep(ticket.lifetime);
         tokio::pin!(lifetime);
-        let mut stream = Stream { pool, membership, last: since, tx, render, ticket };
-        if !stream.catch_up().await {
+        let Some(first) = inbox.start().await else { return };
+        let mut stream = Stream { pool, chat, tx, ticket };
+        if !stream.send_all(first).await {
+            return;
+        }
+        if stream.chat.is_some() && !stream.catch_up().await {
             return;
         }
         loop {
@@ -47,7 +65,14 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, ren
                 _ = ending.wait() => false,
                 _ = &mut lifetime => false,
                 _ = stream.tx.closed() => false,
-                signal = signals.recv() => stream.on(signal).await,
+                signal = recv(&mut signals) => stream.on(signal).await,
+                wake = inbox.woken() => match wake {
+                    Wake::Closed => false,
+                    wake => {
+                        let events = inbox.refresh(wake).await;
+                        stream.send_all(events).await
+                    }
+                },
             };
             if !keep_going {
                 return;
@@ -57,12 +82,18 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Seq, ren
     rx
 }
 
+/// The next signal of the open chat; never, without one.
+async fn recv(signals: &mut Option<broadcast::Receiver<Signal>>) -> Result<Signal, RecvError> {
+    match signals {
+        Some(signals) => signals.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Stream {
     pool: DbPool,
-    membership: Membership,
-    last: Seq,
+    chat: Option<ChatFeed>,
     tx: mpsc::Sender<sse::Event>,
-    render: Render,
     /// Its place among the instance's streams: the session it belongs to, and its end.
     ticket: Ticket,
 }
@@ -70,17 +101,35 @@ struct Stream {
 impl Stream {
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
+        let Some(chat) = &self.chat else { return true };
+        let (last, viewer) = (chat.since, chat.membership.viewer());
         match signal {
             // Messages with files are never published ready-made (`Hub::publish_reached`).
-            Ok(Signal::Message(m)) if m.seq == self.last.next() => self.send(&m, &[]).await,
-            Ok(Signal::Message(m)) if m.seq <= self.last => true,
-            Ok(Signal::Reached(seq)) if seq <= self.last => true,
+            Ok(Signal::Message(m)) if m.seq == last.next() => self.send(&m, &[]).await,
+            Ok(Signal::Message(m)) if m.seq <= last => true,
+            Ok(Signal::Reached(seq)) if seq <= last => true,
             // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
             // database has everything in order.
             Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
-            Ok(Signal::Left(user_id)) => user_id != self.membership.viewer(),
+            Ok(Signal::Left(user_id)) => user_id != viewer,
+            // Someone else typing: a named event without `id:` (their own is not echoed).
+            Ok(Signal::Typing { user_id, name }) if user_id != viewer => {
+                let html = (chat.typing)(&name, user_id);
+                self.send_all(vec![sse::Data::new(html).event("typing").into()]).await
+            }
+            Ok(Signal::Typing { .. }) => true,
             Err(RecvError::Closed) => false,
         }
+    }
+
+    /// Sends inbox events (named, no `id:`).
+    async fn send_all(&mut self, events: Vec<sse::Event>) -> bool {
+        for event in events {
+            if self.ticket.ending.is_ended() || self.tx.send(event).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     async fn send(&mut self, m: &MessageView, files: &[AttachmentView]) -> bool {
@@ -89,11 +138,12 @@ impl Stream {
         if self.ticket.ending.is_ended() {
             return false;
         }
-        let event = sse::Data::new((self.render)(m, files)).id(m.seq.to_string());
+        let Some(chat) = &mut self.chat else { return false };
+        let event = sse::Data::new((chat.render)(m, files)).id(m.seq.to_string());
         if self.tx.send(event.into()).await.is_err() {
             return false;
         }
-        self.last = m.seq;
+        chat.since = m.seq;
         true
     }
 
@@ -101,7 +151,8 @@ impl Stream {
     /// longer in the chat, the session is gone or the client is gone.
     async fn catch_up(&mut self) -> bool {
         loop {
-            let (membership, after, sid) = (self.membership.clone(), self.last, self.ticket.sid.clone());
+            let Some(chat) = &self.chat else { return true };
+            let (membership, after, sid) = (chat.membership.clone(), chat.since, self.ticket.sid.clone());
             // Load first, then check: a removal or a logout committed in between ends the
             // stream before it sends anything, and one committed after the check cannot
             // be in the page (so its seq is still ahead of `last` and wakes the stream

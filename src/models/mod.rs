@@ -32,6 +32,7 @@ pub mod friend_requests;
 pub mod friends;
 pub mod groups;
 pub mod ids;
+pub mod inbox;
 pub mod messages;
 pub mod oidc_identities;
 pub mod participants;

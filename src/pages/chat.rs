@@ -1,20 +1,22 @@
 //! The chat page (the latest messages, or a page of history), and the fragments of
 //! history that htmx loads into it.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::attachments::{self, AttachmentView};
-use crate::models::chats::{self, Membership, OpenedChat};
+use crate::models::chats::{self, ChatListRow, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
-use crate::models::{groups, ChatId, Seq, UserId};
+use crate::models::{groups, inbox, ChatId, Seq, UserId};
 use crate::views::chats::{
-    collapse_blocked, flat, timeline, with_files, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, GROUP_WITHIN,
+    collapse_blocked, flat, timeline, with_files, ChatListItem, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, MuteState,
+    PageForms, GROUP_WITHIN,
 };
 use crate::views::Layout;
 
@@ -49,6 +51,10 @@ impl Position {
 /// Everything the chat page shows, loaded in one blocking round.
 struct Loaded {
     counts: NavCounts,
+    muted_until: Option<DateTime<Utc>>,
+    read_moved: bool,
+    /// My chats, for the list beside the chat.
+    list: Vec<ChatListRow>,
     membership: Membership,
     /// The page, plus one older message when there is one.
     history: Vec<MessageView>,
@@ -63,22 +69,25 @@ struct Loaded {
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position) -> Result<Loaded, AppError> {
     let me = user.user_id;
     db::run(pool, move |conn| {
-        let (membership, counts) = match position {
+        let (membership, counts, muted_until, read_moved) = match position {
             Position::Latest => {
-                let OpenedChat { membership, counts } = chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-                (membership, counts)
+                let OpenedChat { membership, counts, muted_until, read_moved } =
+                    chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                (membership, counts, muted_until, read_moved)
             }
             Position::Before(_) | Position::Around(_) => {
                 let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-                (membership, users::nav_counts(conn, me)?)
+                let muted_until = inbox::muted_until(conn, &membership)?;
+                (membership, users::nav_counts(conn, me)?, muted_until, false)
             }
         };
+        let list = chats::list_for_user(conn, me)?;
         let history = messages::page_before(conn, &membership, position.before(), PAGE_SIZE + 1)?;
         let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
         let blocked = crate::models::blocks::ids(conn, me)?;
-        Ok::<_, AppError>(Loaded { counts, membership, history, group, files, blocked })
+        Ok::<_, AppError>(Loaded { counts, muted_until, read_moved, list, membership, history, group, files, blocked })
     })
     .await
 }
@@ -91,7 +100,8 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group, files, blocked } = load(pool, user, chat_id, position).await?;
+    let Loaded { counts, muted_until, read_moved, list, membership, history, group, files, blocked } =
+        load(pool, user, chat_id, position).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -123,12 +133,19 @@ pub async fn chat_page(
     });
     let mut rows = collapse_blocked(timeline(shown, user.user_id, older.as_ref()), &blocked);
     with_files(&mut rows, files);
+    let seen_seq = if chat.is_group { None } else { list.iter().find(|r| r.chat_id == chat_id).and_then(|r| r.other_read_seq) };
+    let list = list.into_iter().map(|row| ChatListItem::new(row, &user.username, Some(chat_id))).collect();
+    let live = position == Position::Latest;
     Ok(ChatPage {
-        layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
+        layout: Layout { inbox_stream: !live, ..Layout::for_user(user, counts, chat.title().to_string(), "chats") },
+        list,
+        mute: MuteState { until: muted_until.filter(|u| *u > Utc::now()), error: forms.mute_error },
+        seen_seq,
+        read_moved,
         rows,
         pages,
         last_seq: chat.last_seq,
-        live: position == Position::Latest,
+        live,
         chat,
         composer,
         group,

@@ -219,15 +219,24 @@ pub struct ReadForm {
 pub async fn read(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<ReadForm>,
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = id_in_path(&path)?;
     let (me, seq) = (user.user_id, form.seq);
-    db::run(&pool, move |conn| {
+    let (moved, other) = db::run(&pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(participants::mark_read(conn, membership.chat_id(), me, seq)?)
+        let moved = participants::mark_read(conn, membership.chat_id(), me, seq)?;
+        Ok::<_, AppError>((moved, membership.chat().other_id))
     })
     .await?;
+    if moved {
+        // My badges on my other pages; "Seen" on the other person's, in a direct chat.
+        hub.poke(me);
+        if let Some(other) = other {
+            hub.poke(other);
+        }
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -14,6 +14,7 @@ mod friends;
 mod groups;
 mod health;
 mod home;
+mod inbox;
 mod messages;
 mod oidc;
 mod search;
@@ -66,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/display-picture", web::post().to(settings::update_display_picture))
         .route("/settings/password", web::post().to(settings::update_password))
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
+        .route("/settings/notifications", web::post().to(inbox::notifications))
         .route("/settings/requests", web::post().to(account::set_request_policy))
         .route("/settings/recovery-codes", web::post().to(account::regenerate_codes))
         .route("/settings/export", web::get().to(account::export))
@@ -84,6 +86,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/messages", web::post().guard(multipart()).to(messages::create_with_files))
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
+        .route("/chats/{chat_id}/typing", web::post().to(inbox::typing))
+        .route("/chats/{chat_id}/mute", web::post().to(inbox::mute))
+        .route("/events", web::get().to(events::inbox))
         .route("/chats/{chat_id}/read", web::post().to(messages::read))
         .route("/chats/{chat_id}/members", web::post().to(groups::add_member))
         .route("/chats/{chat_id}/members/{username}/remove", web::post().to(groups::remove_member))

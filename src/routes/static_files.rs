@@ -46,6 +46,12 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/attachments.js"),
         immutable: false,
     },
+    Asset {
+        name: "inbox.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/inbox.js"),
+        immutable: false,
+    },
 ];
 
 pub async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

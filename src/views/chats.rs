@@ -74,12 +74,32 @@ impl NewGroupForm {
     }
 }
 
-/// One chat of the list, as shown.
+/// One chat of the list, as shown (the list, the two-pane chat page and the live
+/// inbox's `chat` events render it with `chats/_item.html`).
 pub struct ChatListItem {
     pub row: ChatListRow,
+    /// The last message is the viewer's own (no notification for it).
+    pub from_me: bool,
+    /// The chat open beside the list (two panes).
+    pub current: bool,
+    /// HOOK for mentions (message actions, SPEC §7): the last message mentions the
+    /// viewer. A mention notifies even in a muted chat and marks the item with "@".
+    /// Always false until mentions exist.
+    pub mentions_me: bool,
 }
 
 impl ChatListItem {
+    pub fn new(row: ChatListRow, my_username: &str, open_chat: Option<ChatId>) -> Self {
+        let from_me = row.last_sender.as_deref() == Some(my_username);
+        let current = open_chat == Some(row.chat_id);
+        ChatListItem { row, from_me, current, mentions_me: false }
+    }
+    /// Whether a new message here may show a browser notification (the page's script
+    /// also needs the tab hidden and notifications turned on).
+    pub fn notifies(&self) -> bool {
+        crate::views::inbox::notifies(self.row.muted, self.mentions_me)
+    }
+
     pub fn title(&self) -> &str {
         chats::title(self.row.name.as_deref(), self.row.other_name.as_deref())
     }
@@ -251,6 +271,37 @@ pub struct ChatPage {
     /// The members panel, for groups.
     pub group: Option<GroupPanel>,
     pub group_within_secs: i64,
+    /// My chats, beside the open one on wide screens (two panes, SPEC §6).
+    pub list: Vec<ChatListItem>,
+    /// The mute form: how it stands, and why a choice was refused.
+    pub mute: MuteState,
+    /// In a direct chat, the other person's read marker ("Seen" under my last message
+    /// they read; the page's script places it and the stream moves it).
+    pub seen_seq: Option<Seq>,
+    /// Opening the page moved my read marker (the handler tells my other pages and,
+    /// in a direct chat, the other person's).
+    pub read_moved: bool,
+}
+
+/// The chat's mute, as its form shows it.
+#[derive(Debug, Clone, Default)]
+pub struct MuteState {
+    /// Muted now, until then (`domain::mute::is_always`: without an end).
+    pub until: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl MuteState {
+    pub fn is_muted(&self) -> bool {
+        self.until.is_some()
+    }
+    /// "Muted until …" for the header, in UTC (the script shows local time).
+    pub fn until_iso(&self) -> String {
+        self.until.filter(|u| !crate::domain::mute::is_always(*u)).map(|u| format::iso(&u)).unwrap_or_default()
+    }
+    pub fn until_text(&self) -> String {
+        self.until.filter(|u| !crate::domain::mute::is_always(*u)).map(|u| format::date_time(&u)).unwrap_or_default()
+    }
 }
 
 /// Links to the pages around the one shown (each a `?before=` cursor).
@@ -271,6 +322,8 @@ pub struct PageForms {
     /// The members panel's "add" and "rename" forms, given only after a refusal (groups only).
     pub add: Option<Field>,
     pub rename: Option<Field>,
+    /// Why a mute was refused (a `for` outside the five choices).
+    pub mute_error: Option<String>,
 }
 
 impl PageForms {

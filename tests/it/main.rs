@@ -26,6 +26,7 @@ mod hardening;
 mod history;
 mod hostile;
 mod http_doc;
+mod inbox;
 mod instances;
 mod load;
 mod oidc;

@@ -20,6 +20,7 @@ mod account_safety;
 mod attachments;
 mod audit;
 mod chat;
+mod inbox;
 mod oidc;
 
 pub const LIVE: Duration = Duration::from_secs(3);
