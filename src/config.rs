@@ -92,6 +92,9 @@ pub struct Settings {
     /// at the default). Counted in each instance's memory (SECURITY.md).
     #[arg(long, env = "CHAAT_MESSAGES_PER_10_S", default_value_t = 30)]
     pub messages_per_10_s: u32,
+    /// Megabytes of files (attachments) a person may store; a send past it is 413.
+    #[arg(long, env = "CHAAT_UPLOAD_QUOTA_MB", default_value_t = 1024)]
+    pub upload_quota_mb: u32,
     /// New friend requests a person may send per 10 minutes (answering someone's
     /// request, or a refused one, does not count).
     #[arg(long, env = "CHAAT_FRIEND_REQUESTS_PER_10_MIN", default_value_t = 10)]
@@ -184,6 +187,7 @@ impl Settings {
             signups_per_addr: 10,
             friend_requests_per_10_min: 10,
             messages_per_10_s: 30,
+            upload_quota_mb: 1024,
             throttle_window_secs: 300,
             workers: None,
             max_connections: 12_000,
@@ -253,6 +257,10 @@ impl Settings {
     pub fn friend_requests_per_user(&self) -> Limit {
         Limit { limit: self.friend_requests_per_10_min, window: Duration::from_secs(600) }
     }
+    /// The upload quota in bytes.
+    pub fn upload_quota_bytes(&self) -> i64 {
+        i64::from(self.upload_quota_mb) * 1024 * 1024
+    }
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_hours) * 3600)
     }
@@ -270,7 +278,7 @@ impl fmt::Display for Settings {
             "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
              login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s \
-             max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?} \
+             upload_quota_mb={} max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?} \
              oidc_issuer={:?} oidc_client_id={:?} oidc_client_secret={} oidc_name={:?} public_url={:?}",
             self.bind,
             db,
@@ -288,6 +296,7 @@ impl fmt::Display for Settings {
             self.throttle_window_secs,
             self.friend_requests_per_10_min,
             self.messages_per_10_s,
+            self.upload_quota_mb,
             self.max_connections,
             self.event_streams,
             self.streams_per_person,

@@ -24,6 +24,9 @@ pub enum AppError {
     LoginRequired { htmx: bool },
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A body that cannot be read as what it claims (a malformed multipart upload): 400.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("too many requests")]
@@ -143,6 +146,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired { htmx: false } => StatusCode::SEE_OTHER,
             AppError::LoginRequired { htmx: true } => StatusCode::OK,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -17,4 +17,5 @@ pub mod routes;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
+pub mod uploads;
 pub mod views;

@@ -2,6 +2,7 @@
 //! stripped, square, at most 512 px), and people without one get a generated avatar. No
 //! HTTP or SQL here.
 
+pub mod attachment;
 pub mod limits;
 
 use std::io::Cursor;

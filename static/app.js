@@ -97,7 +97,8 @@
     var form = field.closest("form.composer");
     if (!form) return;
     event.preventDefault();
-    if (field.value.trim() === "") return;
+    // attachments.js marks a form holding files: those may go without text.
+    if (field.value.trim() === "" && !form.hasAttribute("data-files")) return;
     if (typeof form.requestSubmit === "function") form.requestSubmit();
     else form.submit();
   });

@@ -1,13 +1,10 @@
 DROP TABLE message_mentions;
 DROP TABLE message_reactions;
 DROP TABLE message_edits;
--- Deleted messages cannot go back to the old rule (text required): they get a placeholder.
+-- Deleted messages cannot go back to a rule that wants text: they get a placeholder.
+ALTER TABLE messages DROP CONSTRAINT messages_deleted_erased;
 UPDATE messages SET text = '(deleted)' WHERE deleted_at IS NOT NULL;
 ALTER TABLE messages DROP CONSTRAINT messages_system_unchanged;
-ALTER TABLE messages DROP CONSTRAINT messages_text_length;
-ALTER TABLE messages ADD CONSTRAINT messages_text_length CHECK (
-    text = btrim(text) AND char_length(text) BETWEEN 1 AND 4000
-);
 ALTER TABLE messages DROP CONSTRAINT messages_reply_to_earlier;
 ALTER TABLE messages DROP CONSTRAINT messages_reply_to_fkey;
 ALTER TABLE messages DROP CONSTRAINT messages_chat_rev_key;

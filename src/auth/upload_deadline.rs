@@ -1,4 +1,4 @@
-//! A deadline for multipart uploads (pictures), whose body is read after this middleware:
+//! A deadline for multipart uploads (pictures, sends with files), whose body is read after this middleware:
 //! its first part (the CSRF token) by `csrf::protect`, the rest by the handler. The server's request timeout covers only the head, and form bodies get
 //! theirs in `csrf::read_form`; without this a body trickled byte by byte would hold its
 //! connection for ever. The time allowed grows with the declared size, at a rate that
@@ -36,7 +36,9 @@ pub async fn limit_uploads(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let deadline = tokio::time::Instant::now() + allowed(declared, crate::pictures::MAX_UPLOAD_BYTES as u64);
+    // A send with files may be ten times larger than a picture (13 min at the slowest rate).
+    let max = if req.path().ends_with("/messages") { crate::uploads::MAX_BODY_BYTES } else { crate::pictures::MAX_UPLOAD_BYTES as u64 };
+    let deadline = tokio::time::Instant::now() + allowed(declared, max);
     // Set when the body ran out of time: whatever the handler made of the failed read,
     // the answer is then a 408 that closes the connection.
     let too_slow = Rc::new(Cell::new(false));

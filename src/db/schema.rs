@@ -7,6 +7,36 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    attachment_chunks (attachment_id, n) {
+        attachment_id -> Uuid,
+        n -> Int4,
+        bytes -> Bytea,
+    }
+}
+
+diesel::table! {
+    attachments (attachment_id) {
+        attachment_id -> Uuid,
+        message_id -> Uuid,
+        chat_id -> Uuid,
+        uploader -> Uuid,
+        position -> Int2,
+        name -> Text,
+        size -> Int8,
+        kind -> Text,
+        content_type -> Text,
+        sha256 -> Text,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        thumbnail -> Nullable<Bytea>,
+        thumb_type -> Nullable<Text>,
+        thumb_width -> Nullable<Int4>,
+        thumb_height -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     auth_throttle (bucket) {
         bucket -> Text,
         window_start -> Timestamptz,
@@ -29,6 +59,7 @@ diesel::table! {
         joined_at -> Timestamptz,
         role -> Text,
         last_read_seq -> Int8,
+        muted_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -174,10 +205,16 @@ diesel::table! {
         pwd_hash -> Nullable<Text>,
         join_date -> Timestamptz,
         display_picture -> Nullable<Text>,
+        notify -> Bool,
+        notify_previews -> Bool,
         request_policy -> Text,
     }
 }
 
+diesel::joinable!(attachment_chunks -> attachments (attachment_id));
+diesel::joinable!(attachments -> chats (chat_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(attachments -> users (uploader));
 diesel::joinable!(chat_participants -> chats (chat_id));
 diesel::joinable!(chat_participants -> users (user_id));
 diesel::joinable!(chats -> users (created_by));
@@ -193,6 +230,8 @@ diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    attachment_chunks,
+    attachments,
     auth_throttle,
     blocks,
     chat_participants,

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::notifier::Update;
@@ -17,7 +18,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::groups::Change;
 use crate::models::messages::MessageView;
-use crate::models::{chats, sessions};
+use crate::models::{chats, inbox, sessions};
 use crate::models::{ChatId, Rev, UserId};
 
 /// What a chat's streams are told.
@@ -31,7 +32,12 @@ pub enum Signal {
     Reached(Rev),
     /// This person no longer takes part in the chat: end their streams.
     Left(UserId),
+    /// This person is typing in the chat (never stored: SPEC §6).
+    Typing { user_id: UserId, name: Arc<str> },
 }
+
+/// At most one "typing" per person and chat is forwarded this often (SPEC §6).
+pub const TYPING_EVERY: Duration = Duration::from_secs(3);
 
 /// Buffered signals per chat; a stream that falls further behind reloads from the DB.
 const CHANNEL_CAPACITY: usize = 256;
@@ -39,6 +45,14 @@ const CHANNEL_CAPACITY: usize = 256;
 pub struct Hub {
     instance: Uuid,
     chats: Mutex<HashMap<ChatId, broadcast::Sender<Signal>>>,
+    /// Per person with an open stream here: a counter bumped whenever their inbox may
+    /// have changed (read markers, mutes, requests, settings, a chat they were added
+    /// to). Their streams re-read the inbox; bumps that come together are one re-read.
+    people: Mutex<HashMap<UserId, watch::Sender<u64>>>,
+    /// The sweep's last inbox digest per person (`models::inbox::digests`).
+    digests: Mutex<HashMap<UserId, String>>,
+    /// When each person's typing in a chat was last forwarded.
+    typing: Mutex<HashMap<(UserId, ChatId), Instant>>,
     streams: Arc<Registry>,
     notify: Mutex<Sender<Update>>,
     sweep_now: Mutex<Sender<()>>,
@@ -51,6 +65,9 @@ impl Hub {
         Hub {
             instance: Uuid::new_v4(),
             chats: Mutex::new(HashMap::new()),
+            people: Mutex::new(HashMap::new()),
+            digests: Mutex::new(HashMap::new()),
+            typing: Mutex::new(HashMap::new()),
             streams: Arc::new(Registry::new(limits)),
             notify: Mutex::new(notify),
             sweep_now: Mutex::new(sweep_now),
@@ -80,6 +97,80 @@ impl Hub {
         self.closed.store(true, Ordering::SeqCst);
         // Dropping the senders tells every receiver `Closed`.
         chats.clear();
+        self.people.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The person's inbox counter: it changes whenever their inbox may have. After
+    /// `close`, one whose sender is gone (the stream ends).
+    pub fn inbox(&self, user_id: UserId) -> watch::Receiver<u64> {
+        let mut people = self.people.lock().unwrap_or_else(|e| e.into_inner());
+        if self.is_closed() {
+            return watch::channel(0).1;
+        }
+        people.entry(user_id).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// `user_id`'s inbox changed (a read marker, a mute, a request, a chat they joined):
+    /// call after the change committed. Their streams here re-read it at once, the other
+    /// instances' when they hear of it.
+    pub fn poke(&self, user_id: UserId) {
+        self.poke_here(user_id);
+        self.tell_others(Update::Poked(user_id));
+    }
+
+    pub(super) fn poke_here(&self, user_id: UserId) {
+        let people = self.people.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = people.get(&user_id) {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// `user_id` (called `name`) is typing in `chat_id`: the chat's other streams are
+    /// told, here and on the other instances, at most once per `TYPING_EVERY`. Returns
+    /// whether this one was forwarded.
+    pub fn typing(&self, chat_id: ChatId, user_id: UserId, name: &str) -> bool {
+        let now = Instant::now();
+        {
+            let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
+            if typing.get(&(user_id, chat_id)).is_some_and(|at| now.duration_since(*at) < TYPING_EVERY) {
+                return false;
+            }
+            // Forget the old ones now and then, so the map holds only recent typists.
+            if typing.len() > 10_000 {
+                typing.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
+            }
+            typing.insert((user_id, chat_id), now);
+        }
+        self.signal(chat_id, Signal::Typing { user_id, name: Arc::from(name) });
+        self.tell_others(Update::Typing(chat_id, user_id, name.to_string()));
+        true
+    }
+
+    /// The people with an open stream here; forgets the ones without any more.
+    fn watched_people(&self) -> Vec<UserId> {
+        let mut people = self.people.lock().unwrap_or_else(|e| e.into_inner());
+        people.retain(|_, tx| tx.receiver_count() > 0);
+        let ids: Vec<UserId> = people.keys().copied().collect();
+        drop(people);
+        let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+        digests.retain(|user_id, _| ids.contains(user_id));
+        ids
+    }
+
+    /// Wakes the people whose inbox digest changed since the last sweep. A first digest
+    /// wakes them too: a change between their stream's first read and this digest would
+    /// otherwise be in the digest already and never seen as a change.
+    fn compare_digests(&self, found: Vec<(UserId, String)>) {
+        let mut changed = vec![];
+        {
+            let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+            for (user_id, digest) in found {
+                if digests.insert(user_id, digest.clone()).is_none_or(|old| old != digest) {
+                    changed.push(user_id);
+                }
+            }
+        }
+        changed.into_iter().for_each(|user_id| self.poke_here(user_id));
     }
 
     pub fn is_closed(&self) -> bool {
@@ -97,6 +188,13 @@ impl Hub {
     pub fn publish(&self, message: MessageView) {
         let (chat_id, rev) = (message.chat_id, message.rev);
         self.signal(chat_id, Signal::Message(Arc::new(message)));
+        self.tell_others(Update::Reached(chat_id, rev));
+    }
+
+    /// Call once a message's transaction committed when the message is not at hand to
+    /// render (one with files): streams load it from the database.
+    pub fn publish_reached(&self, chat_id: ChatId, rev: Rev) {
+        self.signal(chat_id, Signal::Reached(rev));
         self.tell_others(Update::Reached(chat_id, rev));
     }
 
@@ -168,7 +266,8 @@ impl Hub {
 }
 
 /// Every `SWEEP_EVERY` (and at once when asked): re-reads the end of every watched chat,
-/// so a lost notification delays a message but never loses it, and re-checks in one
+/// so a lost notification delays a message but never loses it, and the inbox digest of
+/// every person with a stream here (a lost inbox notification: their streams re-read), and re-checks in one
 /// query that the sessions holding streams here still exist, so a lost session end (or
 /// an expiry) leaves no stream open. The chats are read first and the sessions checked
 /// after: a message the read found, sent after a logout, is then never delivered, because
@@ -182,20 +281,23 @@ pub(super) fn spawn_sweeper(pool: DbPool, hub: Weak<Hub>, wake: Receiver<()>) {
         let Some(hub) = hub.upgrade() else { return };
         let watched = hub.watched();
         let held = hub.streams.sessions();
-        if watched.is_empty() && held.is_empty() {
+        let people = hub.watched_people();
+        if watched.is_empty() && held.is_empty() && people.is_empty() {
             continue;
         }
         let found = db::run_here(&pool, |conn| {
             let ends = if watched.is_empty() { vec![] } else { chats::last_revs(conn, &watched)? };
+            let digests = if people.is_empty() { vec![] } else { inbox::digests(conn, &people)? };
             let gone = if held.is_empty() { vec![] } else { sessions::gone(conn, &held)? };
-            Ok::<_, AppError>((ends, gone))
+            Ok::<_, AppError>((ends, digests, gone))
         });
         match found {
-            Ok((ends, gone)) => {
+            Ok((ends, digests, gone)) => {
                 for (user_id, sid) in gone {
                     hub.end_here(&SessionEnd::One { user_id, sid });
                 }
                 ends.into_iter().for_each(|(chat_id, rev)| hub.signal(chat_id, Signal::Reached(rev)));
+                hub.compare_digests(digests);
             }
             Err(e) => tracing::warn!(error = %e, "live sweep failed"),
         }

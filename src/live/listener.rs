@@ -60,6 +60,12 @@ fn listen(url: &str, hub: &Weak<Hub>, first: bool) -> anyhow::Result<()> {
             for (chat_id, rev) in batch.reached {
                 hub.signal(chat_id, Signal::Reached(rev));
             }
+            for user_id in batch.poked {
+                hub.poke_here(user_id);
+            }
+            for ((chat_id, user_id), name) in batch.typing {
+                hub.signal(chat_id, Signal::Typing { user_id, name: name.into() });
+            }
         }
         drop(hub);
         std::thread::sleep(POLL_EVERY);

@@ -13,12 +13,13 @@
 //! for the instance (`registry`).
 
 mod hub;
+pub mod inbox;
 mod listener;
 mod notifier;
 pub mod registry;
 pub mod stream;
 
-pub use hub::{Hub, Signal};
+pub use hub::{Hub, Signal, TYPING_EVERY};
 pub use registry::{Refusal, StreamLimits, Ticket};
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
-//! Sends "chat X reached rev N" and "session S ended" to the other instances with one
+//! Sends "chat X reached rev N", "session S ended", "person P's inbox changed" and
+//! "P is typing in chat X" to the other instances with one
 //! `pg_notify` per batch, outside any transaction (a NOTIFY inside a message's
 //! transaction would serialise the commits of all sends; see STACK.md §2). Pending
-//! updates are coalesced: per chat the highest rev, each session end once.
+//! updates are coalesced: per chat the highest rev, each session end and each person once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
@@ -12,13 +13,17 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::registry::SessionEnd;
-use crate::models::{ChatId, Rev};
+use crate::models::{ChatId, Rev, UserId};
 
 /// What the notifier thread is asked to tell the other instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Update {
     Reached(ChatId, Rev),
     Ended(SessionEnd),
+    /// The person's inbox changed (their streams re-read it).
+    Poked(UserId),
+    /// The person (named) is typing in the chat.
+    Typing(ChatId, UserId, String),
 }
 
 /// One batch, coalesced.
@@ -26,6 +31,8 @@ pub(super) enum Update {
 pub(super) struct Batch {
     pub reached: HashMap<ChatId, Rev>,
     pub ended: HashSet<SessionEnd>,
+    pub poked: HashSet<UserId>,
+    pub typing: HashMap<(ChatId, UserId), String>,
 }
 
 impl Batch {
@@ -37,6 +44,12 @@ impl Batch {
             }
             Update::Ended(end) => {
                 self.ended.insert(end);
+            }
+            Update::Poked(user_id) => {
+                self.poked.insert(user_id);
+            }
+            Update::Typing(chat, user_id, name) => {
+                self.typing.insert((chat, user_id), name);
             }
         }
     }
@@ -82,7 +95,9 @@ fn notify(conn: &mut Option<PgConnection>, url: &str, payload: &str) -> anyhow::
 
 /// `instance;item,item,...`, split to respect the payload limit. An item is
 /// `chat:seq` ("chat reached seq"), `end:user:sid` (that session ended) or
-/// `others:user:sid` (every session of that user but `sid` ended). Session ends come
+/// `others:user:sid` (every session of that user but `sid` ended), `u:user` (that
+/// person's inbox changed) or `t:chat:user:name` (that person, called name, is typing
+/// there; a username never holds `,` `:` or `;`). Session ends come
 /// first, in the first payloads, so a listener ends a stream before it hears of a
 /// message sent after the end. An instance that knows only `chat:seq` skips the other
 /// items (their first part is no chat id), so old and new instances can run together.
@@ -94,9 +109,11 @@ pub(super) fn payloads(instance: Uuid, batch: &Batch) -> Vec<String> {
         _ => None,
     });
     let reached = batch.reached.iter().map(|(chat, seq)| format!("{chat}:{seq},"));
+    let poked = batch.poked.iter().map(|user| format!("u:{user},"));
+    let typing = batch.typing.iter().filter(|(_, name)| is_username(name)).map(|((chat, user), name)| format!("t:{chat}:{user}:{name},"));
     let mut out = vec![];
     let mut current = head.clone();
-    for item in ends.chain(reached) {
+    for item in ends.chain(reached).chain(poked).chain(typing) {
         if current.len() + item.len() > MAX_PAYLOAD {
             out.push(std::mem::replace(&mut current, head.clone()));
         }
@@ -112,6 +129,11 @@ pub(super) fn payloads(instance: Uuid, batch: &Batch) -> Vec<String> {
 /// payload's separators.
 fn is_sid(sid: &str) -> bool {
     !sid.is_empty() && sid.len() <= 64 && sid.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A username as `domain::Username` allows it: never one of the payload's separators.
+fn is_username(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
 }
 
 /// The inverse of `payloads` for one payload: who sent it and what it says. Unknown or
@@ -136,6 +158,13 @@ fn parse_item(item: &str) -> Option<Update> {
     match first {
         "end" => session(rest).map(|(user_id, sid)| Update::Ended(SessionEnd::One { user_id, sid })),
         "others" => session(rest).map(|(user_id, keep_sid)| Update::Ended(SessionEnd::AllBut { user_id, keep_sid })),
+        "u" => Some(Update::Poked(rest.parse().ok()?)),
+        "t" => {
+            let (chat, rest) = rest.split_once(':')?;
+            let (user, name) = rest.split_once(':')?;
+            is_username(name).then_some(())?;
+            Some(Update::Typing(chat.parse().ok()?, user.parse().ok()?, name.to_string()))
+        }
         chat => Some(Update::Reached(chat.parse().ok()?, Rev::new(rest.parse().ok()?)?)),
     }
 }
@@ -232,6 +261,25 @@ mod tests {
         assert_eq!(parse_v1(&p[0]), Some((me, vec![(chat, Rev::new(7).unwrap())])), "an old instance skips the ends");
         let old = format!("{me};{chat}:7,");
         assert_eq!(parse(&old), Some((me, reached([(chat, Rev::new(7).unwrap())]))), "a new one reads the old format");
+    }
+
+    #[test]
+    fn inbox_pokes_and_typing_round_trip_and_old_instances_skip_them() {
+        let (me, alice, chat) = (Uuid::now_v7(), UserId::new_v7(), ChatId::new_v7());
+        let mut batch = reached([(chat, Rev::new(2).unwrap())]);
+        batch.add(Update::Poked(alice));
+        batch.add(Update::Poked(alice));
+        batch.add(Update::Typing(chat, alice, "alice".into()));
+        batch.add(Update::Typing(chat, alice, "a,b".into()));
+        let p = payloads(me, &batch);
+        assert_eq!(p.len(), 1);
+        let (_, parsed) = parse(&p[0]).unwrap();
+        assert_eq!(parsed.poked, HashSet::from([alice]));
+        assert!(parsed.typing.is_empty(), "the last name given (a,b) could break the format: not sent");
+        assert!(!p[0].contains("a,b"), "a name that could break the format is never sent");
+        assert_eq!(parse_v1(&p[0]), Some((me, vec![(chat, Rev::new(2).unwrap())])), "an old instance skips them");
+        let good = format!("{me};t:{chat}:{alice}:alice,");
+        assert_eq!(parse(&good).unwrap().1.typing, HashMap::from([((chat, alice), "alice".to_string())]));
     }
 
     #[test]

@@ -1,43 +1,66 @@
-//! One SSE stream of one chat for one viewer's session: first what was missed (from the
-//! DB), then live. It subscribes to the hub before reading the DB, and tracks the last
-//! rev it sent (every new message and every change has one, SPEC §7), so there is no gap
-//! and no duplicate at the seam or after a lag. A message whose seq the client has not
-//! seen goes as an unnamed event (appended); anything else as `event: update` (swapped
-//! in place by `chat.js`). It ends
-//! when the client goes away, the viewer leaves the chat, the session ends, the server
-//! shuts down, or its lifetime is over (the browser then reconnects where it stopped).
+//! One SSE stream of one viewer's session (SPEC §6: one per tab): the person's inbox
+//! events (`inbox`), and, on a chat page, the chat's messages: first what was missed
+//! (from the DB), then live. It subscribes to the hub before reading the DB, and tracks
+//! the last rev it sent (every new message and every change has one, SPEC §7), so there
+//! is no gap and no duplicate at the seam or after a lag. A message whose seq the client
+//! has not seen goes as an unnamed event (appended); anything else as `event: update`
+//! (swapped in place by `chat.js`); both carry the rev as `id:`.
+//! On every (re)connect the inbox's badges go first, before a replay. It ends when the
+//! client goes away, the viewer leaves the chat, the session ends, the server shuts
+//! down, or its lifetime is over (the browser then reconnects where it stopped).
 
 use std::sync::Arc;
 
 use actix_web_lab::sse;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
+use super::inbox::{Inbox, Wake};
 use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
-use crate::models::{Rev, Seq};
+use crate::models::{Rev, Seq, UserId};
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;
 /// Events buffered towards one client before the stream waits for it.
 const CLIENT_BUFFER: usize = 64;
 
-pub type Render = Box<dyn Fn(&MessageView) -> String>;
+/// Renders a message with its files for the stream's viewer.
+pub type Render = Box<dyn Fn(&MessageView, &[AttachmentView]) -> String>;
+/// "alice is typing…", rendered for the viewer.
+pub type RenderTyping = Box<dyn Fn(&str, UserId) -> String>;
 
-/// Starts the stream's task for the person of `membership`, in the place `ticket` holds,
-/// and returns the receiving end for the SSE response. When the task ends, the response
-/// finishes properly.
-pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Rev, render: Render, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
-    let mut signals = hub.subscribe(membership.chat_id());
+/// The open chat's half of a stream.
+pub struct ChatFeed {
+    pub membership: Membership,
+    /// The rev of the last event the browser has (or its cursor).
+    pub since: Rev,
+    /// The highest seq the browser has: a message past it is new to it. Found by the
+    /// first catch-up.
+    pub known_seq: Option<Seq>,
+    pub render: Render,
+    pub typing: RenderTyping,
+}
+
+/// Starts the stream's task in the place `ticket` holds, with the inbox and, on a chat
+/// page, the chat, and returns the receiving end for the SSE response. When the task
+/// ends, the response finishes properly.
+pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbox, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
+    let mut signals = chat.as_ref().map(|c| hub.subscribe(c.membership.chat_id()));
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
         let lifetime = tokio::time::sleep(ticket.lifetime);
         tokio::pin!(lifetime);
-        let mut stream = Stream { pool, membership, last: since, known_seq: None, tx, render, ticket };
-        if !stream.catch_up().await {
+        let Some(first) = inbox.start().await else { return };
+        let mut stream = Stream { pool, chat, tx, ticket };
+        if !stream.send_all(first).await {
+            return;
+        }
+        if stream.chat.is_some() && !stream.catch_up().await {
             return;
         }
         loop {
@@ -48,7 +71,14 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Rev, ren
                 _ = ending.wait() => false,
                 _ = &mut lifetime => false,
                 _ = stream.tx.closed() => false,
-                signal = signals.recv() => stream.on(signal).await,
+                signal = recv(&mut signals) => stream.on(signal).await,
+                wake = inbox.woken() => match wake {
+                    Wake::Closed => false,
+                    wake => {
+                        let events = inbox.refresh(wake).await;
+                        stream.send_all(events).await
+                    }
+                },
             };
             if !keep_going {
                 return;
@@ -58,16 +88,18 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, membership: Membership, since: Rev, ren
     rx
 }
 
+/// The next signal of the open chat; never, without one.
+async fn recv(signals: &mut Option<broadcast::Receiver<Signal>>) -> Result<Signal, RecvError> {
+    match signals {
+        Some(signals) => signals.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Stream {
     pool: DbPool,
-    membership: Membership,
-    /// The rev of the last event sent (or the client's cursor).
-    last: Rev,
-    /// The highest seq the client has: a message past it is new to it. Found by the
-    /// first catch-up.
-    known_seq: Option<Seq>,
+    chat: Option<ChatFeed>,
     tx: mpsc::Sender<sse::Event>,
-    render: Render,
     /// Its place among the instance's streams: the session it belongs to, and its end.
     ticket: Ticket,
 }
@@ -75,34 +107,57 @@ struct Stream {
 impl Stream {
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
+        let Some(chat) = &self.chat else { return true };
+        let (last, viewer) = (chat.since, chat.membership.viewer());
+        let known = chat.known_seq;
         match signal {
-            Ok(Signal::Message(m)) if m.rev == self.last.next() && self.known_seq.is_some() => self.send(&m).await,
-            Ok(Signal::Message(m)) if m.rev <= self.last => true,
-            Ok(Signal::Reached(rev)) if rev <= self.last => true,
-            // Ahead of us (a gap), a notification from elsewhere, or we lagged: the
-            // database has everything in order.
+            // A new message, next in rev order. Messages with files are never published
+            // ready-made (`Hub::publish_reached`); a change to one may have files, so
+            // changes are read from the database with them (below).
+            Ok(Signal::Message(m)) if m.rev == last.next() && known.is_some_and(|k| m.seq > k) => self.send(&m, &[]).await,
+            Ok(Signal::Message(m)) if m.rev <= last => true,
+            Ok(Signal::Reached(rev)) if rev <= last => true,
+            // A change, ahead of us (a gap), a notification from elsewhere, or we lagged:
+            // the database has everything in order.
             Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
-            Ok(Signal::Left(user_id)) => user_id != self.membership.viewer(),
+            Ok(Signal::Left(user_id)) => user_id != viewer,
+            // Someone else typing: a named event without `id:` (their own is not echoed).
+            Ok(Signal::Typing { user_id, name }) if user_id != viewer => {
+                let html = (chat.typing)(&name, user_id);
+                self.send_all(vec![sse::Data::new(html).event("typing").into()]).await
+            }
+            Ok(Signal::Typing { .. }) => true,
             Err(RecvError::Closed) => false,
         }
     }
 
-    async fn send(&mut self, m: &MessageView) -> bool {
+    /// Sends inbox events (named, no `id:`).
+    async fn send_all(&mut self, events: Vec<sse::Event>) -> bool {
+        for event in events {
+            if self.ticket.ending.is_ended() || self.tx.send(event).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn send(&mut self, m: &MessageView, files: &[AttachmentView]) -> bool {
         // Checked before every event: once the session ended, nothing more goes out,
         // even from a catch-up that was under way.
         if self.ticket.ending.is_ended() {
             return false;
         }
-        let known = self.known_seq.unwrap_or(Seq::ZERO);
-        let mut event = sse::Data::new((self.render)(m)).id(m.rev.to_string());
+        let Some(chat) = &mut self.chat else { return false };
+        let known = chat.known_seq.unwrap_or(Seq::ZERO);
+        let mut event = sse::Data::new((chat.render)(m, files)).id(m.rev.to_string());
         if m.seq <= known {
             event = event.event("update");
         }
         if self.tx.send(event.into()).await.is_err() {
             return false;
         }
-        self.last = m.rev;
-        self.known_seq = Some(known.max(m.seq));
+        chat.since = m.rev;
+        chat.known_seq = Some(known.max(m.seq));
         true
     }
 
@@ -110,7 +165,8 @@ impl Stream {
     /// longer in the chat, the session is gone or the client is gone.
     async fn catch_up(&mut self) -> bool {
         loop {
-            let (membership, since, sid, known) = (self.membership.clone(), self.last, self.ticket.sid.clone(), self.known_seq);
+            let Some(chat) = &self.chat else { return true };
+            let (membership, since, sid, known) = (chat.membership.clone(), chat.since, self.ticket.sid.clone(), chat.known_seq);
             // Load first, then check: a removal or a logout committed in between ends the
             // stream before it sends anything, and one committed after the check cannot
             // be in the page (so its seq is still ahead of `last` and wakes the stream
@@ -124,13 +180,16 @@ impl Stream {
                 if !chats::still_participates(conn, &membership, &sid)? {
                     return Ok::<_, AppError>(None);
                 }
-                Ok(Some((known, page)))
+                let files = attachments::for_messages(conn, &membership, &page.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
+                Ok(Some((known, page, files)))
             })
             .await;
-            let page = match page {
-                Ok(Some((known, page))) => {
-                    self.known_seq.get_or_insert(known);
-                    page
+            let (page, files) = match page {
+                Ok(Some((known, page, files))) => {
+                    if let Some(chat) = &mut self.chat {
+                        chat.known_seq.get_or_insert(known);
+                    }
+                    (page, files)
                 }
                 Ok(None) => return false,
                 // The database is away: keep the stream; the next sweep retries.
@@ -138,7 +197,8 @@ impl Stream {
             };
             let full = page.len() as i64 == CATCH_UP_PAGE;
             for m in &page {
-                if !self.send(m).await {
+                let mine: Vec<AttachmentView> = files.iter().filter(|f| f.message_id == m.message_id).cloned().collect();
+                if !self.send(m, &mine).await {
                     return false;
                 }
             }

@@ -115,6 +115,10 @@ pub fn still_participates(conn: &mut PgConnection, membership: &Membership, sid:
 pub struct OpenedChat {
     pub membership: Membership,
     pub counts: NavCounts,
+    /// Until when the viewer muted the chat (in the past or `None`: not muted).
+    pub muted_until: Option<DateTime<Utc>>,
+    /// Opening it moved the viewer's read marker (the live inbox tells whoever shows it).
+    pub read_moved: bool,
 }
 
 /// Opens the chat page: looks the chat up through `viewer` and the navigation's badges
@@ -127,10 +131,13 @@ pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: Ch
         chat: ChatForUser,
         #[diesel(embed)]
         counts: NavCounts,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        muted_until: Option<DateTime<Utc>>,
     }
     let head: Option<Head> = crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_seq, v.last_read_seq, v.role, v.other_id, v.other_name, v.can_send, \
-                v.last_rev, n.pending_requests, n.unread_messages \
+                v.last_rev, n.pending_requests, n.unread_messages, \
+                (SELECT mp.muted_until FROM chat_participants mp WHERE mp.chat_id = v.chat_id AND mp.user_id = $1) AS muted_until \
            FROM chats_as_seen v, nav_counts($1) n \
           WHERE v.viewer = $1 AND v.chat_id = $2",
     )
@@ -138,14 +145,18 @@ pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: Ch
     .bind::<SqlUuid, _>(chat_id)
     .get_result(conn)
     .optional()?;
-    let Some(Head { mut chat, mut counts }) = head else { return Ok(None) };
+    let Some(Head { mut chat, mut counts, muted_until }) = head else { return Ok(None) };
     let unread_here = chat.last_seq.since(chat.last_read_seq);
-    if unread_here > 0 {
+    let read_moved = unread_here > 0;
+    if read_moved {
         participants::mark_read(conn, chat_id, viewer, chat.last_seq)?;
-        counts.unread_messages -= unread_here;
+        // A muted chat's unread messages were never in the badge.
+        if muted_until.is_none_or(|until| until <= Utc::now()) {
+            counts.unread_messages -= unread_here;
+        }
         chat.last_read_seq = chat.last_seq;
     }
-    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, counts }))
+    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, counts, muted_until, read_moved }))
 }
 
 /// Why a direct chat could not be opened.
@@ -214,6 +225,8 @@ pub struct ChatListRow {
     #[diesel(sql_type = Timestamptz)]
     pub last_activity_at: DateTime<Utc>,
     #[diesel(sql_type = BigInt)]
+    pub last_seq: Seq,
+    #[diesel(sql_type = BigInt)]
     pub unread: i64,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     pub other_id: Option<UserId>,
@@ -225,38 +238,102 @@ pub struct ChatListRow {
     pub last_kind: Option<super::messages::MessageKind>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_sender: Option<String>,
+    /// The last message's first file when it has no text: (kind, name).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_file_kind: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_file_name: Option<String>,
     /// Up to four members of a group, for its picture stack.
     #[diesel(sql_type = Array<SqlUuid>)]
     pub member_ids: Vec<UserId>,
-    /// A message after my read marker mentions me (`models::mentions`).
+    /// A message after my read marker mentions me (`models::mentions`), not one of
+    /// someone I blocked: the item's "@", and a muted chat still notifies (SPEC §7).
     #[diesel(sql_type = Bool)]
     pub mentioned: bool,
+    /// Muted by the viewer now: counted in no badge, its own count greyed.
+    #[diesel(sql_type = Bool)]
+    pub muted: bool,
+    /// The other person's read marker, in a direct chat ("Seen").
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub other_read_seq: Option<Seq>,
+    /// The chat's latest change (the inbox wakes on a rev past it: edits and deletions
+    /// change the preview and the "@").
+    #[diesel(sql_type = BigInt)]
+    pub last_rev: Rev,
 }
 
 /// All my chats, newest activity first, in one query. The preview is the latest message
 /// not written by someone I blocked (SPEC §10).
 pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
-        "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, (v.last_seq - v.last_read_seq) AS unread, \
+        "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
                 v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
+                f.kind AS last_file_kind, f.name AS last_file_name, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
                      ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids, \
                 EXISTS (SELECT 1 FROM message_mentions mm \
                           JOIN messages mx ON mx.chat_id = mm.chat_id AND mx.seq = mm.seq \
                          WHERE mm.user_id = $1 AND mm.chat_id = v.chat_id AND mm.seq > v.last_read_seq \
-                           AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = mx.sender)) AS mentioned \
+                           AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = mx.sender)) AS mentioned, \
+                v.last_rev, \
+                COALESCE(mp.muted_until > now(), false) AS muted, op.last_read_seq AS other_read_seq \
            FROM chats_as_seen v \
-           LEFT JOIN LATERAL (SELECT lm.text, lm.kind, lm.sender FROM messages lm \
+           JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
+           LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
+           LEFT JOIN LATERAL (SELECT lm.message_id, lm.text, lm.kind, lm.sender FROM messages lm \
                  WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
                  ORDER BY lm.seq DESC LIMIT 1) m ON true \
            LEFT JOIN users s ON s.user_id = m.sender \
+           LEFT JOIN LATERAL (SELECT a.kind, a.name FROM attachments a \
+                               WHERE m.text = '' AND a.message_id = m.message_id \
+                               ORDER BY a.position LIMIT 1) f ON true \
           WHERE v.viewer = $1 \
           ORDER BY v.last_activity_at DESC, v.chat_id",
     )
     .bind::<SqlUuid, _>(viewer)
     .load(conn)
+}
+
+/// The list rows of some of my chats (the live inbox, after those chats changed): the
+/// same statement as `list_for_user`, for the chats in `chat_ids` only.
+pub fn list_rows(conn: &mut PgConnection, viewer: UserId, chat_ids: &[ChatId]) -> QueryResult<Vec<ChatListRow>> {
+    crate::db::prepared(
+        "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
+                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
+                f.kind AS last_file_kind, f.name AS last_file_name, \
+                CASE WHEN v.is_group THEN ARRAY( \
+                    SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
+                     ORDER BY gp.joined_at LIMIT 4) ELSE '{}'::uuid[] END AS member_ids, \
+                EXISTS (SELECT 1 FROM message_mentions mm \
+                          JOIN messages mx ON mx.chat_id = mm.chat_id AND mx.seq = mm.seq \
+                         WHERE mm.user_id = $1 AND mm.chat_id = v.chat_id AND mm.seq > v.last_read_seq \
+                           AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = mx.sender)) AS mentioned, \
+                v.last_rev, \
+                COALESCE(mp.muted_until > now(), false) AS muted, op.last_read_seq AS other_read_seq \
+           FROM chats_as_seen v \
+           JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
+           LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
+           LEFT JOIN LATERAL (SELECT lm.message_id, lm.text, lm.kind, lm.sender FROM messages lm \
+                 WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
+                   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
+                 ORDER BY lm.seq DESC LIMIT 1) m ON true \
+           LEFT JOIN users s ON s.user_id = m.sender \
+           LEFT JOIN LATERAL (SELECT a.kind, a.name FROM attachments a \
+                               WHERE m.text = '' AND a.message_id = m.message_id \
+                               ORDER BY a.position LIMIT 1) f ON true \
+          WHERE v.viewer = $1 AND v.chat_id = ANY($2) \
+          ORDER BY v.last_activity_at DESC, v.chat_id",
+    )
+    .bind::<SqlUuid, _>(viewer)
+    .bind::<Array<SqlUuid>, _>(chat_ids)
+    .load(conn)
+}
+
+/// The chats' current ends, for the live sweep (no content: no membership needed).
+pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Vec<(ChatId, Seq)>> {
+    chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
 }
 
 /// The chats' latest revs, for the live sweep (no content: no membership needed).

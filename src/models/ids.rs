@@ -81,6 +81,10 @@ uuid_id!(
     /// A friend request (`friend_requests.request_id`).
     RequestId
 );
+uuid_id!(
+    /// A file sent with a message (`attachments.attachment_id`).
+    AttachmentId
+);
 
 /// A message's position in its chat: gap-free from 1 in commit order; 0 is "before the
 /// first message" (a read marker or a cursor that has seen nothing). Never negative.

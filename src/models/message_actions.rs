@@ -179,8 +179,8 @@ pub fn delete(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Que
             message_mentions::table.filter(message_mentions::chat_id.eq(target.chat_id)).filter(message_mentions::seq.eq(target.seq)),
         )
         .execute(conn)?;
-        // HOOK(issue 15, attachments): erase this message's attachments here, in this
-        // transaction, e.g. `attachments::erase_for_message(conn, target.message_id)?;`.
+        // Its files go in the same transaction (SPEC §7: erased from the database).
+        super::attachments::erase_for_message(conn, target.message_id)?;
         diesel::update(messages::table.find(target.message_id))
             .set((messages::text.eq(""), messages::edited_at.eq(None::<DateTime<Utc>>), messages::deleted_at.eq(diesel::dsl::now)))
             .execute(conn)?;

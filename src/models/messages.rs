@@ -325,10 +325,16 @@ impl NewMessage<'_> {
     /// `send_message` function (migration 000025; first 000006, the block guard 000022) locks the chat row,
     /// then writes guarded by every rule. A reply costs one more query (its quote).
     pub fn send(&self, conn: &mut PgConnection) -> QueryResult<SendOutcome> {
+        self.send_as(conn, MessageId::new_v7())
+    }
+
+    /// `send` with an id chosen beforehand (a send with files writes them first, under
+    /// the message's id, in the same transaction).
+    pub fn send_as(&self, conn: &mut PgConnection, message_id: MessageId) -> QueryResult<SendOutcome> {
         let mentions = if self.kind == MessageKind::Text { crate::domain::mentions::mentioned(self.text) } else { vec![] };
         let stored = crate::db::prepared("SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind::<SqlUuid, _>(self.chat_id)
-            .bind::<SqlUuid, _>(MessageId::new_v7())
+            .bind::<SqlUuid, _>(message_id)
             .bind::<SqlUuid, _>(self.sender)
             .bind::<Text, _>(self.text)
             .bind::<Nullable<SqlUuid>, _>(self.client_id)
@@ -375,6 +381,22 @@ impl NewMessage<'_> {
         }
     }
 
+    /// For a send inside a larger transaction (one with files): `NotParticipant` or
+    /// `NoSuchReply` when `reply_to` names no message of this chat, before the send.
+    pub fn refused_reply(&self, conn: &mut PgConnection) -> QueryResult<Option<SendOutcome>> {
+        let Some(seq) = self.reply_to else { return Ok(None) };
+        let found =
+            diesel::select(diesel::dsl::exists(messages::table.filter(messages::chat_id.eq(self.chat_id)).filter(messages::seq.eq(seq))))
+                .get_result::<bool>(conn)?;
+        if found {
+            return Ok(None);
+        }
+        Ok(Some(match self.refusal(conn)? {
+            SendOutcome::NotParticipant => SendOutcome::NotParticipant,
+            _ => SendOutcome::NoSuchReply,
+        }))
+    }
+
     /// Why nothing was stored (rare: only refused sends and repeats pay these queries).
     /// Asked after the lock is gone, so a change in between may pick another refusal;
     /// either way nothing was stored. Membership first: someone outside the chat learns
@@ -395,7 +417,7 @@ impl NewMessage<'_> {
 
     /// The message sent earlier with this `client_id`, if any (`client_id` is unique per
     /// sender; only asked once the sender is known to be in the chat).
-    fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
+    pub fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
         let row: Option<Row> = with_senders!()
             .filter(messages::sender.eq(self.sender))

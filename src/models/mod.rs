@@ -22,6 +22,7 @@
 
 pub mod account;
 pub mod app_secrets;
+pub mod attachments;
 pub mod auth_throttle;
 pub mod blocks;
 pub mod chats;
@@ -31,6 +32,7 @@ pub mod friend_requests;
 pub mod friends;
 pub mod groups;
 pub mod ids;
+pub mod inbox;
 pub mod mentions;
 pub mod message_actions;
 pub mod messages;

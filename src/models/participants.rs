@@ -18,8 +18,9 @@ text_column!(
 );
 
 /// Moves `user_id`'s read marker forward to `seq` (never backwards, never past the
-/// chat's end). Nothing happens for someone not in the chat.
-pub fn mark_read(conn: &mut PgConnection, chat_id: ChatId, user_id: UserId, seq: Seq) -> QueryResult<()> {
+/// chat's end). Nothing happens for someone not in the chat. Says whether it moved
+/// (then the live inbox tells whoever shows it).
+pub fn mark_read(conn: &mut PgConnection, chat_id: ChatId, user_id: UserId, seq: Seq) -> QueryResult<bool> {
     crate::db::prepared(
         "UPDATE chat_participants p SET last_read_seq = LEAST($3, c.last_seq) \
            FROM chats c \
@@ -30,7 +31,7 @@ pub fn mark_read(conn: &mut PgConnection, chat_id: ChatId, user_id: UserId, seq:
     .bind::<SqlUuid, _>(user_id)
     .bind::<BigInt, _>(seq)
     .execute(conn)
-    .map(|_| ())
+    .map(|n| n > 0)
 }
 
 /// Someone in a chat, as the group's members panel shows them.

@@ -1,21 +1,24 @@
 //! The chat page (the latest messages, or a page of history), and the fragments of
 //! history that htmx loads into it.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::chats::{self, Membership, OpenedChat};
+use crate::models::attachments::{self, AttachmentView};
+use crate::models::chats::{self, ChatListRow, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
 use crate::models::users::{self, NavCounts};
 use crate::models::Rev;
-use crate::models::{groups, ChatId, Seq, UserId};
+use crate::models::{groups, inbox, ChatId, Seq, UserId};
 use crate::views::chats::{
-    collapse_blocked, flat, timeline, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, PageForms, Row, Viewer, GROUP_WITHIN,
+    collapse_blocked, flat, timeline, with_files, ChatListItem, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, MuteState,
+    PageForms, Row, Viewer, GROUP_WITHIN,
 };
 use crate::views::Layout;
 
@@ -71,6 +74,10 @@ pub fn viewer(user: &CurrentUser, membership: &Membership) -> Viewer {
 /// Everything the chat page shows, loaded in one blocking round.
 struct Loaded {
     counts: NavCounts,
+    muted_until: Option<DateTime<Utc>>,
+    read_moved: bool,
+    /// My chats, for the list beside the chat.
+    list: Vec<ChatListRow>,
     membership: Membership,
     /// The page, plus one older message when there is one.
     history: Vec<MessageView>,
@@ -78,6 +85,8 @@ struct Loaded {
     group: Option<(Vec<Member>, Vec<FriendName>)>,
     /// The message the composer answers.
     reply_to: Option<MessageView>,
+    /// The files of `history`'s messages.
+    files: Vec<AttachmentView>,
     /// The people I blocked (SPEC §10: their messages collapse; a direct chat says so).
     blocked: Vec<UserId>,
 }
@@ -85,17 +94,21 @@ struct Loaded {
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position, reply_to: Option<Seq>) -> Result<Loaded, AppError> {
     let me = user.user_id;
     db::run(pool, move |conn| {
-        let (membership, counts) = match position {
+        let (membership, counts, muted_until, read_moved) = match position {
             Position::Latest => {
-                let OpenedChat { membership, counts } = chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-                (membership, counts)
+                let OpenedChat { membership, counts, muted_until, read_moved } =
+                    chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                (membership, counts, muted_until, read_moved)
             }
             Position::Before(_) | Position::Around(_) => {
                 let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-                (membership, users::nav_counts(conn, me)?)
+                let muted_until = inbox::muted_until(conn, &membership)?;
+                (membership, users::nav_counts(conn, me)?, muted_until, false)
             }
         };
+        let list = chats::list_for_user(conn, me)?;
         let history = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
+        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
         let reply_to = match reply_to {
@@ -103,7 +116,7 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
             None => None,
         };
         let blocked = crate::models::blocks::ids(conn, me)?;
-        Ok::<_, AppError>(Loaded { counts, membership, history, group, reply_to, blocked })
+        Ok::<_, AppError>(Loaded { counts, muted_until, read_moved, list, membership, history, group, reply_to, files, blocked })
     })
     .await
 }
@@ -116,7 +129,8 @@ pub async fn chat_page(
     position: Position,
     forms: PageForms,
 ) -> Result<ChatPage, AppError> {
-    let Loaded { counts, membership, history, group, reply_to, blocked } = load(pool, user, chat_id, position, forms.reply_to).await?;
+    let Loaded { counts, muted_until, read_moved, list, membership, history, group, reply_to, files, blocked } =
+        load(pool, user, chat_id, position, forms.reply_to).await?;
     let chat = membership.chat().clone();
     if group.is_none() && forms.has_group_forms() {
         return Err(groups::Refusal::DirectChat.into());
@@ -149,6 +163,7 @@ pub async fn chat_page(
         panel
     });
     let mut rows = collapse_blocked(timeline(shown, &viewer, older.as_ref()), &blocked);
+    with_files(&mut rows, files);
     if let Position::Around(at) = position {
         for row in &mut rows {
             if let Row::Message(item) = row {
@@ -156,13 +171,20 @@ pub async fn chat_page(
             }
         }
     }
+    let seen_seq = if chat.is_group { None } else { list.iter().find(|r| r.chat_id == chat_id).and_then(|r| r.other_read_seq) };
+    let list = list.into_iter().map(|row| ChatListItem::new(row, &user.username, Some(chat_id))).collect();
+    let live = position == Position::Latest;
     Ok(ChatPage {
-        layout: Layout::for_user(user, counts, chat.title().to_string(), "chats"),
+        layout: Layout { inbox_stream: !live, ..Layout::for_user(user, counts, chat.title().to_string(), "chats") },
+        list,
+        mute: MuteState { until: muted_until.filter(|u| *u > Utc::now()), error: forms.mute_error },
+        seen_seq,
+        read_moved,
         rows,
         pages,
         last_seq: chat.last_seq,
         last_rev: chat.last_rev,
-        live: position == Position::Latest,
+        live,
         chat,
         composer,
         group,
@@ -184,23 +206,28 @@ pub enum Cursor {
 
 pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let (membership, history, blocked) = db::run(pool, move |conn| {
+    let (membership, history, files, blocked) = db::run(pool, move |conn| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
         let history = match cursor {
             Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
             Cursor::Changed(since) => messages::changed_after(conn, &membership, since, POLL_LIMIT)?,
             Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
         };
+        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let blocked = crate::models::blocks::ids(conn, me)?;
-        Ok::<_, AppError>((membership, history, blocked))
+        Ok::<_, AppError>((membership, history, files, blocked))
     })
     .await?;
     let viewer = viewer(user, &membership);
     if let Cursor::After(_) | Cursor::Changed(_) = cursor {
-        return Ok(MessagesFragment { chat_id, rows: collapse_blocked(flat(history, &viewer), &blocked), pages: HistoryLinks::default() });
+        let mut rows = collapse_blocked(flat(history, &viewer), &blocked);
+        with_files(&mut rows, files);
+        return Ok(MessagesFragment { chat_id, rows, pages: HistoryLinks::default() });
     }
     let (shown, older, pages) = split_page(history, PAGE_SIZE);
-    Ok(MessagesFragment { chat_id, rows: collapse_blocked(timeline(shown, &viewer, older.as_ref()), &blocked), pages })
+    let mut rows = collapse_blocked(timeline(shown, &viewer, older.as_ref()), &blocked);
+    with_files(&mut rows, files);
+    Ok(MessagesFragment { chat_id, rows, pages })
 }
 
 /// A page loaded with one message more than it shows: that one (the oldest) only says

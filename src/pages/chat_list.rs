@@ -15,7 +15,7 @@ pub async fn chats_page(user: &CurrentUser, pool: &DbPool, new_group: NewGroupFo
     .await?;
     Ok(ChatsPage {
         layout: Layout::for_user(user, counts, "Chats", "chats"),
-        chats: list.into_iter().map(|row| ChatListItem { row }).collect(),
+        chats: list.into_iter().map(|row| ChatListItem::new(row, &user.username, None)).collect(),
         friends,
         new_group,
     })

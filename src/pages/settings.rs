@@ -5,7 +5,7 @@ use crate::auth::oidc::OidcState;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::{account, blocks, display_pictures, oidc_identities, recovery_codes, sessions, users};
+use crate::models::{account, blocks, display_pictures, inbox, oidc_identities, recovery_codes, sessions, users};
 use crate::views::accounts::{BlockedRow, OidcSection, SafetySection, SessionRow, SettingsPage};
 use crate::views::Layout;
 
@@ -13,23 +13,27 @@ use crate::views::Layout;
 pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) -> Result<SettingsPage, AppError> {
     let me = user.user_id;
     let issuer = oidc.0.as_ref().map(|o| o.issuer().to_string());
-    let (counts, version, listed, has_password, linked, safety) = db::run(pool, move |conn| {
+    let ((counts, version, listed, has_password, linked, safety), notifications) = db::run(pool, move |conn| {
         let linked = match &issuer {
             Some(issuer) => oidc_identities::is_linked(conn, me, issuer)?,
             None => false,
         };
+        let notifications = inbox::prefs(conn, me)?;
         Ok::<_, AppError>((
-            users::nav_counts(conn, me)?,
-            display_pictures::updated_at(conn, me)?,
-            sessions::list_live_for_user(conn, me)?,
-            users::has_password(conn, me)?,
-            linked,
-            SafetySection {
-                blocked: blocks::list(conn, me)?.into_iter().map(|b| BlockedRow { username: b.username }).collect(),
-                request_policy: account::request_policy(conn, me)?.as_str(),
-                codes_left: recovery_codes::left(conn, me)?,
-                ..SafetySection::default()
-            },
+            (
+                users::nav_counts(conn, me)?,
+                display_pictures::updated_at(conn, me)?,
+                sessions::list_live_for_user(conn, me)?,
+                users::has_password(conn, me)?,
+                linked,
+                SafetySection {
+                    blocked: blocks::list(conn, me)?.into_iter().map(|b| BlockedRow { username: b.username }).collect(),
+                    request_policy: account::request_policy(conn, me)?.as_str(),
+                    codes_left: recovery_codes::left(conn, me)?,
+                    ..SafetySection::default()
+                },
+            ),
+            notifications,
         ))
     })
     .await?;
@@ -45,6 +49,8 @@ pub async fn settings_page(user: &CurrentUser, pool: &DbPool, oidc: &OidcState) 
         has_password,
         oidc: oidc.name().map(|name| OidcSection { name, linked, unlink_error: None }),
         notice: None,
+        notifications,
+        notifications_error: None,
         sessions: listed
             .into_iter()
             .map(|s| SessionRow {

@@ -7,6 +7,7 @@ use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::domain::Username;
 use crate::error::AppError;
+use crate::live::Hub;
 use crate::models::chats::{self, DirectRefusal};
 use crate::models::{ChatId, Seq};
 use crate::pages::chat::{chat_page, Position};
@@ -47,11 +48,19 @@ pub struct ShowQuery {
 pub async fn show(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
     chat_id: web::Path<String>,
     query: web::Query<ShowQuery>,
 ) -> Result<HttpResponse, AppError> {
     let chat_id: ChatId = super::id_in_path(&chat_id)?;
     let position = query.at.map_or(Position::Latest, Position::Around);
-    let forms = PageForms { reply_to: query.reply_to, ..PageForms::default() };
-    Ok(views::ok(&chat_page(&user, &pool, chat_id, position, forms).await?)?)
+    let page = chat_page(&user, &pool, chat_id, position, PageForms { reply_to: query.reply_to, ..PageForms::default() }).await?;
+    if page.read_moved {
+        // Opening the chat read it: my badges elsewhere, and "Seen" for the other person.
+        hub.poke(user.user_id);
+        if let Some(other) = page.chat.other_id {
+            hub.poke(other);
+        }
+    }
+    Ok(views::ok(&page)?)
 }

@@ -1,4 +1,6 @@
-//! `GET /chats/{chat_id}/events`: the chat's live SSE stream.
+//! The person's one event stream per tab (SPEC §6): `GET /events` (inbox events only, on
+//! pages without an open chat) and `GET /chats/{chat_id}/events` (the chat's messages
+//! plus the inbox events).
 
 use std::time::Duration;
 
@@ -11,11 +13,15 @@ use crate::auth::CurrentUser;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::live::inbox::Inbox;
+use crate::live::stream::ChatFeed;
 use crate::live::{stream, Hub, Refusal};
+use crate::models::attachments::AttachmentView;
 use crate::models::chats;
 use crate::models::messages::MessageView;
 use crate::models::{ChatId, Rev};
 use crate::views::chats::render_message;
+use crate::views::inbox::{render_typing, views_for};
 
 /// Comments this often keep idle streams open through proxies.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -28,6 +34,18 @@ pub struct Since {
     since: Option<Rev>,
 }
 
+/// `GET /events`: the inbox alone.
+pub async fn inbox(
+    req: HttpRequest,
+    settings: web::Data<Settings>,
+    user: Result<CurrentUser, AppError>,
+    pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
+) -> Result<HttpResponse, AppError> {
+    open(req, settings, user, pool, hub, None, None).await
+}
+
+/// `GET /chats/{chat_id}/events`: the chat and the inbox.
 pub async fn stream(
     req: HttpRequest,
     settings: web::Data<Settings>,
@@ -37,6 +55,21 @@ pub async fn stream(
     path: web::Path<String>,
     query: web::Query<Since>,
 ) -> Result<HttpResponse, AppError> {
+    // An id that does not parse is a 404, once the login was checked.
+    let chat_id = super::id_in_path::<ChatId>(&path).ok();
+    open(req, settings, user, pool, hub, Some(chat_id), query.since).await
+}
+
+async fn open(
+    req: HttpRequest,
+    settings: web::Data<Settings>,
+    user: Result<CurrentUser, AppError>,
+    pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
+    // `None`: the inbox alone; `Some(None)`: a chat id that does not parse.
+    chat: Option<Option<ChatId>>,
+    since: Option<Rev>,
+) -> Result<HttpResponse, AppError> {
     let user = match user {
         // A stream reconnecting after its session ended. htmx's SSE extension reconnects
         // by itself and never follows `HX-Redirect`: a 401 makes the chat page poll
@@ -44,7 +77,11 @@ pub async fn stream(
         Err(AppError::LoginRequired { htmx: true }) => return Ok(HttpResponse::Unauthorized().finish()),
         other => other?,
     };
-    let chat_id: ChatId = super::id_in_path(&path)?;
+    let chat_id = match chat {
+        Some(Some(chat_id)) => Some(chat_id),
+        Some(None) => return Err(AppError::NotFound),
+        None => None,
+    };
     if !settings.event_streams {
         return Err(AppError::Unavailable("event streams are turned off".into()));
     }
@@ -59,23 +96,39 @@ pub async fn stream(
         Err(why) => return Ok(refused(why)),
     };
     let me = user.user_id;
-    // With the people I blocked in a group (SPEC §10: their messages arrive collapsed;
-    // a block made meanwhile applies from the stream's next reconnect or the next page).
-    let (membership, blocked) = db::run(&pool, move |conn| {
-        let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
-        let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
-        Ok::<_, AppError>(Some((membership, blocked)))
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let end = membership.chat().last_rev;
-    // A reconnecting browser says where it stopped; a new page says what it showed.
-    let last_event_id =
-        req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).and_then(Rev::new);
-    let since = last_event_id.or(query.since).unwrap_or(end).min(end);
-    let viewer = crate::pages::chat::viewer(&user, &membership);
-    let render = Box::new(move |m: &MessageView| render_message(m, &viewer, &blocked));
-    let events = stream::open(hub.into_inner(), pool.get_ref().clone(), membership, since, render, ticket);
+    let feed = match chat_id {
+        None => None,
+        Some(chat_id) => {
+            // A reconnecting browser says where it stopped; a new page says what it showed.
+            let asked = req
+                .headers()
+                .get("Last-Event-ID")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+                .and_then(Rev::new)
+                .or(since);
+            // With the people I blocked in a group (SPEC §10: their messages arrive collapsed;
+            // a block made meanwhile applies from the stream's next reconnect or the next page),
+            // and the highest seq the browser has, read before the answer goes out: a change
+            // made after it is an update, never taken for a new message.
+            let (membership, blocked, since, known) = db::run(&pool, move |conn| {
+                let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
+                let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
+                let end = membership.chat().last_rev;
+                let since = asked.unwrap_or(end).min(end);
+                let known = crate::models::messages::last_seq_at(conn, &membership, since)?;
+                Ok::<_, AppError>(Some((membership, blocked, since, known)))
+            })
+            .await?
+            .ok_or(AppError::NotFound)?;
+            let viewer = crate::pages::chat::viewer(&user, &membership);
+            let render = Box::new(move |m: &MessageView, files: &[AttachmentView]| render_message(m, &viewer, &blocked, files));
+            Some(ChatFeed { membership, since, known_seq: Some(known), render, typing: Box::new(render_typing) })
+        }
+    };
+    let hub = hub.into_inner();
+    let inbox = Inbox::new(hub.clone(), pool.get_ref().clone(), me, chat_id, views_for(&user, chat_id));
+    let events = stream::open(hub, pool.get_ref().clone(), feed, inbox, ticket);
     let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),
     // its connection closes too instead of idling on: the browser reconnects on a new one.

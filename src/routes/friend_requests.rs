@@ -11,8 +11,9 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::domain::{Greeting, Username};
 use crate::error::{wait_in_words, AppError};
+use crate::live::Hub;
 use crate::models::friend_requests::{self, Answered, NotAnswerable, SendRefusal, Sent};
-use crate::models::{RequestId, UserId};
+use crate::models::{inbox, RequestId, UserId};
 use crate::pages::friendship::{self, refuse, Origin, ReturnTo};
 use crate::views::friends::RefusedRequest;
 use crate::views::{self, is_htmx};
@@ -42,6 +43,7 @@ pub async fn create(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     settings: web::Data<Settings>,
+    hub: web::Data<Hub>,
     req: HttpRequest,
     form: web::Form<NewRequest>,
 ) -> Result<HttpResponse, AppError> {
@@ -80,6 +82,9 @@ pub async fn create(
         }
         Err(_) => (Err(SendRefusal::NoSuchUser), String::new()),
     };
+    if let Ok(Sent::Requested { request_id } | Sent::AcceptedTheirs { request_id }) = &sent {
+        poke_parties(&pool, &hub, *request_id).await;
+    }
     let done = match sent {
         Ok(Sent::Requested { .. }) => format!("Friend request sent to {name}."),
         Ok(Sent::AcceptedTheirs { .. }) => format!("{name} had already asked you: you are friends now."),
@@ -133,8 +138,21 @@ async fn answer(
 ) -> Result<HttpResponse, AppError> {
     let (me, id): (UserId, RequestId) = (user.user_id, id_in_path(&id)?);
     let answered = db::run(&pool, move |conn| close(conn, id, me).map_err(AppError::from)).await?;
+    if let (Ok(a), Some(hub)) = (&answered, req.app_data::<web::Data<Hub>>()) {
+        // Both people's badges and request lists.
+        hub.poke(a.from_user);
+        hub.poke(a.to_user);
+    }
     let result = said(answered, say);
     Ok(friendship::answer(&user, &pool, is_htmx(&req), &form.origin(), result).await?.into_response()?)
+}
+
+/// After a request was sent (or answered by sending one back): both people's inboxes.
+async fn poke_parties(pool: &DbPool, hub: &Hub, request_id: RequestId) {
+    if let Ok(Some((from, to))) = db::run(pool, move |conn| inbox::parties(conn, request_id).map_err(AppError::from)).await {
+        hub.poke(from);
+        hub.poke(to);
+    }
 }
 
 /// What to tell the user about an answer, or the refusal as 404/409.

@@ -21,7 +21,7 @@ use crate::domain::{GroupName, Username};
 use crate::error::AppError;
 use crate::live::Hub;
 use crate::models::groups::{self, Actor, Created, Outcome, Refusal};
-use crate::models::ChatId;
+use crate::models::{inbox, ChatId};
 use crate::pages::chat::{chat_page, Position};
 use crate::pages::chat_list::chats_page;
 use crate::views::chats::{NewGroupForm, PageForms};
@@ -52,8 +52,9 @@ pub async fn create(
     .await?;
     match created {
         Created::Group(change) => {
-            let path = format!("/chats/{}", change.chat_id);
+            let (chat_id, path) = (change.chat_id, format!("/chats/{}", change.chat_id));
             hub.announce(change);
+            poke_members(&pool, &hub, chat_id).await;
             Ok(redirect_after_post(&req, &path))
         }
         Created::NotFriends(names) => {
@@ -126,7 +127,21 @@ pub async fn add_member(
         let forms = PageForms { add: Some(Field::err(input, error)), ..PageForms::default() };
         return refused_form(&user, &pool, chat_id, forms).await;
     }
-    answer(&req, &user, &hub, chat_id, outcome)
+    let added = matches!(outcome, Outcome::Changed(_));
+    let answered = answer(&req, &user, &hub, chat_id, outcome);
+    if added {
+        // The new member's lists learn of the group (their streams listen to it from now on).
+        poke_members(&pool, &hub, chat_id).await;
+    }
+    answered
+}
+
+/// After people joined a chat: their inboxes re-read (they did not listen to it yet).
+/// Best effort: if this fails, the sweep's digest finds the change within seconds.
+async fn poke_members(pool: &DbPool, hub: &Hub, chat_id: ChatId) {
+    if let Ok(people) = db::run(pool, move |conn| inbox::participant_ids(conn, chat_id).map_err(AppError::from)).await {
+        people.into_iter().for_each(|user_id| hub.poke(user_id));
+    }
 }
 
 pub async fn remove_member(

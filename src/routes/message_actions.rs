@@ -16,7 +16,7 @@ use crate::models::chats::{self, Membership};
 use crate::models::message_actions::{self, Changed, Refusal};
 use crate::models::messages::{self, MessageView};
 use crate::models::users::{self, NavCounts};
-use crate::models::{reactions, ChatId, Seq};
+use crate::models::{attachments, reactions, ChatId, Seq};
 use crate::pages::chat::{viewer, PAGE_SIZE};
 use crate::views::chats::{render_message, MessageItem};
 use crate::views::form::Field;
@@ -86,28 +86,32 @@ fn page(user: &CurrentUser, membership: &Membership, counts: NavCounts, m: Messa
 }
 
 /// After a change: publish it (and the replies it changed, in rev order), then the
-/// message (htmx) or a 303 back to it.
-fn changed(
+/// message with its files (htmx) or a 303 back to it.
+#[allow(clippy::too_many_arguments)]
+async fn changed(
     req: &HttpRequest,
+    pool: &DbPool,
     hub: &Hub,
     user: &CurrentUser,
     membership: &Membership,
     m: MessageView,
     replies: Vec<MessageView>,
     publish: bool,
-) -> HttpResponse {
-    // Its viewer just acted on it (a blocked sender's message only once revealed): shown
-    // open; the stream's update collapses it again like every page load.
-    let html = render_message(&m, &viewer(user, membership), &[]);
+) -> Result<HttpResponse, AppError> {
     let back = back_to(membership, &m);
     if publish {
-        hub.publish(m);
+        hub.publish(m.clone());
         replies.into_iter().for_each(|r| hub.publish(r));
     }
-    if is_htmx(req) {
-        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html);
+    if !is_htmx(req) {
+        return Ok(see_other(&back));
     }
-    see_other(&back)
+    let (for_files, id) = (membership.clone(), m.message_id);
+    let files = db::run(pool, move |conn| attachments::for_messages(conn, &for_files, &[id]).map_err(AppError::from)).await?;
+    // Its viewer just acted on it (a blocked sender's message only once revealed): shown
+    // open; the stream's update collapses it again like every page load.
+    let html = render_message(&m, &viewer(user, membership), &[], &files);
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
 /// Refuses early what the change itself would refuse, for the GET pages.
@@ -160,8 +164,8 @@ pub async fn edit(
     let for_edit = membership.clone();
     let outcome = db::run(&pool, move |conn| message_actions::edit(conn, &for_edit, seq, &parsed).map_err(AppError::from)).await?;
     match outcome? {
-        Changed::Changed(m, replies) => Ok(changed(&req, &hub, &user, &membership, m, replies, true)),
-        Changed::Same(m) => Ok(changed(&req, &hub, &user, &membership, m, vec![], false)),
+        Changed::Changed(m, replies) => changed(&req, &pool, &hub, &user, &membership, m, replies, true).await,
+        Changed::Same(m) => changed(&req, &pool, &hub, &user, &membership, m, vec![], false).await,
     }
 }
 
@@ -200,7 +204,7 @@ pub async fn delete(
     let membership = membership(&pool, &user, chat_id).await?;
     let for_delete = membership.clone();
     let (m, replies) = db::run(&pool, move |conn| message_actions::delete(conn, &for_delete, seq).map_err(AppError::from)).await??;
-    Ok(changed(&req, &hub, &user, &membership, m, replies, true))
+    changed(&req, &pool, &hub, &user, &membership, m, replies, true).await
 }
 
 pub async fn react_form(user: CurrentUser, pool: web::Data<DbPool>, path: MessagePath) -> Result<HttpResponse, AppError> {
@@ -240,7 +244,7 @@ pub async fn react(
     let for_toggle = membership.clone();
     let outcome = db::run(&pool, move |conn| reactions::toggle(conn, &for_toggle, seq, &emoji).map_err(AppError::from)).await?;
     match outcome {
-        Ok(m) => Ok(changed(&req, &hub, &user, &membership, m, vec![], true)),
+        Ok(m) => changed(&req, &pool, &hub, &user, &membership, m, vec![], true).await,
         Err(Refusal::TooManyEmoji) => refused("A message holds at most 20 different emoji: choose one it has already.".into()).await,
         Err(other) => Err(other.into()),
     }

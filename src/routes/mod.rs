@@ -5,6 +5,7 @@
 
 mod account;
 mod accounts;
+mod attachments;
 mod chats;
 mod display_pictures;
 mod events;
@@ -13,8 +14,9 @@ mod friends;
 mod groups;
 mod health;
 mod home;
+mod inbox;
 mod message_actions;
-mod messages;
+pub(crate) mod messages;
 mod oidc;
 mod search;
 mod settings;
@@ -33,6 +35,17 @@ pub type SendLimiter = crate::auth::local_limit::LocalLimiter<crate::models::Use
 /// An id in a path: one that does not parse is unknown, 404 like any other.
 fn id_in_path<Id: FromStr>(raw: &str) -> Result<Id, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A `multipart/form-data` body (a send with files).
+fn multipart() -> impl actix_web::guard::Guard {
+    actix_web::guard::fn_guard(|ctx| {
+        ctx.head()
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+    })
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -55,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/display-picture", web::post().to(settings::update_display_picture))
         .route("/settings/password", web::post().to(settings::update_password))
         .route("/settings/sessions/others/logout", web::post().to(settings::log_out_other_sessions))
+        .route("/settings/notifications", web::post().to(inbox::notifications))
         .route("/settings/requests", web::post().to(account::set_request_policy))
         .route("/settings/recovery-codes", web::post().to(account::regenerate_codes))
         .route("/settings/export", web::get().to(account::export))
@@ -70,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/group", web::post().to(groups::create))
         .route("/chats/{chat_id}", web::get().to(chats::show))
         .route("/chats/{chat_id}/messages", web::get().to(messages::index))
+        .route("/chats/{chat_id}/messages", web::post().guard(multipart()).to(messages::create_with_files))
         .route("/chats/{chat_id}/messages", web::post().to(messages::create))
         .route("/chats/{chat_id}/messages/{seq}/edit", web::get().to(message_actions::edit_form))
         .route("/chats/{chat_id}/messages/{seq}/edit", web::post().to(message_actions::edit))
@@ -79,11 +94,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/chats/{chat_id}/messages/{seq}/reactions", web::get().to(message_actions::react_form))
         .route("/chats/{chat_id}/messages/{seq}/reactions", web::post().to(message_actions::react))
         .route("/chats/{chat_id}/events", web::get().to(events::stream))
+        .route("/chats/{chat_id}/typing", web::post().to(inbox::typing))
+        .route("/chats/{chat_id}/mute", web::post().to(inbox::mute))
+        .route("/events", web::get().to(events::inbox))
         .route("/chats/{chat_id}/read", web::post().to(messages::read))
         .route("/chats/{chat_id}/members", web::post().to(groups::add_member))
         .route("/chats/{chat_id}/members/{username}/remove", web::post().to(groups::remove_member))
         .route("/chats/{chat_id}/rename", web::post().to(groups::rename))
         .route("/chats/{chat_id}/leave", web::post().to(groups::leave))
+        .route("/attachments/{attachment_id}", web::get().to(attachments::show))
+        .route("/attachments/{attachment_id}/thumbnail", web::get().to(attachments::thumbnail))
         .route("/search", web::get().to(search::index))
         .route("/friends", web::get().to(friends::index))
         .route("/friends/{username}/remove", web::post().to(friends::remove))

@@ -35,6 +35,7 @@ fn notice(done: Option<&str>) -> Option<String> {
         "sessions" => Some("Your other sessions were logged out.".into()),
         "oidc-linked" => Some("Your provider account is linked: you can sign in with it.".into()),
         "oidc-unlinked" => Some("Your provider account is unlinked.".into()),
+        "notifications" => Some("Your notification settings were saved.".into()),
         "unblocked" => Some("Unblocked. You can find each other again; your friendship is not restored.".into()),
         "requests" => Some("Saved who may send you friend requests.".into()),
         _ => None,

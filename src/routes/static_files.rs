@@ -40,6 +40,18 @@ const ASSETS: &[Asset] = &[
         immutable: false,
     },
     Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/app.js"), immutable: false },
+    Asset {
+        name: "attachments.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/attachments.js"),
+        immutable: false,
+    },
+    Asset {
+        name: "inbox.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/inbox.js"),
+        immutable: false,
+    },
 ];
 
 pub async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

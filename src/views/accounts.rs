@@ -77,6 +77,9 @@ pub struct SettingsPage {
     pub oidc: Option<OidcSection>,
     /// A confirmation shown at the top ("Password changed.", ...).
     pub notice: Option<String>,
+    /// Browser notifications (SPEC §6).
+    pub notifications: crate::models::inbox::NotifyPrefs,
+    pub notifications_error: Option<String>,
     pub sessions: Vec<SessionRow>,
     /// Account safety (SPEC §10): see `SafetySection`.
     pub safety: SafetySection,

@@ -5,11 +5,13 @@ use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use super::attachments::FileItem;
 use super::form::Field;
 use super::format;
 use super::Layout;
 use crate::domain::emoji::QUICK;
 use crate::domain::mentions::{pieces as mention_pieces, Piece};
+use crate::models::attachments::AttachmentView;
 use crate::models::chats::{self, ChatForUser, ChatListRow};
 use crate::models::friends::FriendName;
 use crate::models::message_actions::EDIT_WITHIN;
@@ -75,20 +77,50 @@ impl NewGroupForm {
     }
 }
 
-/// One chat of the list, as shown.
+/// One chat of the list, as shown (the list, the two-pane chat page and the live
+/// inbox's `chat` events render it with `chats/_item.html`).
 pub struct ChatListItem {
     pub row: ChatListRow,
+    /// The last message is the viewer's own (no notification for it).
+    pub from_me: bool,
+    /// The chat open beside the list (two panes).
+    pub current: bool,
+    /// A mention of the viewer is unread here (not one by someone they blocked): the
+    /// item shows "@", and a muted chat still notifies (SPEC §6, §7).
+    pub mentions_me: bool,
 }
 
 impl ChatListItem {
+    pub fn new(row: ChatListRow, my_username: &str, open_chat: Option<ChatId>) -> Self {
+        let from_me = row.last_sender.as_deref() == Some(my_username);
+        let current = open_chat == Some(row.chat_id);
+        let mentions_me = row.mentioned;
+        ChatListItem { row, from_me, current, mentions_me }
+    }
+    /// Whether a new message here may show a browser notification (the page's script
+    /// also needs the tab hidden and notifications turned on).
+    pub fn notifies(&self) -> bool {
+        crate::views::inbox::notifies(self.row.muted, self.mentions_me)
+    }
+
     pub fn title(&self) -> &str {
         chats::title(self.row.name.as_deref(), self.row.other_name.as_deref())
     }
     /// The last message, shortened (the template escapes it).
     pub fn preview(&self) -> String {
         let Some(text) = &self.row.last_text else { return String::new() };
-        // Only a deleted message has no text.
-        let text = if text.is_empty() { "Message deleted" } else { text.as_str() };
+        // A message of files alone: "Photo" or "File: report.pdf"; no text and no file:
+        // a deleted message (its files were erased with it).
+        let file;
+        let text = match (text.is_empty(), self.row.last_file_kind.as_deref(), &self.row.last_file_name) {
+            (true, Some("image"), _) => "Photo",
+            (true, Some(_), Some(name)) => {
+                file = format!("File: {name}");
+                file.as_str()
+            }
+            (true, _, _) => "Message deleted",
+            _ => text.as_str(),
+        };
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let short: String = flat.chars().take(PREVIEW_CHARS).collect();
         let short = if flat.chars().count() > PREVIEW_CHARS { format!("{short}…") } else { short };
@@ -126,13 +158,23 @@ pub struct MessageItem {
     pub viewer: Viewer,
     /// The message a permalink (`?at=`) points at.
     pub highlighted: bool,
+    /// Its files (set by `with_files`).
+    pub files: Vec<FileItem>,
     /// Written by someone the viewer blocked: shown collapsed (SPEC §10).
     pub blocked: bool,
 }
 
 impl MessageItem {
     pub fn new(m: MessageView, viewer: &Viewer, continued: bool) -> Self {
-        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer: viewer.clone(), highlighted: false, blocked: false }
+        MessageItem {
+            mine: m.sender == viewer.user_id,
+            m,
+            continued,
+            viewer: viewer.clone(),
+            highlighted: false,
+            files: Vec::new(),
+            blocked: false,
+        }
     }
     /// The URL every action of this message starts with.
     pub fn base(&self) -> String {
@@ -236,13 +278,27 @@ pub struct MessageFragment {
     pub item: MessageItem,
 }
 
-/// The message as `viewer` sees it, standing alone (SSE data, htmx answers); collapsed
-/// when its sender is one of `blocked` (the people the viewer blocked).
-pub fn render_message(m: &MessageView, viewer: &Viewer, blocked: &[UserId]) -> String {
+/// The message as `viewer` sees it, standing alone (SSE data, htmx answers), with its
+/// files; collapsed when its sender is one of `blocked` (the people the viewer blocked).
+pub fn render_message(m: &MessageView, viewer: &Viewer, blocked: &[UserId], files: &[AttachmentView]) -> String {
     let mut item = MessageItem::new(m.clone(), viewer, false);
     item.blocked = !item.is_system() && blocked.contains(&m.sender);
+    item.files = files.iter().map(|f| FileItem { f: f.clone() }).collect();
     let fragment = MessageFragment { item };
     fragment.render().unwrap_or_default()
+}
+
+/// Gives each message of `rows` its files.
+pub fn with_files(rows: &mut [Row], files: Vec<AttachmentView>) {
+    if files.is_empty() {
+        return;
+    }
+    let mut by_message = super::attachments::by_message(files);
+    for row in rows {
+        if let Row::Message(item) = row {
+            item.files = by_message.remove(&item.m.message_id).unwrap_or_default();
+        }
+    }
 }
 
 /// The send form: its own struct so that htmx can swap a fresh one in after a send.
@@ -282,6 +338,37 @@ pub struct ChatPage {
     /// The members panel, for groups.
     pub group: Option<GroupPanel>,
     pub group_within_secs: i64,
+    /// My chats, beside the open one on wide screens (two panes, SPEC §6).
+    pub list: Vec<ChatListItem>,
+    /// The mute form: how it stands, and why a choice was refused.
+    pub mute: MuteState,
+    /// In a direct chat, the other person's read marker ("Seen" under my last message
+    /// they read; the page's script places it and the stream moves it).
+    pub seen_seq: Option<Seq>,
+    /// Opening the page moved my read marker (the handler tells my other pages and,
+    /// in a direct chat, the other person's).
+    pub read_moved: bool,
+}
+
+/// The chat's mute, as its form shows it.
+#[derive(Debug, Clone, Default)]
+pub struct MuteState {
+    /// Muted now, until then (`domain::mute::is_always`: without an end).
+    pub until: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl MuteState {
+    pub fn is_muted(&self) -> bool {
+        self.until.is_some()
+    }
+    /// "Muted until …" for the header, in UTC (the script shows local time).
+    pub fn until_iso(&self) -> String {
+        self.until.filter(|u| !crate::domain::mute::is_always(*u)).map(|u| format::iso(&u)).unwrap_or_default()
+    }
+    pub fn until_text(&self) -> String {
+        self.until.filter(|u| !crate::domain::mute::is_always(*u)).map(|u| format::date_time(&u)).unwrap_or_default()
+    }
 }
 
 /// Links to the pages around the one shown (each a `?before=` cursor).
@@ -304,6 +391,8 @@ pub struct PageForms {
     /// The members panel's "add" and "rename" forms, given only after a refusal (groups only).
     pub add: Option<Field>,
     pub rename: Option<Field>,
+    /// Why a mute was refused (a `for` outside the five choices).
+    pub mute_error: Option<String>,
 }
 
 impl PageForms {

@@ -2,11 +2,13 @@
 //! fragment; every page carries a `Layout` for `base.html`.
 
 pub mod accounts;
+pub mod attachments;
 pub mod chats;
 pub mod errors;
 pub mod form;
 pub mod format;
 pub mod friends;
+pub mod inbox;
 pub mod message_actions;
 pub mod search;
 
@@ -29,6 +31,9 @@ pub struct Layout {
     pub section: &'static str,
     /// What the header's search box shows (the search on `/search`).
     pub search: String,
+    /// The page opens the person's inbox stream (`GET /events`); false on a live chat
+    /// page, whose own stream carries the inbox (one stream per tab, SPEC §6).
+    pub inbox_stream: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,11 +57,12 @@ impl Layout {
             }),
             section,
             search: String::new(),
+            inbox_stream: true,
         }
     }
 
     pub fn anonymous(title: impl Into<String>, csrf_token: impl Into<String>) -> Self {
-        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "", search: String::new() }
+        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "", search: String::new(), inbox_stream: false }
     }
 }
 

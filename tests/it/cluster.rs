@@ -175,6 +175,7 @@ fn declared(file: &str, views: bool) -> Vec<String> {
                 "Uuid" => "uuid",
                 "Text" => "text",
                 "Timestamptz" => "timestamp with time zone",
+                "Int2" => "smallint",
                 "Int4" => "integer",
                 "Int8" => "bigint",
                 "Bool" => "boolean",

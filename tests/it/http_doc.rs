@@ -31,7 +31,10 @@ fn served(source: &str) -> Routes {
             }
         })
         .collect();
-    assert_eq!(routes.len(), calls.len(), "a (method, path) is routed twice in src/routes/mod.rs");
+    // A guarded route (`.guard(…)`, e.g. the multipart send) shares its (method, path)
+    // with the unguarded one after it.
+    let unguarded = calls.iter().filter(|call| !call.contains(".guard(")).count();
+    assert_eq!(routes.len(), unguarded, "a (method, path) is routed twice in src/routes/mod.rs");
     routes
 }
 

@@ -9,6 +9,7 @@ mod helpers;
 
 mod account_safety;
 mod accounts;
+mod attachments;
 mod authz;
 mod binary;
 mod browser;
@@ -25,6 +26,7 @@ mod hardening;
 mod history;
 mod hostile;
 mod http_doc;
+mod inbox;
 mod instances;
 mod load;
 mod message_actions;

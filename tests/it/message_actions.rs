@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::helpers::sse::{EventStream, Seq as _};
-use crate::helpers::{alice_and_bob, count_with, has, select, select_attr, seqs_in, test_settings, Actor, TestApp};
+use crate::helpers::{alice_and_bob, count, count_with, has, select, select_attr, seqs_in, test_settings, Actor, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -311,9 +311,9 @@ async fn mentions_link_members_highlight_them_and_mark_the_chat_list_until_read(
     let group = alice.create_group("crew", &["bob", "carol"]).await;
     alice.send(group, "hi @Bob, ask @dave and mail x@carol.org").await;
     let list = page(&bob, "/chats").await;
-    assert!(has(&list, ".badge-mention"), "bob sees @");
+    assert!(has(&list, ".chat-row-mention"), "bob sees @");
     let list = page(&carol, "/chats").await;
-    assert!(!has(&list, ".badge-mention"), "an address is no mention");
+    assert!(!has(&list, ".chat-row-mention"), "an address is no mention");
 
     let mut conn = app.conn();
     let (bob_id, chat_id) = (crate::helpers::user_id(&app, "bob"), group);
@@ -325,7 +325,7 @@ async fn mentions_link_members_highlight_them_and_mark_the_chat_list_until_read(
     assert!(!has(&shown, "a[href=\"/users/dave\"]"), "dave is no member: plain text");
     // Opening the chat read it: the @ goes.
     let list = page(&bob, "/chats").await;
-    assert!(!has(&list, ".badge-mention"));
+    assert!(!has(&list, ".chat-row-mention"));
     assert!(!chaat::models::mentions::unread_for(&mut conn, bob_id.into(), chat_id.into()).unwrap());
     let _ = dave;
 }
@@ -534,9 +534,9 @@ async fn a_blocked_persons_mention_marks_nothing_and_their_message_folds_with_it
     let seq = count_with(&mut app.conn(), "SELECT last_seq AS n FROM chats WHERE chat_id = $1", group);
 
     let list = page(&alice, "/chats").await;
-    assert!(!has(&list, ".badge-mention"), "no @ for a blocked person's mention");
+    assert!(!has(&list, ".chat-row-mention"), "no @ for a blocked person's mention");
     let list = page(&carol, "/chats").await;
-    assert!(has(&list, ".badge-mention"), "carol's @ stays");
+    assert!(has(&list, ".chat-row-mention"), "carol's @ stays");
     let mut conn = app.conn();
     let alice_id = crate::helpers::user_id(&app, "alice");
     assert!(!chaat::models::mentions::unread_for(&mut conn, alice_id.into(), group.into()).unwrap(), "nothing for the inbox");
@@ -597,4 +597,82 @@ async fn message_actions_migrate_a_database_already_past_account_safety() {
     assert_eq!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM chats_as_seen WHERE last_rev = 2"), 2, "the view's rev");
     let guarded = "SELECT count(*) AS n FROM pg_proc WHERE proname = 'send_message' AND prosrc LIKE '%blocked_between%'";
     assert_eq!(crate::helpers::count(&mut conn, guarded), 1, "the block guard of 000022");
+}
+
+/// The inbox's hook (SPEC §6 with §7): a mention of me marks my chat list item live with
+/// "@" through the `chat` event, and makes a muted chat's item notify; an edit that
+/// takes the mention away updates the item live too (the inbox listens to revs).
+#[actix_web::test]
+async fn a_mention_marks_the_inbox_item_live_and_notifies_even_in_a_muted_chat() {
+    let app = TestApp::spawn().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    alice.befriend(&bob).await;
+    let group = alice.create_group("crew", &["bob"]).await;
+    assert_eq!(bob.post(&format!("/chats/{group}/mute"), &[("for", "always")]).await.status(), StatusCode::SEE_OTHER);
+    let mut bobs = EventStream::open(&bob, "/events", None).await;
+    assert_eq!(bobs.next_named(WAIT).await.and_then(|e| e.event).as_deref(), Some("badges"), "badges first");
+    let item = format!("id=\"chat-{group}\"");
+
+    alice.send(group, "no mention here").await;
+    let plain = bobs.wait_named("chat", WAIT, |d| d.contains(&item) && d.contains("no mention here")).await.expect("the item");
+    assert!(!plain.data.contains("data-notifies") && !plain.data.contains("chat-row-mention"), "muted: no notification");
+
+    alice.send(group, "@bob look").await;
+    let mentioned = bobs.wait_named("chat", WAIT, |d| d.contains(&item) && d.contains("look")).await.expect("the item again");
+    assert!(mentioned.data.contains("data-notifies") && mentioned.data.contains("data-mention"), "{}", mentioned.data);
+    assert!(mentioned.data.contains("chat-row-mention"), "the @");
+
+    let seq = count_with(&mut app.conn(), "SELECT last_seq AS n FROM chats WHERE chat_id = $1", group);
+    assert_eq!(edit(&alice, group, seq, "look").await.status(), StatusCode::SEE_OTHER);
+    let edited = bobs.wait_named("chat", WAIT, |d| d.contains(&item) && !d.contains("chat-row-mention")).await;
+    assert!(edited.is_some(), "the edit took the mention away: the @ goes live");
+}
+
+/// A send with files (multipart, issue 15) takes `reply_to` as the plain form does: a
+/// reply with its files; a reply to no message of the chat is 422 and stores nothing.
+/// Deleting the message erases its files in the same transaction.
+#[actix_web::test]
+async fn a_send_with_files_replies_and_a_deletion_erases_its_files() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "the original").await;
+    let multipart = |reply_to: &str, with_file: bool| {
+        let (alice, reply_to) = (&alice, reply_to.to_string());
+        async move {
+            let token = alice.csrf_token().await;
+            let mut body = String::new();
+            for (name, value) in [("csrf_token", token.as_str()), ("text", "with a file"), ("reply_to", reply_to.as_str())] {
+                body.push_str(&format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+            }
+            if with_file {
+                body.push_str("--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"notes.txt\"\r\n");
+                body.push_str("Content-Type: application/octet-stream\r\n\r\nsome notes\r\n");
+            }
+            body.push_str("--XyZ--\r\n");
+            alice
+                .http
+                .post(alice.url(&format!("/chats/{chat}/messages")))
+                .header("Content-Type", "multipart/form-data; boundary=XyZ")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let files = |app: &TestApp| count(&mut app.conn(), "SELECT count(*) AS n FROM attachments");
+    assert_eq!(multipart("1", true).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(rows(&app, chat).len(), 2);
+    assert_eq!(count_with(&mut app.conn(), "SELECT reply_to AS n FROM messages WHERE chat_id = $1 AND seq = 2", chat), 1);
+    assert_eq!(files(&app), 1);
+    let shown = message_html(&bob, chat, 2).await;
+    assert!(has(&shown, "a.quote") && has(&shown, ".attachment a"), "the quote and the file: {shown}");
+
+    for (reply_to, with_file) in [("99", true), ("abc", true), ("abc", false)] {
+        assert_eq!(multipart(reply_to, with_file).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{reply_to} {with_file}");
+    }
+    assert_eq!((rows(&app, chat).len(), files(&app)), (2, 1), "nothing stored");
+
+    assert_eq!(delete(&alice, chat, 2).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(files(&app), 0, "its files erased");
 }

@@ -5,7 +5,8 @@
 //! Traffic goes to 127.0.0.1 only; every loop is bounded in time and count.
 //!
 //! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
-//! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency).
+//! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency),
+//! [`files`] (attachments: a 25 MiB file and 100 small photos, in and out).
 //!
 //! A crate of its own (a workspace member, not a dependency of the server) so that the
 //! server does not carry an HTTP client; it uses nothing of `chaat`, only HTTP. The
@@ -13,6 +14,7 @@
 
 pub mod dm;
 pub mod fanout;
+pub mod files;
 pub mod mixed;
 pub mod pages;
 pub mod person;

@@ -67,6 +67,11 @@ impl Person {
         format!("{}{path}", self.base)
     }
 
+    /// The CSRF token of the last page read (a multipart form's first part).
+    pub fn csrf_token(&self) -> String {
+        self.token()
+    }
+
     fn token(&self) -> String {
         self.csrf.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

@@ -1,5 +1,8 @@
 //! A minimal `text/event-stream` reader, as a browser's EventSource: message events
-//! (with `id:` and `data:`), comments and `retry:` skipped.
+//! (with `id:` and `data:`), comments and `retry:` skipped. Chaat's streams also carry
+//! the person's inbox (SPEC §6: named events `chat`, `badges`, `request`, `typing`,
+//! `read`, without `id:`): `next` reads past them, counting them, so a chat list item
+//! (whose preview holds a message's marker too) is never taken for the message.
 
 use std::pin::Pin;
 
@@ -43,6 +46,8 @@ type Body = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
 pub struct EventStream {
     body: Body,
     buffer: Vec<u8>,
+    /// Named (inbox) events read past so far.
+    pub named: u64,
 }
 
 impl EventStream {
@@ -59,13 +64,18 @@ impl EventStream {
         if resp.status() != StatusCode::OK || !kind.starts_with("text/event-stream") {
             bail!("event stream {path} answered {} {kind}", resp.status());
         }
-        Ok(EventStream { body: Box::pin(resp.bytes_stream()), buffer: Vec::with_capacity(4096) })
+        Ok(EventStream { body: Box::pin(resp.bytes_stream()), buffer: Vec::with_capacity(4096), named: 0 })
     }
 
-    /// The next message event; `Ok(None)` when the server ended the stream.
+    /// The next message event (named events counted and skipped); `Ok(None)` when the
+    /// server ended the stream.
     pub async fn next(&mut self) -> anyhow::Result<Option<Event>> {
         loop {
             if let Some(event) = self.take_buffered() {
+                if event.event.is_some() && event.id.is_none() {
+                    self.named += 1;
+                    continue;
+                }
                 return Ok(Some(event));
             }
             match self.body.next().await {
@@ -120,6 +130,14 @@ mod tests {
     fn markers_are_found_in_rendered_messages() {
         assert_eq!(marker("<p class=\"text\">LDM3-17. hello</p>"), Some((3, 17)));
         assert_eq!(marker("<p>no marker</p>"), None);
+    }
+
+    #[test]
+    fn named_events_are_parsed_with_their_name_and_no_id() {
+        let e = parse_block("event: chat\ndata: <li id=\"chat-1\">LDM1-2. hi</li>").unwrap();
+        assert_eq!(e.event.as_deref(), Some("chat"));
+        assert_eq!(e.id, None);
+        assert_eq!(parse_block("id: 3\ndata: <li>x</li>").unwrap().event, None);
     }
 
     #[test]

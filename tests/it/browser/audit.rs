@@ -39,7 +39,8 @@ struct Pages {
 
 /// alice has friends (bob, carol, the long name), an incoming request (dave), an outgoing
 /// one (erin), a direct chat with bob (long words, several lines), an unread direct
-/// chat with the long name and a group of four. Sign-in with an OpenID provider is
+/// chat with the long name (muted) and a group of four. At 1280 px the chat pages show
+/// the list beside the chat (two panes). Sign-in with an OpenID provider is
 /// configured: the login page has its button, Settings its part (alice's unlinked, the
 /// long name's linked), and a failed sign-in its error page.
 async fn seed(app: &TestApp, provider: &Provider) -> Pages {
@@ -95,6 +96,9 @@ async fn seed(app: &TestApp, provider: &Provider) -> Pages {
     let long_chat = long.open_direct(&alice).await;
     long.send(long_chat, "Unread: did you get my message about the trip?").await;
     long.send(long_chat, "And another one.").await;
+    // alice muted it: its unread count is greyed in her list and counts in no badge.
+    let muted = alice.post(&format!("/chats/{long_chat}/mute"), &[("for", "always")]).await;
+    assert!(muted.status().is_redirection());
     // Account safety (SPEC §10): someone alice blocked (Settings lists them).
     app.signed_up("mallory").await;
     assert!(alice.post("/users/mallory/block", &[]).await.status().is_redirection());
@@ -169,7 +173,7 @@ pub(super) async fn axe(browser: &Client, source: &str) -> Vec<String> {
 }
 
 /// Sets the viewport (not the window) to `width`×`height`.
-async fn viewport(browser: &Client, width: u32, height: u32) {
+pub(super) async fn viewport(browser: &Client, width: u32, height: u32) {
     browser.set_window_size(width, height).await.unwrap();
     let inner = browser.execute("return [innerWidth, innerHeight]", vec![]).await.unwrap();
     let (w, h) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
@@ -180,7 +184,7 @@ async fn viewport(browser: &Client, width: u32, height: u32) {
 
 /// Elements that stick out of the viewport sideways (ignoring visually hidden ones),
 /// with every <details> open (the members panel, the new group form).
-const OVERFLOW: &str = r#"
+pub(super) const OVERFLOW: &str = r#"
 const closed = [...document.querySelectorAll('details:not([open])')];
 closed.forEach(d => d.open = true);
 const out = [];

@@ -17,8 +17,10 @@ use serde_json::json;
 use crate::helpers::{TestApp, PASSWORD};
 
 mod account_safety;
+mod attachments;
 mod audit;
 mod chat;
+mod inbox;
 mod message_actions;
 mod oidc;
 

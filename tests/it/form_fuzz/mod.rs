@@ -57,6 +57,8 @@ async fn random_and_malformed_form_bodies_get_a_clear_answer_and_store_nothing_i
         endpoint("/chats/group", &["name", "members", "members"], false),
         endpoint(format!("/chats/{group}/rename"), &["name"], false),
         endpoint(format!("/chats/{group}/members"), &["username"], false),
+        endpoint(format!("/chats/{direct}/mute"), &["for"], false),
+        endpoint("/settings/notifications", &["notify", "previews"], false),
         endpoint("/friends/dave/remove", &["return_to", "q"], false),
         // Never the right current password: a change would end the session under test.
         endpoint("/settings/password", &["current_password", "new_password", "new_password_confirm"], false),

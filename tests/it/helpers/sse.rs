@@ -37,6 +37,9 @@ pub enum Step {
 pub struct EventStream {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>,
     buffer: String,
+    /// Named (inbox) events read so far and not taken yet (`next_named`): message
+    /// readers (`next`, `take`, `step`) read past them.
+    named: std::collections::VecDeque<Event>,
 }
 
 impl EventStream {
@@ -45,7 +48,7 @@ impl EventStream {
         let resp = Self::request(client, path, last_event_id).await;
         assert_eq!(resp.status(), StatusCode::OK, "event stream {path}");
         assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/event-stream"));
-        EventStream { body: Box::pin(resp.bytes_stream()), buffer: String::new() }
+        EventStream { body: Box::pin(resp.bytes_stream()), buffer: String::new(), named: Default::default() }
     }
 
     pub async fn request(client: &Client, path: &str, last_event_id: Option<i64>) -> reqwest::Response {
@@ -93,6 +96,67 @@ impl EventStream {
         events
     }
 
+    /// The next named (inbox) event, in order, within `wait`.
+    pub async fn next_named(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Message events found meanwhile stay buffered for `next`.
+            self.buffer_named();
+            if let Some(event) = self.named.pop_front() {
+                return Some(event);
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            }
+        }
+    }
+
+    /// The next named event called `name` within `wait` (others of other names dropped).
+    pub async fn next_named_as(&mut self, name: &str, wait: Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_named(left).await?;
+            if event.event.as_deref() == Some(name) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next named event called `name` whose data satisfies `test`, within `wait`.
+    pub async fn wait_named(&mut self, name: &str, wait: Duration, test: impl Fn(&str) -> bool) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_named_as(name, left).await?;
+            if test(&event.data) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Moves the named events of complete blocks into `named`, keeping the rest (message
+    /// events, partial blocks) in the buffer as it was.
+    fn buffer_named(&mut self) {
+        let normalized = self.buffer.replace("\r\n", "\n");
+        let mut kept = String::new();
+        let mut rest = normalized.as_str();
+        while let Some(end) = rest.find("\n\n") {
+            let block = &rest[..end];
+            match chaat_load::sse::parse_block(block) {
+                Some(event) if event.event.is_some() && event.id.is_none() => self.named.push_back(event),
+                _ => {
+                    kept.push_str(block);
+                    kept.push_str("\n\n");
+                }
+            }
+            rest = &rest[end + 2..];
+        }
+        kept.push_str(rest);
+        self.buffer = kept;
+    }
+
     /// Whether the server ended the stream within `wait`.
     pub async fn ends_within(&mut self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
@@ -111,8 +175,10 @@ impl EventStream {
             let end = normalized.find("\n\n")?;
             let block = normalized[..end].to_string();
             self.buffer = normalized[end + 2..].to_string();
-            if let Some(event) = chaat_load::sse::parse_block(&block) {
-                return Some(event);
+            match chaat_load::sse::parse_block(&block) {
+                Some(event) if event.event.is_some() && event.id.is_none() => self.named.push_back(event),
+                Some(event) => return Some(event),
+                None => {}
             }
         }
     }

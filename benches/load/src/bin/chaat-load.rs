@@ -7,6 +7,7 @@
 //! chaat-load --base http://127.0.0.1:8080 fanout --streams 10000 --chats 200 --server-pid PID
 //! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 mixed --pairs 20 --seconds 10
+//! chaat-load --base http://127.0.0.1:8080 files --photos 100 --server-pid PID
 //! ```
 
 use std::process::ExitCode;
@@ -75,6 +76,16 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         max_actions: usize,
     },
+    /// Attachments: a file of --big-mib up and down, then --photos small photos up and
+    /// their previews and full pictures down; the app's peak RSS with --server-pid.
+    Files {
+        #[arg(long, default_value_t = 25)]
+        big_mib: usize,
+        #[arg(long, default_value_t = 100)]
+        photos: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
     Pages {
         #[arg(long, default_value_t = 8)]
@@ -128,6 +139,15 @@ async fn main() -> ExitCode {
         }
         Scenario::Mixed { pairs, seconds, max_actions } => {
             load::mixed::run(&target, &MixedOptions { pairs, duration: secs(seconds), max_actions }).await
+        }
+        Scenario::Files { big_mib, photos, concurrency } => {
+            let opts = chaat_load::files::FilesOptions {
+                big_bytes: big_mib.clamp(1, 25) * 1024 * 1024,
+                photos: photos.min(1000),
+                concurrency: concurrency.clamp(1, 64),
+                server_pid: cli.server_pid,
+            };
+            load::files::run(&target, &opts).await
         }
         Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
             load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
