@@ -180,6 +180,14 @@ async fn a_blocked_persons_messages_in_a_shared_group_are_collapsed_for_me_only(
     assert!(!list.contains("unique-words"), "no preview of a blocked person's message");
     let (_, carol_list) = carol.get_page("/chats").await;
     assert!(carol_list.contains("unique-words"));
+    // Nor a notification: the list item (the inbox's `chat` event renders the same) says
+    // whether its newest message may notify.
+    let item = |page: &str| select(page, &format!("#chat-{group}")).concat();
+    assert!(!item(&list).contains("data-notifies"), "a blocked person's message never notifies me: {}", item(&list));
+    assert!(item(&carol_list).contains("data-notifies"), "{}", item(&carol_list));
+    assert_eq!(carol.send(group, "carol speaks").await.status(), StatusCode::SEE_OTHER);
+    let (_, list) = alice.get_page("/chats").await;
+    assert!(item(&list).contains("data-notifies"), "others' messages still notify: {}", item(&list));
     let (_, found) = alice.get_page("/search?q=unique-words").await;
     assert!(!found.contains("unique-words from bob"));
     let (_, found) = carol.get_page("/search?q=unique-words").await;
