@@ -30,7 +30,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
-use crate::models::{account, blocks, display_pictures, export, friends, participants, users, Seq, UserId};
+use crate::models::{account, attachments, blocks, display_pictures, export, friends, participants, users, Seq, UserId};
 
 /// Messages read per query.
 const PAGE: i64 = 500;
@@ -184,10 +184,12 @@ fn write_archive(conn: &mut PgConnection, me: UserId, username: &str, sink: Chun
     let blocked_json: Vec<_> = blocked.iter().map(|b| json!({"username": b.username, "since": b.since})).collect();
     write_json(&mut zip, options, "blocked.json", &blocked_json.into())?;
 
-    // HOOK(issue 15, attachments): my own attachments go here, as `attachments/{id}/{name}`
-    // read through my id, each streamed like the picture above.
-
     let memberships = chats::all_for_participant(conn, me)?;
+    html.line("<h2>My files</h2><ul>");
+    for membership in &memberships {
+        write_my_files(conn, &mut zip, membership, &mut html)?;
+    }
+    html.line("</ul>");
     html.line("<h2>Chats</h2>");
     for membership in &memberships {
         write_chat(conn, &mut zip, options, membership)?;
@@ -222,6 +224,39 @@ fn write_archive(conn: &mut PgConnection, me: UserId, username: &str, sink: Chun
     zip.write_all(b"</main></body></html>\n").map_err(io_error)?;
     let mut sink = zip.finish().map_err(zip_error)?.into_inner();
     sink.flush().map_err(io_error)
+}
+
+/// The files I sent in one chat, as `files/{attachment_id}/{name}`, each copied chunk
+/// by chunk (one chunk in memory at a time) and stored as sent (photos are compressed
+/// already).
+fn write_my_files<W: Write>(
+    conn: &mut PgConnection,
+    zip: &mut ZipWriter<zip::write::StreamWriter<W>>,
+    membership: &Membership,
+    html: &mut Html,
+) -> Result<(), AppError> {
+    for file in attachments::sent_by_reader(conn, membership)? {
+        // The stored name is sanitised already; a path separator or a leading dot still
+        // must not make an entry that unpacks outside its folder.
+        let name: String = file.name.chars().map(|c| if c == '/' || c == '\\' { '_' } else { c }).collect();
+        let name = name.trim_start_matches('.');
+        let name = if name.is_empty() { "file" } else { name };
+        let path = format!("files/{}/{}", file.attachment_id, name);
+        zip.start_file(&path, SimpleFileOptions::default().compression_method(CompressionMethod::Stored)).map_err(zip_error)?;
+        let mut n = 0;
+        while let Some(bytes) = attachments::chunk(conn, membership, file.attachment_id, n)? {
+            zip.write_all(&bytes).map_err(io_error)?;
+            n += 1;
+        }
+        html.line(&format!(
+            "<li><a href=\"{}\">{}</a> ({} bytes, in {})</li>",
+            escape(&path),
+            escape(name),
+            file.size,
+            escape(membership.chat().title())
+        ));
+    }
+    Ok(())
 }
 
 /// One chat's file: its head, then its messages page by page.

@@ -124,6 +124,25 @@ pub fn for_messages(conn: &mut PgConnection, membership: &Membership, ids: &[Mes
         .load(conn)
 }
 
+/// The files the reader sent in this chat, oldest first (the export: "my own
+/// attachments", SPEC §10; another's files are theirs to export).
+pub fn sent_by_reader(conn: &mut PgConnection, membership: &Membership) -> QueryResult<Vec<AttachmentView>> {
+    attachments::table
+        .filter(attachments::chat_id.eq(membership.chat_id()))
+        .filter(attachments::uploader.eq(membership.viewer()))
+        .order((attachments::created_at, attachments::attachment_id))
+        .select((
+            attachments::attachment_id,
+            attachments::message_id,
+            attachments::name,
+            attachments::size,
+            attachments::kind,
+            attachments::thumb_width,
+            attachments::thumb_height,
+        ))
+        .load(conn)
+}
+
 /// Deletes a message's files (issue 14's delete calls this in its transaction; deleting
 /// the message row does the same by cascade). Returns how many files went.
 pub fn erase_for_message(conn: &mut PgConnection, message_id: MessageId) -> QueryResult<usize> {

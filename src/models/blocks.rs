@@ -94,8 +94,7 @@ pub fn list(conn: &mut PgConnection, me: UserId) -> QueryResult<Vec<Blocked>> {
 }
 
 /// The ids of everyone `me` blocked (their messages are collapsed for me).
-/// HOOK(issue 13, notifications): a notification of a message whose sender is in this
-/// list is not sent to `me` (SPEC §10).
+/// (Notifications skip them through the chat list's `last_shown_seq`.)
 pub fn ids(conn: &mut PgConnection, me: UserId) -> QueryResult<Vec<UserId>> {
     blocks::table.filter(blocks::blocker.eq(me)).select(blocks::blocked).load(conn)
 }

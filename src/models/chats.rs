@@ -232,6 +232,10 @@ pub struct ChatListRow {
     pub other_id: Option<UserId>,
     #[diesel(sql_type = Nullable<Text>)]
     pub other_name: Option<String>,
+    /// The seq of the message the preview shows: below `last_seq` when the newest are
+    /// from people I blocked (which then do not notify me, SPEC §10).
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub last_shown_seq: Option<Seq>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_text: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -267,7 +271,7 @@ pub struct ChatListRow {
 pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
-                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
+                v.other_id, v.other_name, m.seq AS last_shown_seq, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 f.kind AS last_file_kind, f.name AS last_file_name, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
@@ -281,7 +285,7 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
-           LEFT JOIN LATERAL (SELECT lm.message_id, lm.text, lm.kind, lm.sender FROM messages lm \
+           LEFT JOIN LATERAL (SELECT lm.message_id, lm.seq, lm.text, lm.kind, lm.sender FROM messages lm \
                  WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
                  ORDER BY lm.seq DESC LIMIT 1) m ON true \
@@ -301,7 +305,7 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
 pub fn list_rows(conn: &mut PgConnection, viewer: UserId, chat_ids: &[ChatId]) -> QueryResult<Vec<ChatListRow>> {
     crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
-                v.other_id, v.other_name, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
+                v.other_id, v.other_name, m.seq AS last_shown_seq, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 f.kind AS last_file_kind, f.name AS last_file_name, \
                 CASE WHEN v.is_group THEN ARRAY( \
                     SELECT gp.user_id FROM chat_participants gp WHERE gp.chat_id = v.chat_id \
@@ -315,7 +319,7 @@ pub fn list_rows(conn: &mut PgConnection, viewer: UserId, chat_ids: &[ChatId]) -
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
-           LEFT JOIN LATERAL (SELECT lm.message_id, lm.text, lm.kind, lm.sender FROM messages lm \
+           LEFT JOIN LATERAL (SELECT lm.message_id, lm.seq, lm.text, lm.kind, lm.sender FROM messages lm \
                  WHERE lm.chat_id = v.chat_id AND lm.seq <= v.last_seq \
                    AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = lm.sender) \
                  ORDER BY lm.seq DESC LIMIT 1) m ON true \

@@ -30,10 +30,18 @@ async fn other_person(pool: &DbPool, me: UserId, name: &str) -> Result<(UserId, 
     Ok((them.user_id, them.username))
 }
 
-pub async fn block(user: CurrentUser, pool: web::Data<DbPool>, name: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn block(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let me = user.user_id;
     let (them, name) = other_person(&pool, me, &name).await?;
     db::run(&pool, move |conn| blocks::block(conn, me, them).map_err(AppError::from)).await?;
+    // Both inboxes change (requests withdrawn, my list's previews); after the commit.
+    hub.poke(me);
+    hub.poke(them);
     Ok(see_other(&format!("/users/{name}")))
 }
 
@@ -45,12 +53,15 @@ pub struct Unblock {
 pub async fn unblock(
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     form: web::Form<Unblock>,
 ) -> Result<HttpResponse, AppError> {
     let me = user.user_id;
     let (them, name) = other_person(&pool, me, &name).await?;
     db::run(&pool, move |conn| blocks::unblock(conn, me, them).map_err(AppError::from)).await?;
+    // My list's previews show their messages again.
+    hub.poke(me);
     // Back to the list it was clicked in (one fixed place, never an echoed URL).
     Ok(see_other(&match form.return_to.as_deref() {
         Some("/settings") => "/settings?done=unblocked".to_string(),

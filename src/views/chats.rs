@@ -98,9 +98,11 @@ impl ChatListItem {
         ChatListItem { row, from_me, current, mentions_me }
     }
     /// Whether a new message here may show a browser notification (the page's script
-    /// also needs the tab hidden and notifications turned on).
+    /// also needs the tab hidden and notifications turned on); never for a message of
+    /// someone I blocked.
     pub fn notifies(&self) -> bool {
-        crate::views::inbox::notifies(self.row.muted, self.mentions_me)
+        // The newest message is one the preview shows: not from someone I blocked.
+        self.row.last_shown_seq == Some(self.row.last_seq) && crate::views::inbox::notifies(self.row.muted, self.mentions_me)
     }
 
     pub fn title(&self) -> &str {

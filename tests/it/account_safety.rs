@@ -180,6 +180,14 @@ async fn a_blocked_persons_messages_in_a_shared_group_are_collapsed_for_me_only(
     assert!(!list.contains("unique-words"), "no preview of a blocked person's message");
     let (_, carol_list) = carol.get_page("/chats").await;
     assert!(carol_list.contains("unique-words"));
+    // Nor a notification: the list item (the inbox's `chat` event renders the same) says
+    // whether its newest message may notify.
+    let item = |page: &str| select(page, &format!("#chat-{group}")).concat();
+    assert!(!item(&list).contains("data-notifies"), "a blocked person's message never notifies me: {}", item(&list));
+    assert!(item(&carol_list).contains("data-notifies"), "{}", item(&carol_list));
+    assert_eq!(carol.send(group, "carol speaks").await.status(), StatusCode::SEE_OTHER);
+    let (_, list) = alice.get_page("/chats").await;
+    assert!(item(&list).contains("data-notifies"), "others' messages still notify: {}", item(&list));
     let (_, found) = alice.get_page("/search?q=unique-words").await;
     assert!(!found.contains("unique-words from bob"));
     let (_, found) = carol.get_page("/search?q=unique-words").await;
@@ -401,6 +409,16 @@ async fn the_export_holds_my_data_escaped_and_nothing_of_others_chats() {
     let uploaded = alice.http.post(alice.url("/settings/display-picture")).multipart(form).send().await.unwrap();
     assert_redirect(&uploaded, "/settings?done=picture");
 
+    // A file of mine and one of bob's in the group: only mine is exported (as sent).
+    for (who, name, bytes) in [(&alice, "notes <1>.txt", &b"alice's own file"[..]), (&bob, "bob.txt", &b"bob's file"[..])] {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", who.csrf_token().await)
+            .text("text", "")
+            .part("files", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name).mime_str("text/plain").unwrap());
+        let sent = who.http.post(who.url(&format!("/chats/{group}/messages"))).multipart(form).send().await.unwrap();
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER, "{name} sent");
+    }
+
     let resp = alice.get("/settings/export").await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "application/zip");
@@ -451,10 +469,16 @@ async fn the_export_holds_my_data_escaped_and_nothing_of_others_chats() {
     assert_eq!(group_file["title"], "<i>team</i>");
     assert!(group_file["messages"].as_array().unwrap().iter().any(|m| m["text"] == "group hello"));
 
+    let my_files: Vec<_> = files.iter().filter(|(n, _)| n.starts_with("files/")).collect();
+    assert_eq!(my_files.len(), 1, "my own files only: {names:?}");
+    assert!(my_files[0].0.ends_with("/notes <1>.txt"), "{}", my_files[0].0);
+    assert_eq!(my_files[0].1, b"alice's own file", "the file as sent");
+
     let index = String::from_utf8(files.iter().find(|(n, _)| n == "index.html").unwrap().1.clone()).unwrap();
     assert!(!index.contains("<script>") && !index.contains("<i>team") && !index.contains("<b>carol"), "escaped like the app");
     assert!(index.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; more"), "{index}");
     assert!(index.contains("group hello"));
+    assert!(index.contains("notes &#60;1&#62;.txt"), "my file listed, escaped");
     assert_eq!(app.client().get("/settings/export").await.status(), StatusCode::SEE_OTHER, "logged in only");
 }
 
