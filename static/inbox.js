@@ -78,6 +78,9 @@
     if (badge && link) link.appendChild(badge);
   }
   on("badges", function (event) {
+    // Every stream's first event: from now on no change of the inbox is missed (the
+    // browser tests wait for this instead of guessing when the stream is up).
+    document.documentElement.dataset.inbox = "live";
     var fragment = parse(data(event));
     var state = fragment.querySelector("#inbox-state");
     if (state) {

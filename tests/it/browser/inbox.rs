@@ -23,6 +23,9 @@ async fn three_people(app: &TestApp) -> (Actor, Actor, Actor, uuid::Uuid, uuid::
     (alice, bob, carol, x, y)
 }
 
+const INBOX_LIVE: &str = "return document.documentElement.dataset.inbox === 'live'";
+
+/// The id of the list's first item.
 async fn first_item(browser: &Client) -> String {
     browser
         .execute("const li = document.querySelector('#chat-list > li'); return li ? li.id : '';", vec![])
@@ -44,6 +47,7 @@ async fn the_list_reorders_and_the_badge_and_title_change_without_reload() {
         wait_until(bob, "return document.title === '(2) Chats · Chaat'", PAGE, "inbox-title", "two unread").await;
         // Marks the page, so a reload would be seen.
         bob.execute("window.__sameDocument = true; return true;", vec![]).await.unwrap();
+        wait_until(bob, INBOX_LIVE, PAGE, "inbox-live", "bob's stream is up").await;
 
         alice.send(x, "news from alice").await;
         wait_until(
@@ -73,6 +77,7 @@ async fn the_list_reorders_and_the_badge_and_title_change_without_reload() {
         let pane = bob.find(Locator::Css("nav.inbox-list-pane")).await.unwrap();
         assert!(pane.is_displayed().await.unwrap(), "the list beside the chat at 1280 px");
         assert!(bob.find(Locator::Css(&format!("#chat-{y} a[aria-current=page]"))).await.is_ok());
+        wait_until(bob, INBOX_LIVE, PAGE, "inbox-live", "the chat page's stream is up").await;
         alice.send(x, "while bob reads carol").await;
         wait_until(
             bob,
@@ -135,8 +140,8 @@ async fn typing_shows_and_disappears() {
         bob.goto(&format!("{}/chats/{x}", app.address)).await.unwrap();
         wait_until(bob, "return !!document.querySelector('#messages') && document.querySelector('#typing').hidden", PAGE, "typing", "bob's page is open").await;
         // Both streams are up: bob's badges arrived (the first event of every stream).
-        wait_until(alice, "return document.title.indexOf('Chaat') !== -1", PAGE, "typing", "alice's page").await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        wait_until(alice, INBOX_LIVE, PAGE, "typing", "alice's stream is up").await;
+        wait_until(bob, INBOX_LIVE, PAGE, "typing", "bob's stream is up").await;
         alice.find(Locator::Css("#composer-text")).await.unwrap().send_keys("hel").await.unwrap();
         wait_until(bob, "const t = document.getElementById('typing'); return !t.hidden && t.textContent === 'alice is typing…'", LIVE, "typing-shown", "bob sees alice typing").await;
         screenshot(bob, "inbox-typing-1280").await;
@@ -174,8 +179,7 @@ async fn a_hidden_tab_notifies_and_the_notification_opens_the_chat() {
         bob.execute(SPY, vec![]).await.unwrap();
         bob.execute(HIDDEN, vec![]).await.unwrap();
         // The first badges (with the settings) arrive first.
-        wait_until(bob, "return !!document.querySelector('#chat-list > li')", PAGE, "notify", "the list").await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        wait_until(bob, INBOX_LIVE, PAGE, "notify", "the stream is up, its badges (with the settings) arrived").await;
         alice.send(x, "are you there?").await;
         wait_until(bob, "return window.__notes.length === 1", LIVE, "notify-shown", "one notification").await;
         let note = bob.execute("return [window.__notes[0].title, window.__notes[0].body]", vec![]).await.unwrap();
