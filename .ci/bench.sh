@@ -5,7 +5,8 @@
 # generator share this machine. Results (JSON lines) go to $BENCH_OUT.
 #
 # Knobs (environment): BENCH_PORT, DM_PAIRS, DM_SECONDS, PAGES_SECONDS, FANOUT_STREAMS,
-# FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("pgbench dm mixed pages fanout files"),
+# FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("pgbench dm mixed pages fanout files bytes"),
+# BYTES_CPU_REQUESTS,
 # MIXED_PAIRS, MIXED_SECONDS,
 # BENCH_EXPLAIN=0 (skip EXPLAIN and statement counts), BENCH_NO_BUILD=1 (use the last build).
 set -euo pipefail
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 port=${BENCH_PORT:-18437}
 out=${BENCH_OUT:-$PWD/target/bench-results.jsonl}
-scenarios=" ${BENCH_SCENARIOS:-pgbench dm mixed pages fanout files} "
+scenarios=" ${BENCH_SCENARIOS:-pgbench dm mixed pages fanout files bytes} "
 bin=$CARGO_TARGET_DIR/release
 
 # The app (package chaat) and the load generator (package chaat-load, benches/load).
@@ -57,6 +58,8 @@ fi
 [[ $scenarios == *" fanout "* ]] && run fanout --streams "${FANOUT_STREAMS:-10000}" --chats "${FANOUT_CHATS:-200}" \
     --seconds "${FANOUT_SECONDS:-15}" --rate "${FANOUT_RATE:-20}"
 [[ $scenarios == *" files "* ]] && run files --big-mib 25 --photos "${FILES_PHOTOS:-100}" --concurrency 4
+# Bytes of a first and a repeat visit to a chat page, and the CPU of compressing pages.
+[[ $scenarios == *" bytes "* ]] && run bytes --cpu-requests "${BYTES_CPU_REQUESTS:-2000}"
 
 if [ "${BENCH_EXPLAIN:-1}" = 1 ] && [[ $scenarios == *" pages "* ]]; then
     echo; echo "== EXPLAIN and statements per request"

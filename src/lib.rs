@@ -1,6 +1,8 @@
 //! Chaat: a server-rendered chat app. See README.md for the map of this crate.
 
+pub mod assets;
 pub mod auth;
+pub mod compression;
 pub mod config;
 pub mod cpu;
 pub mod db;

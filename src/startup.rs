@@ -219,6 +219,9 @@ fn run(
             .wrap(from_fn(session_store::busy_is_503))
             .wrap(from_fn(provider_form_action))
             .wrap(security_headers(settings.cookie_secure))
+            // Outside everything that writes a body (error pages included): HTML answers
+            // leave compressed for browsers that accept it; nothing else is touched.
+            .wrap(from_fn(crate::compression::pages))
             .wrap(TracingLogger::default())
     })
     .client_request_timeout(CLIENT_REQUEST_TIMEOUT)

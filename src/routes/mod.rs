@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))
         .route("/healthz", web::get().to(health::check))
         .route("/static/{file}", web::get().to(static_files::serve))
+        .route("/static/{file}", web::head().to(static_files::serve))
         .route("/signup", web::get().to(accounts::signup_form))
         .route("/signup", web::post().to(accounts::signup))
         .route("/login", web::get().to(accounts::login_form))

@@ -1,71 +1,54 @@
-//! Static assets, embedded in the binary. The vendored htmx files carry their version in
-//! the path and are cached for a year; our own CSS and JS are revalidated by ETag.
+//! Static assets, embedded in the binary under content-hashed names (`crate::assets`):
+//! a name's bytes never change, so every asset is cached for a year (`immutable`), and
+//! any other name (an old hash, an unhashed name) is 404. Each is sent brotli- or
+//! gzip-compressed (made at build time) when the request accepts it, else as it is;
+//! each representation has its own ETag and Content-Length.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::auth::tokens::sha256_hex;
+use crate::assets::{self, Asset, Encoded};
+use crate::compression::Coding;
 
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-    immutable: bool,
-}
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "htmx-4.0.1.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js")),
-        immutable: true,
-    },
-    Asset {
-        name: "hx-sse-4.0.1.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!(concat!(env!("OUT_DIR"), "/hx-sse.min.js")),
-        immutable: true,
-    },
-    Asset {
-        name: "hx-upsert-4.0.1.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!(concat!(env!("OUT_DIR"), "/hx-upsert.min.js")),
-        immutable: true,
-    },
-    Asset { name: "app.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../../static/app.css"), immutable: false },
-    Asset {
-        name: "chat.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/chat.js"),
-        immutable: false,
-    },
-    Asset { name: "app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../../static/app.js"), immutable: false },
-    Asset {
-        name: "attachments.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/attachments.js"),
-        immutable: false,
-    },
-    Asset {
-        name: "inbox.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/inbox.js"),
-        immutable: false,
-    },
-];
-
+/// GET and HEAD (actix sends HEAD's headers, Content-Length included, without the body).
 pub async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
-    // Only names from the table above: no path is ever built from the request.
-    let Some(asset) = ASSETS.iter().find(|a| a.name == file.as_str()) else {
+    // Only names from the table: no path is ever built from the request.
+    let Some(asset) = assets::served_as(file.as_str()) else {
         return HttpResponse::NotFound().finish();
     };
-    let etag = format!("\"{}\"", &sha256_hex(asset.body)[..32]);
-    let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "public, no-cache" };
-    let matches = req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    let mut resp = if matches { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    resp.insert_header((header::ETAG, etag)).insert_header((header::CACHE_CONTROL, cache));
-    if matches {
-        return resp.finish();
+    let (coding, encoded) = representation(asset, Coding::preferred(&req));
+    let not_modified = unchanged(&req, encoded.etag);
+    let mut res = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    res.insert_header((header::ETAG, encoded.etag))
+        .insert_header((header::CACHE_CONTROL, IMMUTABLE))
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if not_modified {
+        return res.finish();
     }
-    resp.content_type(asset.content_type).body(asset.body)
+    if let Some(value) = coding.header_value() {
+        res.insert_header((header::CONTENT_ENCODING, value));
+    }
+    res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))).body(encoded.bytes)
+}
+
+/// The coding to send: the preferred one where the asset has it (build.rs keeps only
+/// what is smaller), else identity.
+fn representation(asset: &'static Asset, preferred: Coding) -> (Coding, &'static Encoded) {
+    match (preferred, &asset.br, &asset.gzip) {
+        (Coding::Br, Some(br), _) => (Coding::Br, br),
+        (Coding::Gzip, _, Some(gzip)) => (Coding::Gzip, gzip),
+        _ => (Coding::Identity, &asset.identity),
+    }
+}
+
+/// `If-None-Match` lists this representation's tag (weak comparison, RFC 9110) or `*`.
+fn unchanged(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }

@@ -21,7 +21,7 @@ async fn pages_with_personal_data_or_a_token_are_not_cached_and_hsts_needs_https
         assert_eq!(anonymous.get(path).await.headers()["cache-control"], "no-store", "{path}");
     }
     // What may be cached says so itself.
-    let htmx = anonymous.get("/static/htmx-4.0.1.min.js").await;
+    let htmx = anonymous.get(chaat::assets::url("htmx.min.js")).await;
     assert!(htmx.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     assert!(!htmx.headers().contains_key("strict-transport-security"), "plain HTTP: no HSTS");
 

@@ -39,3 +39,4 @@ mod search_speed;
 mod security;
 mod stream_limits;
 mod throttling;
+mod wire;

@@ -6,12 +6,14 @@
 //!
 //! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
 //! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency),
-//! [`files`] (attachments: a 25 MiB file and 100 small photos, in and out).
+//! [`files`] (attachments: a 25 MiB file and 100 small photos, in and out), [`bytes`]
+//! (the bytes of a first and a repeat visit to a chat page).
 //!
 //! A crate of its own (a workspace member, not a dependency of the server) so that the
 //! server does not carry an HTTP client; it uses nothing of `chaat`, only HTTP. The
 //! integration tests use it as a dev-dependency (their SSE reader and CSRF helper).
 
+pub mod bytes;
 pub mod dm;
 pub mod fanout;
 pub mod files;

@@ -8,6 +8,7 @@
 //! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 mixed --pairs 20 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 files --photos 100 --server-pid PID
+//! chaat-load --base http://127.0.0.1:8080 bytes --accept-encoding 'gzip, deflate, br' --server-pid PID
 //! ```
 
 use std::process::ExitCode;
@@ -86,6 +87,17 @@ enum Scenario {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// The bytes of a first and a repeat visit to a chat page and what it loads; with
+    /// --server-pid, the app's CPU per page request as it is and compressed.
+    Bytes {
+        #[arg(long, default_value_t = 50)]
+        history: usize,
+        /// `identity` measures what is sent without compression.
+        #[arg(long, default_value = chaat_load::bytes::CHROMIUM_ACCEPT_ENCODING)]
+        accept_encoding: String,
+        #[arg(long, default_value_t = 2000)]
+        cpu_requests: usize,
+    },
     /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
     Pages {
         #[arg(long, default_value_t = 8)]
@@ -148,6 +160,14 @@ async fn main() -> ExitCode {
                 server_pid: cli.server_pid,
             };
             load::files::run(&target, &opts).await
+        }
+        Scenario::Bytes { history, accept_encoding, cpu_requests } => {
+            let opts = chaat_load::bytes::BytesOptions {
+                history: history.min(10_000),
+                accept_encoding,
+                cpu_requests: cpu_requests.min(1_000_000),
+            };
+            load::bytes::run(&target, &opts).await
         }
         Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
             load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
