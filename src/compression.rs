@@ -2,9 +2,9 @@
 //!
 //! Assets are compressed once at build time (`build.rs`) and picked by
 //! `routes::static_files`; pages (HTML, rendered in one piece) are compressed here, by
-//! [`pages`], in place on the worker: a page is ~10 KB and compressing it is ~tens of µs
-//! (BENCHMARKS.md), less than a hop to the blocking pool and back. Only responses whose
-//! type is `text/html` and whose body is whole are touched: event streams, attachment
+//! [`pages`], in place on the worker like the rendering before it (a chat page of 125 KB
+//! takes ~0.1–0.3 ms: BENCHMARKS.md, "Bytes on the wire"). Only responses whose type is
+//! `text/html` and whose body is whole are touched: event streams, attachment
 //! downloads, pictures and assets pass as they are (their own Content-Length and ETag).
 
 use std::io::Write as _;
@@ -27,12 +27,13 @@ pub enum Coding {
 /// Below this a page is sent as it is: the coding's own bytes and CPU would not pay.
 const MIN_PAGE_BYTES: usize = 1024;
 
-/// Brotli's effort for pages: 5 of 11 compresses a chat page about as well as gzip's
-/// best at a fraction of its CPU (BENCHMARKS.md, "Bytes on the wire").
-const PAGE_BROTLI_QUALITY: i32 = 5;
-/// A 256 KiB window: pages are far smaller, and a larger one only costs memory.
-const PAGE_BROTLI_WINDOW: i32 = 18;
-const PAGE_GZIP_LEVEL: u32 = 6;
+/// The cheap end of each coding, measured on a 125 KB chat page (BENCHMARKS.md, "Bytes
+/// on the wire"): brotli 3 with a 64 KiB window makes 6.0 KB in ~0.3 ms where brotli 5
+/// makes 5.2 KB in ~1 ms; gzip 1 makes 10.4 KB in ~0.12 ms where gzip 6 makes 6.9 KB
+/// in ~0.6 ms. A page is rendered for every request: its CPU counts more than 1–4 KB.
+const PAGE_BROTLI_QUALITY: i32 = 3;
+const PAGE_BROTLI_WINDOW: i32 = 16;
+const PAGE_GZIP_LEVEL: u32 = 1;
 
 impl Coding {
     /// The best coding the request accepts (`Accept-Encoding`, its q-values honoured; br
