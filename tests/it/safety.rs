@@ -1,8 +1,8 @@
 //! The last gaps of account safety (issue 17) and of the live inbox (issue 13): recovery
 //! codes for accounts made through the provider, a block reaching an open group stream
-//! and both inboxes live, the export cap, list items refreshed by edits (also through the
-//! sweep), a message between a page's render and its stream's connect, and an account
-//! deletion taking its reactions off open pages.
+//! and both inboxes live (also when its poke is lost), the export cap, list items
+//! refreshed by edits (also through the sweep), a message between a page's render and
+//! its stream's connect, and an account deletion taking its reactions off open pages.
 
 use std::time::{Duration, Instant};
 
@@ -207,8 +207,8 @@ async fn an_edit_or_deletion_of_the_last_message_refreshes_the_others_list_item_
     let changed = bobs.wait_named("chat", WAIT, |d| d.contains(&item) && d.contains("second words")).await;
     assert!(changed.is_some(), "the edit's preview reaches the other person's list");
 
-    // A change nobody announced (as if its notification was lost): the sweep's digest
-    // names each chat's rev, so it finds an edit as it finds a new message.
+    // A change nobody announced (as if its notification was lost): the sweep re-reads
+    // each watched chat's rev, so it finds an edit as it finds a new message.
     diesel::sql_query(
         "WITH c AS (UPDATE chats SET last_rev = last_rev + 1 WHERE chat_id = $1 RETURNING last_rev) \
          UPDATE messages SET text = 'third words', rev = (SELECT last_rev FROM c) WHERE chat_id = $1 AND seq = 1",
@@ -225,30 +225,43 @@ async fn an_edit_or_deletion_of_the_last_message_refreshes_the_others_list_item_
 }
 
 #[actix_web::test]
-async fn the_inbox_digest_names_each_chats_rev_and_my_blocks() {
+async fn a_block_nobody_announced_reaches_my_streams_through_the_sweep() {
     let app = TestApp::spawn().await;
-    let (alice, bob, chat) = alice_and_bob(&app.address).await;
-    alice.send(chat, "words").await;
-    let a = crate::helpers::user_id(&app, "alice");
-    let digest = |app: &TestApp| {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            digest: String,
-        }
-        diesel::sql_query("SELECT digest FROM inbox_digests(ARRAY[$1]::uuid[])")
-            .bind::<SqlUuid, _>(a)
-            .get_result::<Row>(&mut app.conn())
-            .unwrap()
-            .digest
-    };
-    let before = digest(&app);
-    assert_eq!(bob.post(&format!("/chats/{chat}/messages/1/reactions"), &[("emoji", "👍")]).await.status(), StatusCode::SEE_OTHER);
-    let reacted = digest(&app);
-    assert_ne!(before, reacted, "a reaction (a rev, no seq) changes the digest");
-    assert_redirect(&alice.post("/users/bob/block", &[]).await, "/users/bob");
-    let blocked = digest(&app);
-    assert_ne!(reacted, blocked, "a block changes the blocker's digest");
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let carol = app.signed_up("carol").await;
+    carol.befriend(&alice).await;
+    carol.befriend(&bob).await;
+    let group = carol.create_group("team", &[&alice, &bob]).await;
+    assert_eq!(bob.send(group, "words of bob").await.status(), StatusCode::SEE_OTHER);
+    let (mut inbox, _) = open_with_badges(&alice, "/events").await;
+    let (mut chat, _) = open_with_badges(&alice, &format!("/chats/{group}/events")).await;
+    let item = format!("id=\"chat-{group}\"");
+    // First a change only the sweep announces (a mute behind the app's back): once it
+    // arrived, the sweep holds a digest of mine (its first one wakes my streams anyway).
+    diesel::sql_query("UPDATE chat_participants SET muted_until = now() + interval '1 hour' WHERE chat_id = $1")
+        .bind::<SqlUuid, _>(group)
+        .execute(&mut app.conn())
+        .unwrap();
+    for stream in [&mut inbox, &mut chat] {
+        assert!(stream.wait_named("chat", SWEEP_WAIT, |d| d.contains(&item) && d.contains("data-muted")).await.is_some(), "the mute");
+    }
+    // As if the block's poke had been lost: the row appears behind the app's back.
+    diesel::sql_query(
+        "INSERT INTO blocks (blocker, blocked) SELECT a.user_id, b.user_id FROM users a, users b \
+          WHERE a.username = 'alice' AND b.username = 'bob'",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    // The sweep's digest names my blocks: my list's preview drops bob's words, on both
+    // streams (the chat stream's inbox re-read also takes the new block list).
+    for stream in [&mut inbox, &mut chat] {
+        let changed = stream.wait_named("chat", SWEEP_WAIT, |d| d.contains(&item)).await.expect("the sweep found the block");
+        assert!(!changed.data.contains("words of bob"), "{}", changed.data);
+    }
+    assert_eq!(bob.send(group, "after it").await.status(), StatusCode::SEE_OTHER);
+    let event = chat.next(WAIT).await.expect("the message arrives live");
+    assert!(event.data.contains("after it") && event.data.contains("message-blocked"), "{}", event.data);
 }
 
 // ---------- between a page's render and its stream's connect ----------
