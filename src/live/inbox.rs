@@ -176,7 +176,12 @@ impl Inbox {
         tokio::select! {
             changed = self.person.changed() => if changed.is_err() { Wake::Closed } else { Wake::Person },
             _ = self.wake.notified() => {
+                // The stream's `select!` may drop this future during the settle (a typing
+                // signal, a message): the guard then gives the wake back, so the chats
+                // marked dirty are still re-read at the next `woken`.
+                let rearm = Rearm(Some(self.wake.clone()));
                 tokio::time::sleep(CHATS_SETTLE).await;
+                rearm.disarm();
                 Wake::Chats
             }
         }
@@ -391,10 +396,43 @@ impl Inbox {
     }
 }
 
+/// Gives a consumed wake back when dropped before `disarm`.
+struct Rearm(Option<Arc<Notify>>);
+
+impl Rearm {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Rearm {
+    fn drop(&mut self) {
+        if let Some(wake) = self.0.take() {
+            wake.notify_one();
+        }
+    }
+}
+
 impl Drop for Inbox {
     fn drop(&mut self) {
         for sub in self.subs.values() {
             sub.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_wake_dropped_during_the_settle_is_given_back() {
+        let wake = Arc::new(Notify::new());
+        drop(Rearm(Some(wake.clone())));
+        let given_back = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
+        assert!(given_back.is_ok(), "a dropped settle must leave the wake for the next one");
+        Rearm(Some(wake.clone())).disarm();
+        let spurious = tokio::time::timeout(Duration::from_millis(50), wake.notified()).await;
+        assert!(spurious.is_err(), "a settle that ran to its end keeps nothing back");
     }
 }
