@@ -26,7 +26,7 @@ use crate::error::AppError;
 use crate::models::chats::{self, ChatListRow};
 use crate::models::friend_requests::{self, PendingRequest};
 use crate::models::inbox::{self, Answer, NotifyPrefs};
-use crate::models::users::{self, NavCounts};
+use crate::models::users::NavCounts;
 use crate::models::{ChatId, RequestId, Rev, Seq, UserId};
 
 pub type RenderBadges = Box<dyn Fn(&NavCounts, &NotifyPrefs) -> String>;
@@ -70,8 +70,9 @@ pub struct Inbox {
     wake: Arc<Notify>,
     /// One listener per chat of the person.
     subs: HashMap<ChatId, JoinHandle<()>>,
-    /// What was last sent (or rendered by the page) of each.
-    items: HashMap<ChatId, String>,
+    /// A fingerprint of what was last sent (or rendered by the page) of each: an idle
+    /// tab keeps 8 bytes per chat instead of the item's HTML (issue 19, per-stream memory).
+    items: HashMap<ChatId, u64>,
     badges: Option<String>,
     incoming: HashSet<RequestId>,
     outgoing: HashSet<RequestId>,
@@ -86,6 +87,13 @@ struct Snapshot {
     incoming: Vec<PendingRequest>,
     outgoing: Vec<RequestId>,
     answers: Vec<Answer>,
+}
+
+/// Tells two renderings of an item apart (SipHash: an accidental equality of two
+/// different items, which would hold back one update, is a 1 in 2^64 event).
+fn fingerprint(html: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(html)
 }
 
 fn event(name: &'static str, html: String) -> sse::Event {
@@ -162,8 +170,7 @@ impl Inbox {
         let me = self.me;
         let known: Vec<RequestId> = self.outgoing.iter().copied().collect();
         db::run(&self.pool, move |conn| {
-            let rows = chats::list_for_user(conn, me)?;
-            let counts = users::nav_counts(conn, me)?;
+            let (rows, counts) = chats::list_for_user(conn, me)?;
             let prefs = inbox::prefs(conn, me)?;
             let incoming = friend_requests::incoming(conn, me)?;
             let outgoing: Vec<RequestId> = friend_requests::outgoing(conn, me)?.into_iter().map(|r| r.request_id).collect();
@@ -224,11 +231,11 @@ impl Inbox {
         let mut events = vec![];
         for row in rows.iter().rev() {
             let html = (self.views.item)(row);
-            let changed = self.items.get(&row.chat_id) != Some(&html);
+            let print = fingerprint(&html);
+            let changed = self.items.insert(row.chat_id, print) != Some(print);
             if changed && !first {
-                events.push(event("chat", html.clone()));
+                events.push(event("chat", html));
             }
-            self.items.insert(row.chat_id, html);
             if Some(row.chat_id) == self.open_chat && !row.is_group {
                 if let Some(seen) = row.other_read_seq.filter(|s| *s > Seq::ZERO) {
                     if self.seen != Some(seen) {
@@ -246,8 +253,7 @@ impl Inbox {
         let ids = chat_ids.clone();
         let loaded = db::run(&self.pool, move |conn| {
             let rows = chats::list_rows(conn, me, &ids)?;
-            let counts = users::nav_counts(conn, me)?;
-            let prefs = inbox::prefs(conn, me)?;
+            let (counts, prefs) = inbox::badges_and_prefs(conn, me)?;
             Ok::<_, AppError>((rows, counts, prefs))
         })
         .await;

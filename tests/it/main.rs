@@ -37,5 +37,6 @@ mod pictures;
 mod search;
 mod search_speed;
 mod security;
+mod session_cache;
 mod stream_limits;
 mod throttling;
