@@ -8,7 +8,6 @@ use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 
 use super::chats::Membership;
 use super::friend_requests::Status;
-use super::users::NavCounts;
 use super::{ChatId, RequestId, UserId};
 use crate::db::schema::{chat_participants, friend_requests, users};
 
@@ -28,28 +27,6 @@ impl Default for NotifyPrefs {
 
 pub fn prefs(conn: &mut PgConnection, user_id: UserId) -> QueryResult<NotifyPrefs> {
     users::table.find(user_id).select((users::notify, users::notify_previews)).first(conn)
-}
-
-/// The navigation's badges and the notification settings, in one statement: a woken
-/// inbox re-reads both after every change to one of its chats (the `nav_counts`
-/// function of migration 000020, beside the person's row).
-pub fn badges_and_prefs(conn: &mut PgConnection, user_id: UserId) -> QueryResult<(NavCounts, NotifyPrefs)> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(embed)]
-        counts: NavCounts,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        notify: bool,
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        notify_previews: bool,
-    }
-    let row: Row = crate::db::prepared(
-        "SELECT n.pending_requests, n.unread_messages, u.notify, u.notify_previews \
-           FROM users u, nav_counts($1) n WHERE u.user_id = $1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(user_id)
-    .get_result(conn)?;
-    Ok((row.counts, NotifyPrefs { notify: row.notify, previews: row.notify_previews }))
 }
 
 pub fn set_prefs(conn: &mut PgConnection, user_id: UserId, prefs: NotifyPrefs) -> QueryResult<()> {
