@@ -32,9 +32,10 @@ pub fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHan
     let pool = res.request().app_data::<web::Data<DbPool>>().cloned();
     Ok(ErrorHandlerResponse::Future(Box::pin(async move {
         // The badges are worth a query; without them (the database is what failed) the
-        // page still renders.
+        // page still renders. A 503 asks nothing more of a database that is busy or away
+        // (the session may well come from the instance's cache while the pool is empty).
         let counts = match (&user, pool) {
-            (Some(user), Some(pool)) => {
+            (Some(user), Some(pool)) if status != StatusCode::SERVICE_UNAVAILABLE => {
                 let me = user.user_id;
                 db::run(&pool, move |conn| users::nav_counts(conn, me).map_err(AppError::from)).await.unwrap_or_default()
             }

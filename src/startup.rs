@@ -17,6 +17,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::browser::{self, BrowserCookies};
 use crate::auth::oidc::{Oidc, OidcState};
+use crate::auth::session_cache::SessionCache;
 use crate::auth::session_store::{self, PgSessionStore};
 use crate::auth::{csrf, upload_deadline};
 use crate::config::Settings;
@@ -107,8 +108,9 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
-        let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings));
-        let server = run(listener, pool, hub.clone(), key, browser, settings, oidc)?;
+        let (sessions, barriers) = SessionCache::new();
+        let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings), sessions.clone(), barriers);
+        let server = run(listener, pool, hub.clone(), sessions, key, browser, settings, oidc)?;
         Ok(Application { port, server, hub })
     }
 
@@ -158,10 +160,12 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     listener: TcpListener,
     pool: DbPool,
     hub: Arc<Hub>,
+    session_cache: Arc<SessionCache>,
     key: Key,
     browser: BrowserCookies,
     settings: Settings,
@@ -180,7 +184,7 @@ fn run(
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
     let server = HttpServer::new(move || {
-        let sessions = SessionMiddleware::builder(PgSessionStore::new(store_pool.clone()), key.clone())
+        let sessions = SessionMiddleware::builder(PgSessionStore::new(store_pool.clone(), session_cache.clone()), key.clone())
             .cookie_name("chaat_session".into())
             .cookie_secure(settings.cookie_secure)
             .cookie_http_only(true)

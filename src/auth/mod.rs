@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod origin;
 pub mod password;
 pub mod recovery;
+pub mod session_cache;
 pub mod session_store;
 pub mod throttle;
 pub mod tokens;

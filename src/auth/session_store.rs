@@ -1,9 +1,10 @@
 //! `SessionStore` for actix-session over the `sessions` table. The cookie carries only a
 //! random key; the table stores its SHA-256, the state as JSON, the user id (so a user's
-//! sessions can be listed and ended) and the user agent.
+//! sessions can be listed and ended) and the user agent. Loaded sessions are kept in
+//! the instance's `SessionCache`, which is correct across instances (see there).
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use crate::models::UserId;
@@ -16,6 +17,7 @@ use actix_web::middleware::Next;
 use chrono::Utc;
 
 use super::current_user::keys;
+use super::session_cache::{SessionCache, State};
 use super::tokens::sha256;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
@@ -69,15 +71,14 @@ const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 #[derive(Clone)]
 pub struct PgSessionStore {
     pool: DbPool,
+    cache: Arc<SessionCache>,
 }
 
 impl PgSessionStore {
-    pub fn new(pool: DbPool) -> Self {
-        PgSessionStore { pool }
+    pub fn new(pool: DbPool, cache: Arc<SessionCache>) -> Self {
+        PgSessionStore { pool, cache }
     }
 }
-
-type State = HashMap<String, String>;
 
 /// actix-session keeps every value JSON-encoded; the table stores them decoded so that
 /// SQL can read fields such as `data->>'sid'`.
@@ -117,8 +118,8 @@ impl PgSessionStore {
     /// old state is created instead, so an ended login is never revived.
     async fn write(&self, key: SessionKey, state: State, ttl: &Duration, is_new: bool) -> anyhow::Result<SessionKey> {
         let expires_at = expiry(&state, ttl);
-        db::run(&self.pool, move |conn| {
-            let hash = sha256(key.as_ref().as_bytes());
+        let hash = sha256(key.as_ref().as_bytes());
+        let written = db::run(&self.pool, move |conn| {
             let ua = user_agent_of(&state);
             let mut row =
                 NewSession { key_hash: &hash, user_id: user_id_of(&state), data: to_json(&state), user_agent: ua.as_deref(), expires_at };
@@ -135,24 +136,36 @@ impl PgSessionStore {
             sessions::insert(conn, &row)?;
             Ok(fresh)
         })
-        .await
-        .map_err(store_error)
+        .await;
+        // Whatever happened, this instance's copy is no longer the row.
+        self.cache.forget(&hash);
+        written.map_err(store_error)
     }
 }
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
         let hash = sha256(key.as_ref().as_bytes());
+        if let Some(state) = self.cache.get(&hash, TOUCH_EVERY).await {
+            return Ok(Some(state));
+        }
+        let ticket = self.cache.ticket();
         let loaded = db::run(&self.pool, move |conn| {
             let Some(found) = sessions::find_live(conn, &hash)? else { return Ok(None) };
-            if Utc::now() - found.last_seen_at > TOUCH_EVERY {
+            let mut seen_at = found.last_seen_at;
+            if Utc::now() - seen_at > TOUCH_EVERY {
                 sessions::touch(conn, &hash)?;
+                seen_at = Utc::now();
             }
-            Ok::<_, AppError>(Some(from_json(found.data)))
+            Ok::<_, AppError>(Some((from_json(found.data), found.expires_at, seen_at)))
         })
         .await;
         match loaded {
-            Ok(state) => Ok(state),
+            Ok(Some((state, expires_at, seen_at))) => {
+                self.cache.fill(ticket, hash, &state, expires_at, seen_at);
+                Ok(Some(state))
+            }
+            Ok(None) => Ok(None),
             // actix-session answers a load error with a bare 500. A database that is away
             // is a 503 page instead: the extractors see this marker and say so.
             Err(AppError::Unavailable(why)) => {
@@ -174,11 +187,15 @@ impl SessionStore for PgSessionStore {
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
         let expires_at = Utc::now() + chrono::TimeDelta::seconds(ttl.whole_seconds());
-        db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at).map_err(AppError::from)).await.map_err(store_error)
+        let set = db::run(&self.pool, move |conn| sessions::set_expiry(conn, &hash, expires_at).map_err(AppError::from)).await;
+        self.cache.forget(&hash);
+        set.map_err(store_error)
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
         let hash = sha256(key.as_ref().as_bytes());
-        db::run(&self.pool, move |conn| sessions::delete(conn, &hash).map_err(AppError::from)).await.map_err(store_error)
+        let deleted = db::run(&self.pool, move |conn| sessions::delete(conn, &hash).map_err(AppError::from)).await;
+        self.cache.forget(&hash);
+        deleted.map_err(store_error)
     }
 }

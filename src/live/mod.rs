@@ -25,6 +25,7 @@ pub use registry::{Refusal, StreamLimits, Ticket};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::session_cache::{Barriers, SessionCache};
 use crate::db::DbPool;
 
 /// How often every watched chat's end is re-read, and the sessions of open streams
@@ -32,13 +33,14 @@ use crate::db::DbPool;
 pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the hub and its three threads (notifier, listener, sweeper). They end by
-/// themselves once the hub is dropped.
-pub fn start(pool: DbPool, database_url: &str, limits: StreamLimits) -> Arc<Hub> {
+/// themselves once the hub is dropped. The listener also keeps `sessions` correct and
+/// answers its barriers.
+pub fn start(pool: DbPool, database_url: &str, limits: StreamLimits, sessions: Arc<SessionCache>, barriers: Barriers) -> Arc<Hub> {
     let (notify_tx, notify_rx) = std::sync::mpsc::channel();
     let (sweep_tx, sweep_rx) = std::sync::mpsc::channel();
     let hub = Arc::new(Hub::new(limits, notify_tx, sweep_tx));
     notifier::spawn(database_url.to_string(), hub.instance(), notify_rx);
-    listener::spawn(database_url.to_string(), Arc::downgrade(&hub));
+    listener::spawn(database_url.to_string(), Arc::downgrade(&hub), sessions, barriers);
     hub::spawn_sweeper(pool, Arc::downgrade(&hub), sweep_rx);
     hub
 }

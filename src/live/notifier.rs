@@ -86,7 +86,14 @@ pub(super) fn spawn(url: String, instance: Uuid, updates: Receiver<Update>) {
 
 fn notify(conn: &mut Option<PgConnection>, url: &str, payload: &str) -> anyhow::Result<()> {
     if conn.is_none() {
-        *conn = Some(PgConnection::establish(url)?);
+        let mut fresh = PgConnection::establish(url)?;
+        // A notification is a hint (a lost one is caught up by the sweep), not data: its
+        // commit need not wait for a WAL flush. PostgreSQL commits notifying
+        // transactions one at a time across the cluster, holding that lock through the
+        // flush, so a durable NOTIFY here also delayed every other notifier: the
+        // session cache's barriers and the session ends' triggers.
+        diesel::sql_query("SET synchronous_commit = off").execute(&mut fresh)?;
+        *conn = Some(fresh);
     }
     let Some(c) = conn.as_mut() else { return Ok(()) };
     diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', $1)")).bind::<Text, _>(payload).execute(c)?;

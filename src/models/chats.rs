@@ -110,53 +110,50 @@ pub fn still_participates(conn: &mut PgConnection, membership: &Membership, sid:
     Ok(still.ok)
 }
 
-/// A chat being opened by one of its participants: the membership, and the badges of
-/// the navigation as they are once the chat is read.
+/// A chat being opened by one of its participants.
 pub struct OpenedChat {
     pub membership: Membership,
-    pub counts: NavCounts,
     /// Until when the viewer muted the chat (in the past or `None`: not muted).
     pub muted_until: Option<DateTime<Utc>>,
     /// Opening it moved the viewer's read marker (the live inbox tells whoever shows it).
     pub read_moved: bool,
+    /// Everyone the viewer blocked (their messages collapse; a direct chat says so).
+    pub blocked: Vec<UserId>,
 }
 
-/// Opens the chat page: looks the chat up through `viewer` and the navigation's badges
-/// in one round trip (the page's hot path, BENCHMARKS.md), then reads the chat to its
-/// end (nothing to write when it was read already), so the badges no longer count it.
+/// Opens the chat page: looks the chat up through `viewer`, with their mute and the
+/// people they blocked, in one round trip (the page's hot path, BENCHMARKS.md), then
+/// reads the chat to its end (nothing to write when it was read already). The badges
+/// come with the chat list (`list_for_user`), read after this.
 pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: ChatId) -> QueryResult<Option<OpenedChat>> {
     #[derive(QueryableByName)]
     struct Head {
         #[diesel(embed)]
         chat: ChatForUser,
-        #[diesel(embed)]
-        counts: NavCounts,
         #[diesel(sql_type = Nullable<Timestamptz>)]
         muted_until: Option<DateTime<Utc>>,
+        #[diesel(sql_type = Array<SqlUuid>)]
+        blocked: Vec<UserId>,
     }
     let head: Option<Head> = crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_seq, v.last_read_seq, v.role, v.other_id, v.other_name, v.can_send, \
-                v.last_rev, n.pending_requests, n.unread_messages, \
-                (SELECT mp.muted_until FROM chat_participants mp WHERE mp.chat_id = v.chat_id AND mp.user_id = $1) AS muted_until \
-           FROM chats_as_seen v, nav_counts($1) n \
+                v.last_rev, \
+                (SELECT mp.muted_until FROM chat_participants mp WHERE mp.chat_id = v.chat_id AND mp.user_id = $1) AS muted_until, \
+                ARRAY(SELECT b.blocked FROM blocks b WHERE b.blocker = $1) AS blocked \
+           FROM chats_as_seen v \
           WHERE v.viewer = $1 AND v.chat_id = $2",
     )
     .bind::<SqlUuid, _>(viewer)
     .bind::<SqlUuid, _>(chat_id)
     .get_result(conn)
     .optional()?;
-    let Some(Head { mut chat, mut counts, muted_until }) = head else { return Ok(None) };
-    let unread_here = chat.last_seq.since(chat.last_read_seq);
-    let read_moved = unread_here > 0;
+    let Some(Head { mut chat, muted_until, blocked }) = head else { return Ok(None) };
+    let read_moved = chat.last_seq.since(chat.last_read_seq) > 0;
     if read_moved {
         participants::mark_read(conn, chat_id, viewer, chat.last_seq)?;
-        // A muted chat's unread messages were never in the badge.
-        if muted_until.is_none_or(|until| until <= Utc::now()) {
-            counts.unread_messages -= unread_here;
-        }
         chat.last_read_seq = chat.last_seq;
     }
-    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, counts, muted_until, read_moved }))
+    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, muted_until, read_moved, blocked }))
 }
 
 /// Why a direct chat could not be opened.
@@ -267,10 +264,20 @@ pub struct ChatListRow {
     pub last_rev: Rev,
 }
 
-/// All my chats, newest activity first, in one query. The preview is the latest message
-/// not written by someone I blocked (SPEC §10).
-pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<ChatListRow>> {
-    crate::db::prepared(
+/// All my chats, newest activity first, and the navigation's badges, in one query. The
+/// preview is the latest message not written by someone I blocked (SPEC §10). The
+/// unread badge is the sum of the rows' own counts outside muted chats (what
+/// `nav_counts()` adds up); the pending requests ride along as a column computed once
+/// (an uncorrelated subquery). Only a person without chats costs a second statement.
+pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<(Vec<ChatListRow>, NavCounts)> {
+    #[derive(QueryableByName)]
+    struct Listed {
+        #[diesel(embed)]
+        item: ChatListRow,
+        #[diesel(sql_type = BigInt)]
+        pending_requests: i64,
+    }
+    let listed: Vec<Listed> = crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
                 v.other_id, v.other_name, m.seq AS last_shown_seq, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 f.kind AS last_file_kind, f.name AS last_file_name, \
@@ -282,7 +289,8 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
                          WHERE mm.user_id = $1 AND mm.chat_id = v.chat_id AND mm.seq > v.last_read_seq \
                            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = mx.sender)) AS mentioned, \
                 v.last_rev, \
-                COALESCE(mp.muted_until > now(), false) AS muted, op.last_read_seq AS other_read_seq \
+                COALESCE(mp.muted_until > now(), false) AS muted, op.last_read_seq AS other_read_seq, \
+                (SELECT count(*) FROM friend_requests fr WHERE fr.to_user = $1 AND fr.status = 'pending') AS pending_requests \
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
@@ -298,7 +306,12 @@ pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec
           ORDER BY v.last_activity_at DESC, v.chat_id",
     )
     .bind::<SqlUuid, _>(viewer)
-    .load(conn)
+    .load(conn)?;
+    let Some(pending_requests) = listed.first().map(|l| l.pending_requests) else {
+        return Ok((vec![], users::nav_counts(conn, viewer)?));
+    };
+    let unread_messages = listed.iter().filter(|l| !l.item.muted).map(|l| l.item.unread).sum();
+    Ok((listed.into_iter().map(|l| l.item).collect(), NavCounts { pending_requests, unread_messages }))
 }
 
 /// The list rows of some of my chats (the live inbox, after those chats changed): the

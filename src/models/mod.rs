@@ -16,9 +16,10 @@
 //!    checked the reader is in.
 //!
 //! Outside this folder, SQL exists only in `migrations/` (the schema, the
-//! `send_message` function and the search functions of 000008), `db/` (session setup, migrations' lock, the private
-//! cluster's `CREATE DATABASE`) and `live/` (`LISTEN`, `pg_notify`), which are plumbing,
-//! not queries of the app's data.
+//! `send_message` function and the search functions of 000008, the trigger of 000028
+//! that notifies every session change), `db/` (session setup, migrations' lock, the private
+//! cluster's `CREATE DATABASE`) and `live/` (`LISTEN`, `pg_notify`, the session cache's
+//! barrier), which are plumbing, not queries of the app's data.
 
 pub mod account;
 pub mod app_secrets;

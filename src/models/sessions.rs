@@ -21,6 +21,7 @@ pub struct NewSession<'a> {
 pub struct LoadedSession {
     pub data: serde_json::Value,
     pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A user's session as listed in settings.

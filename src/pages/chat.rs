@@ -14,7 +14,7 @@ use crate::models::friends::{self, FriendName};
 use crate::models::messages::{self, MessageView};
 use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
-use crate::models::users::{self, NavCounts};
+use crate::models::users::NavCounts;
 use crate::models::Rev;
 use crate::models::{groups, inbox, ChatId, Seq, UserId};
 use crate::views::chats::{
@@ -95,19 +95,20 @@ struct Loaded {
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position, reply_to: Option<Seq>) -> Result<Loaded, AppError> {
     let me = user.user_id;
     db::run(pool, move |conn| {
-        let (membership, counts, muted_until, read_moved) = match position {
+        let (membership, muted_until, read_moved, blocked) = match position {
             Position::Latest => {
-                let OpenedChat { membership, counts, muted_until, read_moved } =
+                let OpenedChat { membership, muted_until, read_moved, blocked } =
                     chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
-                (membership, counts, muted_until, read_moved)
+                (membership, muted_until, read_moved, blocked)
             }
             Position::Before(_) | Position::Around(_) => {
                 let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
                 let muted_until = inbox::muted_until(conn, &membership)?;
-                (membership, users::nav_counts(conn, me)?, muted_until, false)
+                (membership, muted_until, false, crate::models::blocks::ids(conn, me)?)
             }
         };
-        let list = chats::list_for_user(conn, me)?;
+        // After the read marker moved: the badges no longer count this chat.
+        let (list, counts) = chats::list_for_user(conn, me)?;
         let history = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
         let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
@@ -116,7 +117,6 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
             Some(seq) => messages::find(conn, &membership, seq)?.filter(|m| !m.deleted),
             None => None,
         };
-        let blocked = crate::models::blocks::ids(conn, me)?;
         Ok::<_, AppError>(Loaded { counts, muted_until, read_moved, list, membership, history, group, reply_to, files, blocked })
     })
     .await

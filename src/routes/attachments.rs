@@ -7,6 +7,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use diesel::PgConnection;
 use futures_util::stream;
 
 use crate::auth::CurrentUser;
@@ -16,18 +17,17 @@ use crate::error::AppError;
 use crate::models::attachments::{self, Attachment, Kind};
 use crate::models::chats::{self, Membership};
 use crate::models::ids::AttachmentId;
+use crate::models::UserId;
 
 /// Private: a file is only for the chat's participants. Its bytes never change, so a
 /// browser may keep it; the ETag answers a revalidation with 304.
 const CACHE: &str = "private, max-age=86400";
 
-async fn membership_for(pool: &DbPool, user: &CurrentUser, id: AttachmentId) -> Result<Membership, AppError> {
-    let me = user.user_id;
-    db::run(pool, move |conn| {
-        let chat_id = attachments::chat_of(conn, id)?.ok_or(AppError::NotFound)?;
-        chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)
-    })
-    .await
+/// The membership behind attachment `id` for `me` (404 for anyone not in its chat), on
+/// the caller's connection: each request reads it with the file in one blocking hop.
+fn membership_for(conn: &mut PgConnection, me: UserId, id: AttachmentId) -> Result<Membership, AppError> {
+    let chat_id = attachments::chat_of(conn, id)?.ok_or(AppError::NotFound)?;
+    chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)
 }
 
 fn etag(sha256: &str, suffix: &str) -> String {
@@ -52,9 +52,13 @@ fn headers(mut res: HttpResponseBuilder, etag: &str) -> HttpResponseBuilder {
 
 pub async fn show(req: HttpRequest, user: CurrentUser, pool: web::Data<DbPool>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let id: AttachmentId = super::id_in_path(&path)?;
-    let membership = membership_for(&pool, &user, id).await?;
-    let found = membership.clone();
-    let file: Attachment = db::run(&pool, move |conn| attachments::find(conn, &found, id)?.ok_or(AppError::NotFound)).await?;
+    let me = user.user_id;
+    let (membership, file): (Membership, Attachment) = db::run(&pool, move |conn| {
+        let membership = membership_for(conn, me, id)?;
+        let file = attachments::find(conn, &membership, id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>((membership, file))
+    })
+    .await?;
     let tag = etag(&file.sha256, "");
     if unchanged(&req, &tag) {
         return Ok(headers(HttpResponse::NotModified(), &tag).finish());
@@ -93,9 +97,12 @@ pub async fn thumbnail(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id: AttachmentId = super::id_in_path(&path)?;
-    let membership = membership_for(&pool, &user, id).await?;
-    let (content_type, bytes, sha256) =
-        db::run(&pool, move |conn| attachments::thumbnail(conn, &membership, id)?.ok_or(AppError::NotFound)).await?;
+    let me = user.user_id;
+    let (content_type, bytes, sha256) = db::run(&pool, move |conn| {
+        let membership = membership_for(conn, me, id)?;
+        attachments::thumbnail(conn, &membership, id)?.ok_or(AppError::NotFound)
+    })
+    .await?;
     let tag = etag(&sha256, "-t");
     if unchanged(&req, &tag) {
         return Ok(headers(HttpResponse::NotModified(), &tag).finish());

@@ -4,6 +4,7 @@
 //! each GET is the page that does it without JavaScript.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::PgConnection;
 use serde::Deserialize;
 
 use super::id_in_path;
@@ -12,11 +13,12 @@ use crate::db::{self, DbPool};
 use crate::domain::{Emoji, MessageText};
 use crate::error::AppError;
 use crate::live::Hub;
+use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, Membership};
 use crate::models::message_actions::{self, Changed, Refusal};
 use crate::models::messages::{self, MessageView};
 use crate::models::users::{self, NavCounts};
-use crate::models::{attachments, reactions, ChatId, Seq};
+use crate::models::{reactions, ChatId, MessageId, Seq};
 use crate::pages::chat::{viewer, PAGE_SIZE};
 use crate::views::chats::{render_message, MessageItem};
 use crate::views::form::Field;
@@ -56,11 +58,6 @@ async fn lookup(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, seq: Seq) ->
     .await
 }
 
-async fn membership(pool: &DbPool, user: &CurrentUser, chat_id: ChatId) -> Result<Membership, AppError> {
-    let me = user.user_id;
-    db::run(pool, move |conn| chats::find_for_participant(conn, me, chat_id).map_err(AppError::from)).await?.ok_or(AppError::NotFound)
-}
-
 /// Where a plain form goes back to: the message on the chat page when it is among the
 /// latest, else its permalink.
 fn back_to(membership: &Membership, m: &MessageView) -> String {
@@ -85,33 +82,61 @@ fn page(user: &CurrentUser, membership: &Membership, counts: NavCounts, m: Messa
     }
 }
 
+/// A change's one trip to the database: the membership (404 for anyone not in the
+/// chat), the change (its own transaction), and, for htmx, the files of the message it
+/// answers with (read after the change committed).
+async fn act<T, F>(
+    pool: &DbPool,
+    user: &CurrentUser,
+    chat_id: ChatId,
+    htmx: bool,
+    change: F,
+    shown: fn(&T) -> MessageId,
+) -> Result<(Membership, Result<(T, Vec<AttachmentView>), Refusal>), AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection, &Membership) -> diesel::QueryResult<Result<T, Refusal>> + Send + 'static,
+{
+    let me = user.user_id;
+    db::run(pool, move |conn| {
+        let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+        let outcome = match change(conn, &membership)? {
+            Ok(done) => {
+                let files = if htmx { attachments::for_messages(conn, &membership, &[shown(&done)])? } else { vec![] };
+                Ok((done, files))
+            }
+            Err(refusal) => Err(refusal),
+        };
+        Ok::<_, AppError>((membership, outcome))
+    })
+    .await
+}
+
 /// After a change: publish it (and the replies it changed, in rev order), then the
 /// message with its files (htmx) or a 303 back to it.
 #[allow(clippy::too_many_arguments)]
-async fn changed(
+fn changed(
     req: &HttpRequest,
-    pool: &DbPool,
     hub: &Hub,
     user: &CurrentUser,
     membership: &Membership,
     m: MessageView,
     replies: Vec<MessageView>,
     publish: bool,
-) -> Result<HttpResponse, AppError> {
+    files: Vec<AttachmentView>,
+) -> HttpResponse {
     let back = back_to(membership, &m);
     if publish {
         hub.publish(m.clone());
         replies.into_iter().for_each(|r| hub.publish(r));
     }
     if !is_htmx(req) {
-        return Ok(see_other(&back));
+        return see_other(&back);
     }
-    let (for_files, id) = (membership.clone(), m.message_id);
-    let files = db::run(pool, move |conn| attachments::for_messages(conn, &for_files, &[id]).map_err(AppError::from)).await?;
     // Its viewer just acted on it (a blocked sender's message only once revealed): shown
     // open; the stream's update collapses it again like every page load.
     let html = render_message(&m, &viewer(user, membership), &[], &files);
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
 }
 
 /// Refuses early what the change itself would refuse, for the GET pages.
@@ -160,13 +185,15 @@ pub async fn edit(
             return Ok(views::invalid(&page(&user, &membership, counts, m, action))?);
         }
     };
-    let membership = membership(&pool, &user, chat_id).await?;
-    let for_edit = membership.clone();
-    let outcome = db::run(&pool, move |conn| message_actions::edit(conn, &for_edit, seq, &parsed).map_err(AppError::from)).await?;
-    match outcome? {
-        Changed::Changed(m, replies) => changed(&req, &pool, &hub, &user, &membership, m, replies, true).await,
-        Changed::Same(m) => changed(&req, &pool, &hub, &user, &membership, m, vec![], false).await,
-    }
+    let edit = move |conn: &mut PgConnection, m: &Membership| message_actions::edit(conn, m, seq, &parsed);
+    let shown = |c: &Changed| match c {
+        Changed::Changed(m, _) | Changed::Same(m) => m.message_id,
+    };
+    let (membership, outcome) = act(&pool, &user, chat_id, is_htmx(&req), edit, shown).await?;
+    Ok(match outcome? {
+        (Changed::Changed(m, replies), files) => changed(&req, &hub, &user, &membership, m, replies, true, files),
+        (Changed::Same(m), files) => changed(&req, &hub, &user, &membership, m, vec![], false, files),
+    })
 }
 
 pub async fn history(user: CurrentUser, pool: web::Data<DbPool>, path: MessagePath) -> Result<HttpResponse, AppError> {
@@ -201,10 +228,11 @@ pub async fn delete(
     path: MessagePath,
 ) -> Result<HttpResponse, AppError> {
     let (chat_id, seq) = parse_path(&path)?;
-    let membership = membership(&pool, &user, chat_id).await?;
-    let for_delete = membership.clone();
-    let (m, replies) = db::run(&pool, move |conn| message_actions::delete(conn, &for_delete, seq).map_err(AppError::from)).await??;
-    changed(&req, &pool, &hub, &user, &membership, m, replies, true).await
+    let delete = move |conn: &mut PgConnection, m: &Membership| message_actions::delete(conn, m, seq);
+    let (membership, outcome) =
+        act(&pool, &user, chat_id, is_htmx(&req), delete, |(m, _): &(MessageView, Vec<MessageView>)| m.message_id).await?;
+    let ((m, replies), files) = outcome?;
+    Ok(changed(&req, &hub, &user, &membership, m, replies, true, files))
 }
 
 pub async fn react_form(user: CurrentUser, pool: web::Data<DbPool>, path: MessagePath) -> Result<HttpResponse, AppError> {
@@ -230,7 +258,6 @@ pub async fn react(
 ) -> Result<HttpResponse, AppError> {
     let (chat_id, seq) = parse_path(&path)?;
     let raw = form.into_inner().emoji;
-    let membership = membership(&pool, &user, chat_id).await?;
     let refused = |why: String| async {
         let (membership, m, counts) = lookup(&pool, &user, chat_id, seq).await?;
         check(&m)?;
@@ -241,10 +268,10 @@ pub async fn react(
         Ok(emoji) => emoji,
         Err(invalid) => return refused(invalid.to_string()).await,
     };
-    let for_toggle = membership.clone();
-    let outcome = db::run(&pool, move |conn| reactions::toggle(conn, &for_toggle, seq, &emoji).map_err(AppError::from)).await?;
+    let toggle = move |conn: &mut PgConnection, m: &Membership| reactions::toggle(conn, m, seq, &emoji);
+    let (membership, outcome) = act(&pool, &user, chat_id, is_htmx(&req), toggle, |m: &MessageView| m.message_id).await?;
     match outcome {
-        Ok(m) => changed(&req, &pool, &hub, &user, &membership, m, vec![], true).await,
+        Ok((m, files)) => Ok(changed(&req, &hub, &user, &membership, m, vec![], true, files)),
         Err(Refusal::TooManyEmoji) => refused("A message holds at most 20 different emoji: choose one it has already.".into()).await,
         Err(other) => Err(other.into()),
     }

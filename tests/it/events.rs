@@ -90,7 +90,7 @@ async fn killing_the_listen_connection_loses_no_event() {
     for round in 0..3 {
         wait_for_listeners(&first, 2).await;
         let killed = diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chaat-listener'",
         )
         .execute(&mut first.conn())
         .unwrap();
@@ -119,7 +119,7 @@ async fn the_stream_sends_a_heartbeat_at_once() {
 
 /// Waits (bounded) until `n` LISTEN connections are up on the test database.
 async fn wait_for_listeners(app: &TestApp, n: i64) {
-    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chaat-listener'";
     for _ in 0..200 {
         if count(&mut app.conn(), sql) >= n {
             return;

@@ -38,6 +38,7 @@ mod safety;
 mod search;
 mod search_speed;
 mod security;
+mod session_cache;
 mod stream_limits;
 mod throttling;
 mod wire;
