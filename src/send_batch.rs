@@ -8,9 +8,11 @@
 //!
 //! Bounds: a full queue (16 batches' worth) answers 503 at once, and a send that waited
 //! longer than a request waits for a database connection (`CHAAT_DB_WAIT_MS`) is answered
-//! 503 unwritten, like the pool's. A failed batch (the database went away, a timeout, any
-//! error) wrote nothing (one statement); each of its sends gets a 503 that the browser
-//! may repeat with the same `client_id` (stored once either way), and the writer goes on
+//! 503 unwritten, like the pool's. A batch that failed because the database is away or
+//! too slow wrote nothing, or (a connection lost during the commit) nobody knows: each of
+//! its sends gets a 503 that the browser may repeat with the same `client_id` (stored
+//! once either way). Any other error of the statement wrote nothing, so its sends are
+//! written again one by one: only a send that fails alone fails. Then the writer goes on
 //! with the next batch. Sends with files stay on their own path (`uploads`): their
 //! transaction spans the upload.
 
@@ -25,7 +27,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool, IsUnavailable};
 use crate::error::AppError;
 use crate::live::Hub;
-use crate::models::message_batch::{self, Outgoing};
+use crate::models::message_batch::{self, InvalidText, Outgoing};
 use crate::models::messages::{MessageKind, NewMessage, SendOutcome};
 
 /// Batches' worth of sends the queue holds; one more is refused with 503.
@@ -163,29 +165,54 @@ impl Writer {
         let wait = self.wait.saturating_sub(oldest.elapsed());
         let (outgoing, answers): (Vec<Outgoing>, Vec<oneshot::Sender<Answer>>) =
             batch.into_iter().map(|job| (job.outgoing, job.answer)).unzip();
-        let written = db::run_here_within(&self.pool, wait, |conn| message_batch::send_all(conn, &outgoing).map_err(AppError::from));
-        match written {
-            Ok(outcomes) => {
-                // In the batch's order, so each chat's streams get its messages in seq order.
-                for outcome in &outcomes {
-                    if let Ok(SendOutcome::Sent(message)) = outcome {
-                        self.hub.publish(message.clone());
-                    }
-                }
-                for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                    let _ = answer.send(outcome.map_err(AppError::internal));
-                }
+        match self.commit(&outgoing, wait) {
+            Ok(outcomes) => self.answer(answers, outcomes),
+            // Alone, the send gets its own error (503, or 500 for the unexpected).
+            Err(e) if answers.len() == 1 => {
+                let _ = answers.into_iter().next().map(|answer| answer.send(Err(e)));
             }
-            Err(e) => {
-                if e.is_unavailable() {
-                    tracing::warn!(error = %e, sends = answers.len(), "a batch of sends failed: each is answered 503");
-                } else {
-                    tracing::error!(error = ?e, sends = answers.len(), "a batch of sends failed: each is answered 503");
-                }
+            // The database is away, too slow or the connection was lost (perhaps during
+            // the commit: nobody knows whether it happened): each send is answered 503,
+            // and a browser's repeat with the same client_id is stored once.
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, sends = answers.len(), "a batch of sends failed: each is answered 503");
                 for answer in answers {
                     let _ = answer.send(Err(AppError::Unavailable("the batch of this message could not be written".into())));
                 }
             }
+            // Anything else was the statement's own error, so nothing was written: each
+            // send is written again alone, and only one that fails by itself fails (a
+            // deadlock with another transaction, or a send the database refuses in a way
+            // no guard foresaw, fails no other send).
+            Err(e) => {
+                tracing::warn!(error = ?e, sends = answers.len(), "a batch of sends failed: each is written alone");
+                for (one, answer) in outgoing.iter().zip(answers) {
+                    match self.commit(std::slice::from_ref(one), self.wait) {
+                        Ok(outcomes) => self.answer(vec![answer], outcomes),
+                        Err(e) => {
+                            let _ = answer.send(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the sends in one statement (one transaction).
+    fn commit(&self, outgoing: &[Outgoing], wait: Duration) -> Result<Vec<Result<SendOutcome, InvalidText>>, AppError> {
+        db::run_here_within(&self.pool, wait, |conn| message_batch::send_all(conn, outgoing).map_err(AppError::from))
+    }
+
+    /// After the commit: publishes the new messages, then answers each request.
+    fn answer(&self, answers: Vec<oneshot::Sender<Answer>>, outcomes: Vec<Result<SendOutcome, InvalidText>>) {
+        // In the batch's order, so each chat's streams get its messages in seq order.
+        for outcome in &outcomes {
+            if let Ok(SendOutcome::Sent(message)) = outcome {
+                self.hub.publish(message.clone());
+            }
+        }
+        for (answer, outcome) in answers.into_iter().zip(outcomes) {
+            let _ = answer.send(outcome.map_err(AppError::internal));
         }
     }
 }

@@ -331,6 +331,49 @@ async fn refused_sends_inside_a_batch_get_their_own_answers_and_the_others_are_s
     assert!(in_chat(&rows, y).is_empty());
 }
 
+#[actix_web::test]
+async fn a_send_that_fails_unexpectedly_inside_a_batch_fails_alone() {
+    let db = TestDb::new();
+    let app = Instance::start(&db.url, one_writer(test_settings()));
+    let (alice, bob, x) = pair(&app.base, "alice", "bob").await;
+    let (carol, dan, y) = pair(&app.base, "carol", "dan").await;
+    // A failure no guard of the send foresees, for one text only.
+    let mut conn = PgConnection::establish(&db.url).unwrap();
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'poison'; END; $$",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(
+        "CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.text = 'poison') EXECUTE FUNCTION refuse_poison()",
+    )
+    .execute(&mut conn)
+    .unwrap();
+
+    let lock = lock_chat(&db.url, x);
+    let first = send(&alice, x, "first", "");
+    let batch = async {
+        until_a_batch_waits_for_a_lock(&db.url).await;
+        let sends =
+            futures_util::future::join_all([send(&bob, x, "from bob", ""), send(&carol, y, "poison", ""), send(&dan, y, "from dan", "")]);
+        let release_when_queued = async {
+            app.until_waiting(3).await;
+            release(lock);
+        };
+        let (answers, ()) = futures_util::join!(sends, release_when_queued);
+        answers
+    };
+    let (first, answers) = futures_util::join!(first, batch);
+
+    assert_eq!(first, StatusCode::SEE_OTHER);
+    assert_eq!(answers, [StatusCode::SEE_OTHER, StatusCode::INTERNAL_SERVER_ERROR, StatusCode::SEE_OTHER]);
+    let rows = stored(&db.url);
+    assert_eq!(rows.len(), 3, "all but the poisoned send: {rows:?}");
+    assert_gap_free(&rows);
+    assert_eq!(by_text(&rows, "from dan").seq, 1);
+}
+
 /// The composer's plain form post (a fresh `client_id`); its answer's status.
 async fn send(who: &Actor, chat: Uuid, text: &str, reply_to: &str) -> StatusCode {
     let id = Uuid::new_v4().to_string();
