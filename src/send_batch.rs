@@ -169,7 +169,9 @@ impl Writer {
             Ok(outcomes) => self.answer(answers, outcomes),
             // Alone, the send gets its own error (503, or 500 for the unexpected).
             Err(e) if answers.len() == 1 => {
-                let _ = answers.into_iter().next().map(|answer| answer.send(Err(e)));
+                if let Some(answer) = answers.into_iter().next() {
+                    let _ = answer.send(Err(e));
+                }
             }
             // The database is away, too slow or the connection was lost (perhaps during
             // the commit: nobody knows whether it happened): each send is answered 503,
