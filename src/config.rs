@@ -92,6 +92,14 @@ pub struct Settings {
     /// at the default). Counted in each instance's memory (SECURITY.md).
     #[arg(long, env = "CHAAT_MESSAGES_PER_10_S", default_value_t = 30)]
     pub messages_per_10_s: u32,
+    /// Sends written together in one transaction (group commit, issue 19): at most this
+    /// many per batch; 0 writes each send in its own transaction, as before.
+    #[arg(long, env = "CHAAT_SEND_BATCH", default_value_t = 64)]
+    pub send_batch: usize,
+    /// Batches in flight at once (each on its own connection); sends that arrive while
+    /// all are in flight wait, at most `CHAAT_DB_WAIT_MS`, for the next one.
+    #[arg(long, env = "CHAAT_SEND_BATCH_WRITERS", default_value_t = 2)]
+    pub send_batch_writers: usize,
     /// Megabytes of files (attachments) a person may store; a send past it is 413.
     #[arg(long, env = "CHAAT_UPLOAD_QUOTA_MB", default_value_t = 1024)]
     pub upload_quota_mb: u32,
@@ -187,6 +195,8 @@ impl Settings {
             signups_per_addr: 10,
             friend_requests_per_10_min: 10,
             messages_per_10_s: 30,
+            send_batch: 64,
+            send_batch_writers: 2,
             upload_quota_mb: 1024,
             throttle_window_secs: 300,
             workers: None,
@@ -279,7 +289,8 @@ impl fmt::Display for Settings {
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
              login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s \
              upload_quota_mb={} max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?} \
-             oidc_issuer={:?} oidc_client_id={:?} oidc_client_secret={} oidc_name={:?} public_url={:?}",
+             oidc_issuer={:?} oidc_client_id={:?} oidc_client_secret={} oidc_name={:?} public_url={:?} \
+             send_batch={} send_batch_writers={}",
             self.bind,
             db,
             self.cookie_secure,
@@ -308,6 +319,8 @@ impl fmt::Display for Settings {
             if self.oidc_client_secret.is_some() { "***" } else { "none" },
             self.oidc_name,
             self.public_url,
+            self.send_batch,
+            self.send_batch_writers,
         )
     }
 }

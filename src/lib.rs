@@ -16,6 +16,7 @@ pub mod models;
 pub mod pages;
 pub mod pictures;
 pub mod routes;
+pub mod send_batch;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

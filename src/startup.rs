@@ -29,6 +29,7 @@ use crate::live::{self, Hub};
 use crate::models::{app_secrets, auth_throttle, sessions};
 use crate::routes;
 use crate::routes::SendLimiter;
+use crate::send_batch::SendBatcher;
 
 /// How long a client may take to send a request's head; then 408 and the connection
 /// closes, so slowly trickled headers (slowloris) hold a connection this long at most.
@@ -86,6 +87,7 @@ pub struct Application {
     port: u16,
     server: Server,
     hub: Arc<Hub>,
+    batcher: SendBatcher,
 }
 
 impl Application {
@@ -110,12 +112,18 @@ impl Application {
         spawn_cleanup(pool.clone());
         let (sessions, barriers) = SessionCache::new();
         let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings), sessions.clone(), barriers);
-        let server = run(listener, pool, hub.clone(), sessions, key, browser, settings, oidc)?;
-        Ok(Application { port, server, hub })
+        let batcher = SendBatcher::start(pool.clone(), hub.clone(), &settings).context("starting the message writers")?;
+        let server = run(listener, pool, hub.clone(), sessions, batcher.clone(), key, browser, settings, oidc)?;
+        Ok(Application { port, server, hub, batcher })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The instance's send batcher (tests watch its queue).
+    pub fn send_batcher(&self) -> SendBatcher {
+        self.batcher.clone()
     }
 
     /// Serves until SIGTERM or SIGINT, then drains (`shutdown`).
@@ -166,6 +174,7 @@ fn run(
     pool: DbPool,
     hub: Arc<Hub>,
     session_cache: Arc<SessionCache>,
+    batcher: SendBatcher,
     key: Key,
     browser: BrowserCookies,
     settings: Settings,
@@ -180,6 +189,7 @@ fn run(
     let sends = web::Data::new(SendLimiter::new(settings.messages_per_10_s, Duration::from_secs(10)));
     let oidc = web::Data::new(oidc);
     let exports = web::Data::new(crate::export::Slots::default());
+    let batcher = web::Data::new(batcher);
     let workers = settings.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // actix limits connections per worker; `max_connections` is the instance's total.
     let max_connections_per_worker = settings.max_connections.div_ceil(workers).max(1);
@@ -203,6 +213,7 @@ fn run(
             .app_data(sends.clone())
             .app_data(oidc.clone())
             .app_data(exports.clone())
+            .app_data(batcher.clone())
             .app_data(web::FormConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(web::PayloadConfig::default().limit(csrf::FORM_LIMIT))
             .app_data(

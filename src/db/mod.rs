@@ -115,6 +115,17 @@ where
     run_checked_out(pool, pool.wait, Location::caller(), f)
 }
 
+/// `run_here` with a wait of the caller's (the send batcher's: what is left of its
+/// oldest send's wait), at least `MIN_CHECKOUT`.
+#[track_caller]
+pub fn run_here_within<T, E, F>(pool: &DbPool, wait: Duration, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<DbError> + InOperation + IsUnavailable,
+{
+    run_checked_out(pool, wait.max(MIN_CHECKOUT), Location::caller(), f)
+}
+
 /// Whether an error means the connection's server went away (it is then discarded).
 pub trait IsUnavailable {
     fn is_unavailable(&self) -> bool;

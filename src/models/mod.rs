@@ -4,7 +4,8 @@
 //! **How queries are written (the one rule).**
 //! 1. Diesel's query builder by default: it checks columns and types at compile time.
 //! 2. Raw SQL only where the builder cannot say it (a join on `CASE`, `ON CONFLICT` on an
-//!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function, text
+//!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function (and
+//!    `send_messages`, the batch of 000029), text
 //!    search: `@@`, `to_tsquery`, `search_fold`, the `tsvector` column). Raw SQL
 //!    always goes through `db::prepared` (parsed and planned once per connection), with
 //!    every value bound (`$1`…), and is written out whole in the function that runs it:
@@ -16,10 +17,11 @@
 //!    checked the reader is in.
 //!
 //! Outside this folder, SQL exists only in `migrations/` (the schema, the
-//! `send_message` function and the search functions of 000008, the trigger of 000028
-//! that notifies every session change), `db/` (session setup, migrations' lock, the private
-//! cluster's `CREATE DATABASE`) and `live/` (`LISTEN`, `pg_notify`, the session cache's
-//! barrier), which are plumbing, not queries of the app's data.
+//! `send_message` and `send_messages` functions and the search functions of 000008, the
+//! trigger of 000028 that notifies every session change), `db/` (session setup,
+//! migrations' lock, the private cluster's `CREATE DATABASE`) and `live/` (`LISTEN`,
+//! `pg_notify`, the session cache's barrier), which are plumbing, not queries of the
+//! app's data.
 
 pub mod account;
 pub mod app_secrets;
@@ -36,6 +38,7 @@ pub mod ids;
 pub mod inbox;
 pub mod mentions;
 pub mod message_actions;
+pub mod message_batch;
 pub mod messages;
 pub mod oidc_identities;
 pub mod participants;

@@ -13,10 +13,12 @@ use crate::domain::MessageText;
 use crate::error::{wait_in_words, AppError};
 use crate::live::Hub;
 use crate::models::chats;
-use crate::models::messages::{MessageKind, NewMessage, SendOutcome};
+use crate::models::message_batch::Outgoing;
+use crate::models::messages::SendOutcome;
 use crate::models::participants;
-use crate::models::{ChatId, Rev, Seq};
+use crate::models::{ChatId, MessageId, Rev, Seq};
 use crate::pages::chat::{chat_page, messages_fragment, Cursor, Position};
+use crate::send_batch::SendBatcher;
 use crate::uploads;
 use crate::views::chats::{Composer, ComposerFragment, PageForms};
 use crate::views::{self, is_htmx, see_other};
@@ -80,7 +82,7 @@ pub async fn create(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
-    hub: web::Data<Hub>,
+    batcher: web::Data<SendBatcher>,
     sends: web::Data<SendLimiter>,
     path: web::Path<String>,
     form: web::Form<SendForm>,
@@ -100,16 +102,12 @@ pub async fn create(
         Ok(parsed) => parsed,
         Err(invalid) => return refuse(&req, &user, &pool, chat_id, text, invalid.to_string()).await,
     };
-    let me = user.user_id;
-    let sent = db::run(&pool, move |conn| {
-        NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: MessageKind::Text, reply_to }
-            .send(conn)
-            .map_err(AppError::from)
-    });
-    match sent.await? {
-        SendOutcome::Sent(message) => hub.publish(message),
+    // Written with the other sends of the moment, committed and published before this
+    // answers (`send_batch`).
+    let outgoing = Outgoing { chat_id, message_id: MessageId::new_v7(), sender: user.user_id, text: parsed, client_id, reply_to };
+    match batcher.send(outgoing).await? {
         // A repeated form (double click, retry): answered like the first, nothing stored.
-        SendOutcome::Repeated(_) => {}
+        SendOutcome::Sent(_) | SendOutcome::Repeated(_) => {}
         SendOutcome::NotParticipant => return Err(AppError::NotFound),
         SendOutcome::NoSuchReply => return refuse(&req, &user, &pool, chat_id, text, NO_SUCH_REPLY.into()).await,
         SendOutcome::NotFriends => {
@@ -150,6 +148,7 @@ pub async fn create_with_files(
     user: CurrentUser,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
+    batcher: web::Data<SendBatcher>,
     sends: web::Data<SendLimiter>,
     settings: web::Data<Settings>,
     path: web::Path<String>,
@@ -178,16 +177,15 @@ pub async fn create_with_files(
                 Ok(parsed) => parsed,
                 Err(invalid) => return refuse(&req, &user, &pool, chat_id, fields.text, invalid.to_string()).await,
             };
-            let (me, client_id) = (user.user_id, fields.client_id);
-            let sent = db::run(&pool, move |conn| {
-                NewMessage { chat_id, sender: me, text: parsed.as_str(), client_id, kind: MessageKind::Text, reply_to }
-                    .send(conn)
-                    .map_err(AppError::from)
-            });
-            let outcome = sent.await?;
-            if let SendOutcome::Sent(message) = &outcome {
-                hub.publish(message.clone());
-            }
+            let outgoing = Outgoing {
+                chat_id,
+                message_id: MessageId::new_v7(),
+                sender: user.user_id,
+                text: parsed,
+                client_id: fields.client_id,
+                reply_to,
+            };
+            let outcome = batcher.send(outgoing).await?;
             (fields, outcome)
         }
         uploads::Received::Sent(fields, outcome) => {

@@ -11,6 +11,7 @@ mod account_safety;
 mod accounts;
 mod attachments;
 mod authz;
+mod batch;
 mod binary;
 mod browser;
 mod chats;

@@ -45,8 +45,12 @@ fn lock_chat(locker: &mut diesel::PgConnection, chat: Uuid) {
 async fn with_the_pool_exhausted_a_burst_gets_503_and_retry_after_in_bounded_time_and_memory() {
     let db = TestDb::new();
     // Statements may wait a minute here: the pool must stay exhausted during the burst.
-    let server =
-        Chaat::serve(&db.url, &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000")]);
+    // Sends each in their own transaction (no group commit), so that two stuck sends
+    // surely hold both connections.
+    let server = Chaat::serve(
+        &db.url,
+        &[("CHAAT_DB_POOL_SIZE", "2"), ("CHAAT_DB_WAIT_MS", "1500"), ("CHAAT_DB_STATEMENT_TIMEOUT_MS", "60000"), ("CHAAT_SEND_BATCH", "0")],
+    );
     let addr = server.base.trim_start_matches("http://").to_string();
     let (alice, _bob, chat) = alice_and_bob(&server.base).await;
     alice.csrf_token().await;

@@ -1,0 +1,1 @@
+DROP FUNCTION send_messages(uuid[], uuid[], uuid[], text[], uuid[], bigint[], text[]);
