@@ -66,7 +66,7 @@ impl Database {
                 Database { url, started_cluster: started.then_some(cluster) }
             }
         };
-        migrate::run_pending(&db.url).context("running migrations")?;
+        migrate::run_pending(settings.direct_url(&db.url)).context("running migrations")?;
         Ok(db)
     }
 
@@ -90,12 +90,12 @@ pub struct Application {
 impl Application {
     /// Binds `settings.bind` (port 0 picks a free port) against a migrated database.
     pub fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
-        let pool = db::build_pool(
-            database_url,
-            settings.db_pool_size,
-            Duration::from_millis(settings.db_wait_ms),
-            Duration::from_millis(settings.db_statement_timeout_ms),
-        );
+        let options = settings.pool_options();
+        let pool = db::build_pool(database_url, &options);
+        let standby = match settings.database_read_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => db::Standby::at(url, &options),
+            None => db::Standby::none(),
+        };
         let key = shared_key(&pool, "session_cookie_key")?;
         let browser = BrowserCookies::new(shared_key(&pool, "browser_cookie_key")?, settings.cookie_secure);
         // The provider is discovered in the background: Chaat starts (and passwords work)
@@ -107,8 +107,9 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
-        let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings));
-        let server = run(listener, pool, hub.clone(), key, browser, settings, oidc)?;
+        // LISTEN needs a session of its own: straight to PostgreSQL, never through a pooler.
+        let hub = live::start(pool.clone(), settings.direct_url(database_url), live::StreamLimits::from_settings(&settings));
+        let server = run(listener, Pools { pool, standby }, hub.clone(), key, browser, settings, oidc)?;
         Ok(Application { port, server, hub })
     }
 
@@ -158,9 +159,15 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
+/// The request pool and the standby's (if any).
+struct Pools {
+    pool: DbPool,
+    standby: db::Standby,
+}
+
 fn run(
     listener: TcpListener,
-    pool: DbPool,
+    Pools { pool, standby }: Pools,
     hub: Arc<Hub>,
     key: Key,
     browser: BrowserCookies,
@@ -169,6 +176,7 @@ fn run(
 ) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
+    let standby = web::Data::new(standby);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
     let browser = web::Data::new(browser);
@@ -193,6 +201,7 @@ fn run(
             .build();
         App::new()
             .app_data(pool.clone())
+            .app_data(standby.clone())
             .app_data(hub.clone())
             .app_data(settings.clone())
             .app_data(browser.clone())
