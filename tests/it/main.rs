@@ -15,6 +15,7 @@ mod binary;
 mod browser;
 mod chats;
 mod cluster;
+mod cluster_balancer;
 mod cluster_proxies;
 mod csrf_multipart;
 mod deps;
