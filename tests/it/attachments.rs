@@ -501,3 +501,27 @@ async fn the_files_benchmark_scenario_runs() {
     let report = chaat_load::files::run(&target, &opts).await.unwrap();
     assert!(report.ok, "{}", report.text);
 }
+
+/// Sends with files by one person into one chat at once: each upload's transaction
+/// inserts its rows (which reference the chat) before the send locks the chat, and
+/// the uploader's row is locked for the quota; neither may deadlock the other (seen
+/// in `make bench`'s photos: a 500 "deadlock detected").
+#[actix_web::test]
+async fn concurrent_sends_with_files_into_one_chat_all_land() {
+    let app = TestApp::spawn().await;
+    let (alice, _bob, chat) = alice_and_bob(&app.address).await;
+    let token = alice.csrf_token().await;
+    let file = vec![7u8; 64 * 1024];
+    for round in 0..4 {
+        let sends = (0..8).map(|i| {
+            let body = body(&token, &format!("round {round} file {i}"), Uuid::new_v4(), &[("f.bin", &file)]);
+            post_body(&alice, chat, body, true)
+        });
+        for resp in futures_util::future::join_all(sends).await {
+            assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        }
+    }
+    assert_eq!(stored(&app).0, 32);
+    let mut conn = app.conn();
+    assert_eq!(count(&mut conn, "SELECT max(seq) AS n FROM messages"), 32, "seq stays gap-free");
+}

@@ -251,3 +251,32 @@ async fn a_change_nobody_announced_reaches_the_inbox_through_the_sweep() {
     let item = bobs.wait_named("chat", SWEEP_WAIT, |d| d.contains(&format!("id=\"chat-{chat}\""))).await;
     assert!(item.expect("the sweep's digest found it").data.contains("data-muted"));
 }
+
+/// A message whose notification was lost (here: written behind the app's back, so
+/// nothing was published) reaches the inbox through the sweep's re-read of the chats
+/// its streams listen to, not through the digest (which leaves messages out, so that
+/// messages do not wake every inbox for a whole re-read at every sweep).
+#[actix_web::test]
+async fn a_message_nobody_announced_reaches_the_inbox_through_the_sweep() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "announced").await;
+    let (mut bobs, _) = open_with_badges(&bob, "/events").await;
+    // First a change only the digest finds: once it arrived, the sweep holds bob's
+    // digest (a first digest wakes by itself), so the message below can only come
+    // through the chats' re-read.
+    diesel::sql_query("UPDATE chat_participants SET muted_until = now() + interval '1 hour' WHERE chat_id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(chat)
+        .execute(&mut app.conn())
+        .unwrap();
+    assert!(bobs.wait_named("chat", SWEEP_WAIT, |d| d.contains("data-muted")).await.is_some(), "the digest's change");
+    diesel::sql_query(
+        "SELECT count(*) FROM send_message($1, gen_random_uuid(), (SELECT user_id FROM users WHERE username = 'alice'), \
+         'unannounced words', NULL, 'text', NULL, '{}')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(chat)
+    .execute(&mut app.conn())
+    .unwrap();
+    let item = bobs.wait_named("chat", SWEEP_WAIT, |d| d.contains(&format!("id=\"chat-{chat}\""))).await;
+    assert!(item.expect("the sweep found the chat's new rev").data.contains("unannounced words"));
+}
