@@ -34,7 +34,8 @@ trap 'exit 130' INT TERM
 
 echo "== PostgreSQL primary, hot standby and PgBouncer in $dir"
 urls=$(bash .ci/cluster.sh db-up "$dir")
-eval "$urls"
+# KEY=VALUE lines; the values hold `&` and `?`, so no eval.
+while IFS= read -r line; do declare "$line"; done <<<"$urls"
 echo "$urls" | sed 's/^/   /'
 
 # start_instance PORT: a Chaat instance whose pool goes through PgBouncer, whose LISTEN
