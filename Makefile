@@ -14,13 +14,14 @@ DEMO_PASSWORD ?= chaat-demo-1
 TEST_THREADS ?= 4
 PGDATA_DIR := $(CURDIR)/var/pgdata
 
-.PHONY: deps deps-run deps-test deps-security-scan deps-bench assets assets-run assets-test \
-	build run demo test lint bench bench-search security-scan clean-db
+.PHONY: deps deps-run deps-test deps-security-scan deps-bench deps-cluster assets assets-run assets-test \
+	build run demo test lint bench bench-search security-scan cluster-demo clean-db
 
 # System packages, per purpose (.ci/install-deps.sh prints each set with --print-all):
 # running needs PostgreSQL, libpq, a C linker and npm; the tests add Chromium, its
-# driver and a JRE; the security scan adds python3-venv and curl; the benchmark curl.
-deps-run deps-test deps-security-scan deps-bench: deps-%:
+# driver and a JRE, HAProxy and PgBouncer; the security scan adds python3-venv and curl;
+# the benchmark curl and HAProxy; the cluster demo HAProxy, PgBouncer and curl.
+deps-run deps-test deps-security-scan deps-bench deps-cluster: deps-%:
 	bash .ci/install-deps.sh $*
 deps: deps-test
 
@@ -87,6 +88,12 @@ security-scan: deps-security-scan assets-run
 lint: deps-test assets-test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Issue 20 on this machine (docs/scaling.md): a PostgreSQL primary and a hot standby,
+# PgBouncer, two Chaat instances (release) and HAProxy on http://127.0.0.1:8080, all
+# private; Ctrl-C stops everything.
+cluster-demo: deps-cluster assets-run
+	bash .ci/cluster-demo.sh
 
 # Stops the app's private cluster (if running) and deletes all local data.
 # PostgreSQL refuses to run as root, so as root pg_ctl runs as `postgres`.

@@ -8,7 +8,11 @@
 # FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("pgbench dm mixed pages fanout files bytes"),
 # BYTES_CPU_REQUESTS,
 # MIXED_PAIRS, MIXED_SECONDS,
-# BENCH_EXPLAIN=0 (skip EXPLAIN and statement counts), BENCH_NO_BUILD=1 (use the last build).
+# BENCH_EXPLAIN=0 (skip EXPLAIN and statement counts), BENCH_NO_BUILD=1 (use the last build),
+# BENCH_VIA=balancer with BENCH_INSTANCES=N (issue 20): HAProxy (.ci/cluster.sh, the
+# configuration of `make cluster-demo`) on BENCH_PORT in front of N instances on the
+# ports after it, all on the one private cluster; the load goes through HAProxy, and
+# the app's CPU figures are those of the first instance only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
@@ -16,6 +20,13 @@ port=${BENCH_PORT:-18437}
 out=${BENCH_OUT:-$PWD/target/bench-results.jsonl}
 scenarios=" ${BENCH_SCENARIOS:-pgbench dm mixed pages fanout files bytes} "
 bin=$CARGO_TARGET_DIR/release
+via=${BENCH_VIA:-direct}
+instances=${BENCH_INSTANCES:-1}
+case $via in
+    direct) app_port=$port ;;
+    balancer) app_port=$((port + 1)); export CHAAT_TRUSTED_PROXIES=127.0.0.1 ;;
+    *) echo "BENCH_VIA is direct or balancer" >&2; exit 2 ;;
+esac
 
 # The app (package chaat) and the load generator (package chaat-load, benches/load).
 [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --locked --workspace --bins
@@ -26,11 +37,24 @@ echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), open 
 . .ci/app.sh
 dir= app_pid=
 stop() {
+    if [ -n "$dir" ] && [ -d "$dir/haproxy" ]; then bash .ci/cluster.sh down "$dir"; fi
+    stop_instances
     stop_app
     [ -z "$dir" ] || rm -rf "$dir"
 }
 trap stop EXIT
-APP_LOG=${BENCH_LOG:-warn} start_app "$bin" "$port" bench
+APP_LOG=${BENCH_LOG:-warn} start_app "$bin" "$app_port" bench
+if [ "$via" = balancer ]; then
+    addrs=("127.0.0.1:$app_port")
+    for i in $(seq 2 "$instances"); do
+        APP_LOG=${BENCH_LOG:-warn} start_instance "$bin" $((port + i))
+        addrs+=("127.0.0.1:$((port + i))")
+    done
+    # Only the balancer's part of the cluster script: the instances share the private cluster.
+    bash .ci/cluster.sh balancer-up "$dir" "$port" "${addrs[@]}" >/dev/null
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    echo "== HAProxy on 127.0.0.1:$port over ${addrs[*]}"
+fi
 sock=$dir/run    # the private cluster's Unix socket directory (see src/db/cluster.rs)
 export DATABASE_URL="postgresql://app@/chaat?host=$sock"
 echo "== app pid $app_pid on 127.0.0.1:$port, database socket $sock"

@@ -5,6 +5,7 @@
 #   .ci/install-deps.sh test           run's, plus the browser-test tools (`make test`, `lint`)
 #   .ci/install-deps.sh security-scan  run's, plus what sqlmap and the scan script use
 #   .ci/install-deps.sh bench          run's, plus what the benchmark scripts use
+#   .ci/install-deps.sh cluster        run's, plus HAProxy and PgBouncer (`make cluster-demo`)
 #
 # Idempotent: each need is checked first, so a machine that has everything does no apt
 # work at all (no `apt-get update` either). Called by the Makefile's deps-* targets.
@@ -15,14 +16,14 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 run|test|security-scan|bench [--print|--print-all]" >&2
+    echo "usage: $0 run|test|security-scan|bench|cluster [--print|--print-all]" >&2
     exit 2
 }
 
 mode= print=
 for arg in "$@"; do
     case $arg in
-        run | test | security-scan | bench) [ -z "$mode" ] || usage; mode=$arg ;;
+        run | test | security-scan | bench | cluster) [ -z "$mode" ] || usage; mode=$arg ;;
         --print | --print-all) print=$arg ;;
         *) usage ;;
     esac
@@ -59,6 +60,14 @@ needs_run() {
     need 'have npm' npm
 }
 
+# Issue 20's cluster on one machine (.ci/cluster.sh): a balancer and a pooler, both
+# Debian's. The script waits for the instances with curl.
+needs_cluster() {
+    need '[ -x /usr/sbin/haproxy ]' haproxy
+    need '[ -x /usr/sbin/pgbouncer ]' pgbouncer
+    need 'have curl' curl
+}
+
 case $mode in
     run)
         needs_run
@@ -70,6 +79,8 @@ case $mode in
         need '[ -x /usr/bin/chromedriver ]' chromium-driver
         # vnu.jar (HTML validator used by the browser audit) needs a JRE.
         need 'have java' default-jre-headless
+        # tests/it/cluster_balancer.rs starts the cluster of `make cluster-demo`.
+        needs_cluster
         ;;
     security-scan)
         needs_run
@@ -83,6 +94,12 @@ case $mode in
         # summary line is computed by python3.
         need 'have curl' curl
         need 'have python3' python3
+        # BENCH_VIA=balancer puts HAProxy in front of BENCH_INSTANCES instances.
+        need '[ -x /usr/sbin/haproxy ]' haproxy
+        ;;
+    cluster)
+        needs_run
+        needs_cluster
         ;;
 esac
 

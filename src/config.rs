@@ -53,6 +53,20 @@ pub struct Settings {
     /// PostgreSQL URL; without it Chaat runs its own cluster in the data directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL itself (the primary), for what needs a session of its own: the LISTEN
+    /// connection, the notifier and the migrations' lock. Set it when DATABASE_URL points
+    /// at a pooler in transaction mode (PgBouncer); defaults to DATABASE_URL.
+    #[arg(long, env = "CHAAT_DATABASE_DIRECT_URL")]
+    pub database_direct_url: Option<String>,
+    /// A hot standby of that database: history pages, search and the export read there
+    /// when it has caught up with what they show (else from the primary).
+    #[arg(long, env = "CHAAT_DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
+    /// DATABASE_URL (and the read URL) lead through a pooler in transaction mode
+    /// (PgBouncer): no session state, no named prepared statements; the pooler sets
+    /// the statement timeout (docs/scaling.md).
+    #[arg(long, env = "CHAAT_DB_TRANSACTION_POOLING", default_value_t = false, action = clap::ArgAction::Set)]
+    pub db_transaction_pooling: bool,
     /// Mark the session cookie `Secure` (set it when serving over HTTPS).
     #[arg(long, env = "CHAAT_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
@@ -139,11 +153,12 @@ pub struct Settings {
     /// random); the browser reconnects where it stopped and its session is checked again.
     #[arg(long, env = "CHAAT_STREAM_MAX_SECS", default_value_t = 600)]
     pub stream_max_secs: u64,
-    /// Addresses of the reverse proxies in front of Chaat (comma-separated): only a
-    /// request whose TCP peer is one of them may say, in `Forwarded` or
-    /// `X-Forwarded-Host`/`-Proto`, which origin the browser used.
+    /// Addresses or networks (`10.0.0.0/8`) of the reverse proxies in front of Chaat
+    /// (comma-separated): only a request whose TCP peer is one of them may say, in
+    /// `Forwarded` or `X-Forwarded-Host`/`-Proto`, which origin the browser used, and in
+    /// `X-Forwarded-For` which client it came from (`auth::client_addr`).
     #[arg(long, env = "CHAAT_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<crate::auth::client_addr::Cidr>,
     /// The OpenID Connect provider's issuer URL (discovery at
     /// `{issuer}/.well-known/openid-configuration`). Without it there is no
     /// "Sign in with …" button and the `/auth/oidc/*` routes answer 404.
@@ -182,6 +197,9 @@ impl Settings {
             bind: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./var"),
             database_url: None,
+            database_direct_url: None,
+            database_read_url: None,
+            db_transaction_pooling: false,
             cookie_secure: false,
             log: "info".into(),
             db_pool_size: 16,
@@ -271,6 +289,20 @@ impl Settings {
     pub fn upload_quota_bytes(&self) -> i64 {
         i64::from(self.upload_quota_mb) * 1024 * 1024
     }
+    /// The URL of PostgreSQL itself for sessions of their own (LISTEN, migrations):
+    /// `CHAAT_DATABASE_DIRECT_URL`, else `url` (the one the pool uses).
+    pub fn direct_url<'a>(&'a self, url: &'a str) -> &'a str {
+        self.database_direct_url.as_deref().filter(|u| !u.is_empty()).unwrap_or(url)
+    }
+    /// How the request pool (and the standby's) reach their database.
+    pub fn pool_options(&self) -> crate::db::PoolOptions {
+        crate::db::PoolOptions {
+            size: self.db_pool_size,
+            wait: Duration::from_millis(self.db_wait_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            transaction_pooling: self.db_transaction_pooling,
+        }
+    }
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(u64::from(self.session_hours) * 3600)
     }
@@ -285,7 +317,7 @@ impl fmt::Display for Settings {
         };
         write!(
             f,
-            "bind={} database=({}) cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
+            "bind={} database=({}) direct={} read={} transaction_pooling={} cookie_secure={} log={} db_pool_size={} db_wait_ms={} db_statement_timeout_ms={} \
              session_hours={} throttle: login failures {}/browser {}/addr+user then growing delays, {}/user per hour, \
              login {}/addr, signup {}/addr per {}s, friend requests {}/10 min, messages {}/10 s \
              upload_quota_mb={} max_connections={} event_streams={} streams: {}/person {}/addr, max {}s trusted_proxies={:?} \
@@ -293,6 +325,9 @@ impl fmt::Display for Settings {
              send_batch={} send_batch_writers={}",
             self.bind,
             db,
+            self.database_direct_url.as_deref().map_or_else(|| "-".into(), redact_password),
+            self.database_read_url.as_deref().map_or_else(|| "-".into(), redact_password),
+            self.db_transaction_pooling,
             self.cookie_secure,
             self.log,
             self.db_pool_size,

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, Semaphore};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, Standby};
 use crate::error::AppError;
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
@@ -55,7 +55,9 @@ impl Default for Slots {
 }
 
 /// The streamed answer; the archive is written on a blocking thread meanwhile.
-pub fn response(slots: &Slots, pool: DbPool, me: UserId, username: String) -> Result<HttpResponse, AppError> {
+/// From the standby when it has replayed every chat of mine up to the primary's rev
+/// (`db::standby`), else from the primary.
+pub fn response(slots: &Slots, pool: DbPool, standby: Arc<Standby>, me: UserId, username: String) -> Result<HttpResponse, AppError> {
     let Ok(permit) = slots.0.clone().try_acquire_owned() else {
         return Err(AppError::Unavailable(format!("{AT_ONCE} exports are already running")));
     };
@@ -64,8 +66,18 @@ pub fn response(slots: &Slots, pool: DbPool, me: UserId, username: String) -> Re
     tokio::task::spawn_blocking(move || {
         let _running = permit;
         let sink = Chunks { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
-        let written = db::run_here(&pool, |conn| {
-            conn.build_transaction().read_only().repeatable_read().run(|conn| write_archive(conn, me, &username, sink))
+        let written = if standby.configured() {
+            match db::run_here(&pool, |conn| chats::revs_for_participant(conn, me).map_err(AppError::from)) {
+                Ok(need) => standby.read_here(&need, |conn| write_archive(conn, me, &username, sink.clone())),
+                Err(e) => Some(Err(e)),
+            }
+        } else {
+            None
+        };
+        let written = written.unwrap_or_else(|| {
+            db::run_here(&pool, |conn| {
+                conn.build_transaction().read_only().repeatable_read().run(|conn| write_archive(conn, me, &username, sink))
+            })
         });
         if let Err(e) = written {
             // Headers are gone: the client sees a broken download, never a bad ZIP.
@@ -82,6 +94,9 @@ pub fn response(slots: &Slots, pool: DbPool, me: UserId, username: String) -> Re
 }
 
 /// A `Write` that sends what it gets in `CHUNK`s, waiting while the channel is full.
+/// A clone writes to the same channel (with a buffer of its own): the standby's attempt
+/// takes one, and only a read that began writes anything.
+#[derive(Clone)]
 struct Chunks {
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
     buf: Vec<u8>,

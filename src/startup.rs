@@ -68,7 +68,7 @@ impl Database {
                 Database { url, started_cluster: started.then_some(cluster) }
             }
         };
-        migrate::run_pending(&db.url).context("running migrations")?;
+        migrate::run_pending(settings.direct_url(&db.url)).context("running migrations")?;
         Ok(db)
     }
 
@@ -93,12 +93,12 @@ pub struct Application {
 impl Application {
     /// Binds `settings.bind` (port 0 picks a free port) against a migrated database.
     pub fn build(settings: Settings, database_url: &str) -> anyhow::Result<Self> {
-        let pool = db::build_pool(
-            database_url,
-            settings.db_pool_size,
-            Duration::from_millis(settings.db_wait_ms),
-            Duration::from_millis(settings.db_statement_timeout_ms),
-        );
+        let options = settings.pool_options();
+        let pool = db::build_pool(database_url, &options);
+        let standby = match settings.database_read_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => db::Standby::at(url, &options),
+            None => db::Standby::none(),
+        };
         let key = shared_key(&pool, "session_cookie_key")?;
         let browser = BrowserCookies::new(shared_key(&pool, "browser_cookie_key")?, settings.cookie_secure);
         // The provider is discovered in the background: Chaat starts (and passwords work)
@@ -111,9 +111,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         spawn_cleanup(pool.clone());
         let (sessions, barriers) = SessionCache::new();
-        let hub = live::start(pool.clone(), database_url, live::StreamLimits::from_settings(&settings), sessions.clone(), barriers);
+        // LISTEN needs a session of its own: straight to PostgreSQL, never through a pooler.
+        let hub = live::start(
+            pool.clone(),
+            settings.direct_url(database_url),
+            live::StreamLimits::from_settings(&settings),
+            sessions.clone(),
+            barriers,
+        );
         let batcher = SendBatcher::start(pool.clone(), hub.clone(), &settings).context("starting the message writers")?;
-        let server = run(listener, pool, hub.clone(), sessions, batcher.clone(), key, browser, settings, oidc)?;
+        let server = run(listener, Pools { pool, standby }, hub.clone(), sessions, batcher.clone(), key, browser, settings, oidc)?;
         Ok(Application { port, server, hub, batcher })
     }
 
@@ -168,10 +175,16 @@ fn spawn_cleanup(pool: DbPool) {
     });
 }
 
+/// The request pool and the standby's (if any).
+struct Pools {
+    pool: DbPool,
+    standby: db::Standby,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     listener: TcpListener,
-    pool: DbPool,
+    Pools { pool, standby }: Pools,
     hub: Arc<Hub>,
     session_cache: Arc<SessionCache>,
     batcher: SendBatcher,
@@ -182,6 +195,7 @@ fn run(
 ) -> anyhow::Result<Server> {
     let store_pool = pool.clone();
     let pool = web::Data::new(pool);
+    let standby = web::Data::new(standby);
     let hub = web::Data::from(hub);
     let settings = web::Data::new(settings);
     let browser = web::Data::new(browser);
@@ -207,6 +221,7 @@ fn run(
             .build();
         App::new()
             .app_data(pool.clone())
+            .app_data(standby.clone())
             .app_data(hub.clone())
             .app_data(settings.clone())
             .app_data(browser.clone())

@@ -2,6 +2,7 @@
 //! `CurrentUser` extractor, CSRF, the browser's signed cookies and throttling.
 
 pub mod browser;
+pub mod client_addr;
 pub mod csrf;
 pub mod current_user;
 pub mod local_limit;

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 
 use actix_web::http::header::{self, HeaderMap};
 
+use super::client_addr::Cidr;
+
 /// `scheme://host[:port]` in lower case, without the scheme's default port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin(String);
@@ -34,9 +36,9 @@ impl Origin {
 
 /// The origin this request was addressed to: its `Host` over plain HTTP (the app does
 /// not speak TLS itself), or what a trusted proxy says it received.
-pub fn requested(headers: &HeaderMap, peer: Option<IpAddr>, trusted_proxies: &[IpAddr]) -> Option<Origin> {
+pub fn requested(headers: &HeaderMap, peer: Option<IpAddr>, trusted_proxies: &[Cidr]) -> Option<Origin> {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if !peer.is_some_and(|p| trusted_proxies.contains(&p)) {
+    if !peer.is_some_and(|p| trusted_proxies.iter().any(|c| c.contains(p))) {
         return Origin::new("http", host?);
     }
     let (fwd_proto, fwd_host) = forwarded(headers);
@@ -94,8 +96,12 @@ mod tests {
         let h = headers(&[("host", "127.0.0.1:8080"), ("x-forwarded-host", "evil.example"), ("x-forwarded-proto", "https")]);
         let local: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(requested(&h, Some(local), &[]), Origin::new("http", "127.0.0.1:8080"), "not trusted: Host");
-        assert_eq!(requested(&h, Some(local), &[local]), Origin::new("https", "evil.example"), "trusted: what it says");
+        assert_eq!(
+            requested(&h, Some(local), &["127.0.0.1".parse().unwrap()]),
+            Origin::new("https", "evil.example"),
+            "trusted: what it says"
+        );
         let h = headers(&[("host", "internal:8080"), ("forwarded", "for=1.2.3.4;proto=https;host=chat.example, for=5.6.7.8")]);
-        assert_eq!(requested(&h, Some(local), &[local]), Origin::new("https", "chat.example"));
+        assert_eq!(requested(&h, Some(local), &["127.0.0.0/8".parse().unwrap()]), Origin::new("https", "chat.example"));
     }
 }

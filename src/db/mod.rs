@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod migrate;
 pub mod prepared;
 pub mod schema;
+pub mod standby;
 pub mod views;
 
 use std::cell::Cell;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub use prepared::prepared;
+pub use standby::Standby;
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
@@ -48,40 +50,76 @@ thread_local! {
 
 /// diesel's r2d2 manager, plus: a connection that lost its server (a restart, a
 /// terminated backend) is discarded when it is returned, not reused; every connection
-/// has a statement timeout (milliseconds), so a slow database bounds every request.
+/// has a statement timeout, so a slow database bounds every request.
+///
+/// Behind a pooler in transaction mode (PgBouncer, `CHAAT_DB_TRANSACTION_POOLING`),
+/// consecutive transactions of one connection may run on different server connections,
+/// so nothing may live in the server's session: no named prepared statements (diesel's
+/// cache is turned off: every statement is sent unnamed with its parameters in one
+/// round trip, which PgBouncer 1.18 passes through) and no `SET` (the statement timeout
+/// is then the pooler's to set on its server connections, `connect_query`;
+/// docs/scaling.md). diesel's own `SET TIME ZONE`/`CLIENT_ENCODING` at connect are
+/// parameters PgBouncer tracks and restores per client.
 #[derive(Debug)]
-pub struct Manager(ConnectionManager<PgConnection>, u64);
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    statement_timeout_ms: u64,
+    transaction_pooling: bool,
+}
 
 impl ManageConnection for Manager {
     type Connection = PgConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<PgConnection, Self::Error> {
+        use diesel::connection::{CacheSize, Connection};
         use diesel::RunQueryDsl;
-        let mut conn = self.0.connect()?;
-        diesel::sql_query(format!("SET statement_timeout = {}", self.1)).execute(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
+        let mut conn = self.inner.connect()?;
+        if self.transaction_pooling {
+            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        } else {
+            diesel::sql_query(format!("SET statement_timeout = {}", self.statement_timeout_ms))
+                .execute(&mut conn)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
         Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
-        self.0.is_valid(conn)
+        self.inner.is_valid(conn)
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        CONNECTION_LOST.with(|lost| lost.replace(false)) || self.0.has_broken(conn)
+        CONNECTION_LOST.with(|lost| lost.replace(false)) || self.inner.has_broken(conn)
     }
+}
+
+/// How a pool reaches its database.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub size: u32,
+    /// How long a request waits for a connection (the gate and the pool together).
+    pub wait: Duration,
+    pub statement_timeout: Duration,
+    /// Through a pooler in transaction mode: no session state (see `Manager`).
+    pub transaction_pooling: bool,
 }
 
 /// Builds the pool without connecting eagerly: an instance starts (and answers 503) even
 /// while the database is briefly away.
-pub fn build_pool(url: &str, size: u32, wait: Duration, statement_timeout: Duration) -> DbPool {
+pub fn build_pool(url: &str, options: &PoolOptions) -> DbPool {
+    let manager = Manager {
+        inner: ConnectionManager::<PgConnection>::new(url),
+        statement_timeout_ms: options.statement_timeout.as_millis() as u64,
+        transaction_pooling: options.transaction_pooling,
+    };
     let pool = Pool::builder()
-        .max_size(size)
+        .max_size(options.size)
         .min_idle(Some(0))
-        .connection_timeout(wait)
+        .connection_timeout(options.wait)
         .test_on_check_out(false)
-        .build_unchecked(Manager(ConnectionManager::<PgConnection>::new(url), statement_timeout.as_millis() as u64));
-    DbPool { pool, gate: Arc::new(Semaphore::new(size as usize)), wait }
+        .build_unchecked(manager);
+    DbPool { pool, gate: Arc::new(Semaphore::new(options.size as usize)), wait: options.wait }
 }
 
 /// What `run` itself can fail with, before or around the caller's work.

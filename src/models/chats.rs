@@ -354,7 +354,18 @@ pub fn last_seqs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Ve
     chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_seq)).load(conn)
 }
 
-/// The chats' latest revs, for the live sweep (no content: no membership needed).
+/// The latest rev of every chat `viewer` is in: what a read of theirs from the standby
+/// needs it to have replayed (`db::standby`).
+pub fn revs_for_participant(conn: &mut PgConnection, viewer: UserId) -> QueryResult<Vec<(ChatId, Rev)>> {
+    chats::table
+        .inner_join(chat_participants::table)
+        .filter(chat_participants::user_id.eq(viewer))
+        .select((chats::chat_id, chats::last_rev))
+        .load(conn)
+}
+
+/// The chats' latest revs, for the live sweep and for the standby's check that it
+/// caught up (no content: no membership needed).
 pub fn last_revs(conn: &mut PgConnection, chat_ids: &[ChatId]) -> QueryResult<Vec<(ChatId, Rev)>> {
     chats::table.filter(chats::chat_id.eq_any(chat_ids)).select((chats::chat_id, chats::last_rev)).load(conn)
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::CurrentUser;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, Standby};
 use crate::error::AppError;
 use crate::live::inbox::list_marker;
 use crate::models::attachments::{self, AttachmentView};
@@ -211,20 +211,43 @@ pub enum Cursor {
     Changed(Rev),
 }
 
-pub async fn messages_fragment(user: &CurrentUser, pool: &DbPool, chat_id: ChatId, cursor: Cursor) -> Result<MessagesFragment, AppError> {
+/// A fragment of history. Polling (`After`, `Changed`) stands in for the live stream and
+/// reads the primary; a page of older messages (`Before`) may come from the standby
+/// once it has replayed the chat up to the rev the primary has now (`db::standby`). The
+/// membership and the blocks are read on the primary first: a removal counts at once.
+pub async fn messages_fragment(
+    user: &CurrentUser,
+    pool: &DbPool,
+    standby: &Standby,
+    chat_id: ChatId,
+    cursor: Cursor,
+) -> Result<MessagesFragment, AppError> {
     let me = user.user_id;
-    let (membership, history, files, blocked) = db::run(pool, move |conn| {
+    let authorize = move |conn: &mut diesel::PgConnection| {
         let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+        let need = vec![(chat_id, membership.chat().last_rev)];
+        Ok::<_, AppError>(((membership, crate::models::blocks::ids(conn, me)?), need))
+    };
+    let read = move |conn: &mut diesel::PgConnection, (membership, _): &(Membership, Vec<UserId>)| {
         let history = match cursor {
-            Cursor::After(after) => messages::after(conn, &membership, after, POLL_LIMIT)?,
-            Cursor::Changed(since) => messages::changed_after(conn, &membership, since, POLL_LIMIT)?,
-            Cursor::Before(before) => messages::page_before(conn, &membership, before, PAGE_SIZE + 1)?,
+            Cursor::After(after) => messages::after(conn, membership, after, POLL_LIMIT)?,
+            Cursor::Changed(since) => messages::changed_after(conn, membership, since, POLL_LIMIT)?,
+            Cursor::Before(before) => messages::page_before(conn, membership, before, PAGE_SIZE + 1)?,
         };
-        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
-        let blocked = crate::models::blocks::ids(conn, me)?;
-        Ok::<_, AppError>((membership, history, files, blocked))
-    })
-    .await?;
+        let files = attachments::for_messages(conn, membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
+        Ok::<_, AppError>((history, files))
+    };
+    let ((membership, blocked), (history, files)) = match cursor {
+        Cursor::Before(_) => standby.read(pool, authorize, read).await?,
+        Cursor::After(_) | Cursor::Changed(_) => {
+            db::run(pool, move |conn| {
+                let (allowed, _) = authorize(conn)?;
+                let found = read(conn, &allowed)?;
+                Ok::<_, AppError>((allowed, found))
+            })
+            .await?
+        }
+    };
     let viewer = viewer(user, &membership);
     if let Cursor::After(_) | Cursor::Changed(_) = cursor {
         let mut rows = collapse_blocked(flat(history, &viewer), &blocked);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 
 use crate::auth::CurrentUser;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, Standby};
 use crate::domain::{SearchQuery, Username, UsernamePrefix};
 use crate::error::AppError;
 use crate::models::chats::{self, Membership};
@@ -40,25 +40,44 @@ struct Found {
 
 /// The page and its status: 422 for a search that is too long (the box keeps it).
 /// `fragment`: only what htmx swaps in (no badges are loaded).
-pub async fn search_page(user: &CurrentUser, pool: &DbPool, asked: Asked, fragment: bool) -> Result<(StatusCode, SearchPage), AppError> {
+pub async fn search_page(
+    user: &CurrentUser,
+    pool: &DbPool,
+    standby: &Standby,
+    asked: Asked,
+    fragment: bool,
+) -> Result<(StatusCode, SearchPage), AppError> {
     let me = user.user_id;
     let typed = asked.q.trim().to_string();
     let parsed = if typed.is_empty() { Ok(None) } else { SearchQuery::parse(&typed).map(Some) };
     let cursor = asked.before.as_deref().and_then(Cursor::decode);
     let (chat, query) = (asked.chat, parsed.clone());
-    let (counts, within, found) = db::run(pool, move |conn| {
+    // Who may read what, and the badges, from the primary; the search itself from the
+    // standby once it has replayed every chat searched up to the primary's rev now.
+    let searching = matches!(query, Ok(Some(_)));
+    let authorize = move |conn: &mut diesel::PgConnection| {
         let within = match chat {
             Some(chat_id) => Some(chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?),
             None => None,
         };
         let counts = if fragment { NavCounts::default() } else { users::nav_counts(conn, me)? };
-        let found = match &query {
-            Ok(Some(query)) => Some(find(conn, me, within.as_ref(), query, cursor)?),
-            _ => None,
+        let need = match (&within, searching) {
+            (_, false) => Vec::new(),
+            (Some(m), true) => vec![(m.chat_id(), m.chat().last_rev)],
+            (None, true) => chats::revs_for_participant(conn, me)?,
         };
-        Ok::<_, AppError>((counts, within, found))
-    })
-    .await?;
+        Ok::<_, AppError>(((counts, within), need))
+    };
+    let ((counts, within), found) = match query {
+        Ok(Some(query)) => {
+            let read = move |conn: &mut diesel::PgConnection, (_, within): &(NavCounts, Option<Membership>)| {
+                find(conn, me, within.as_ref(), &query, cursor)
+            };
+            let (allowed, found) = standby.read(pool, authorize, read).await?;
+            (allowed, Some(found))
+        }
+        _ => (db::run(pool, move |conn| authorize(conn).map(|(allowed, _)| allowed)).await?, None),
+    };
     let within = within.map(|m| ChatRef { chat_id: m.chat_id(), title: m.chat().title().to_string() });
     let mut layout =
         Layout::for_user(user, counts, if typed.is_empty() { "Search".to_string() } else { format!("Search: {typed}") }, "search");

@@ -199,8 +199,13 @@ pub async fn signup_codes(req: HttpRequest, user: CurrentUser, pool: web::Data<D
     codes_page(&user, &pool, true).await
 }
 
-pub async fn export(user: CurrentUser, pool: web::Data<DbPool>, slots: web::Data<crate::export::Slots>) -> Result<HttpResponse, AppError> {
-    crate::export::response(&slots, pool.get_ref().clone(), user.user_id, user.username.clone())
+pub async fn export(
+    user: CurrentUser,
+    pool: web::Data<DbPool>,
+    standby: web::Data<crate::db::Standby>,
+    slots: web::Data<crate::export::Slots>,
+) -> Result<HttpResponse, AppError> {
+    crate::export::response(&slots, pool.get_ref().clone(), standby.into_inner(), user.user_id, user.username.clone())
 }
 
 #[derive(Deserialize)]

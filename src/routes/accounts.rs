@@ -1,6 +1,5 @@
 //! Signup, login and logout.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -29,22 +28,10 @@ fn throttled_message(t: Throttled) -> String {
     format!("Too many attempts. Please try again in {}.", wait_in_words(t.retry_after))
 }
 
-/// The client address throttles count by: the TCP peer (no proxy header is trusted).
-/// IPv6 by its /64, which one subscriber usually has whole: counting each of its
-/// addresses apart would give one attacker 2^64 budgets.
+/// The client address throttles count by (`auth::client_addr`: the peer, or behind a
+/// trusted proxy the client it names; IPv6 by its /64).
 fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr().map_or_else(|| "unknown".into(), |a| throttle_addr(a.ip()))
-}
-
-fn throttle_addr(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
-        IpAddr::V4(v4) => v4.to_string(),
-    }
+    crate::auth::client_addr::throttle_key(req)
 }
 
 fn user_agent(req: &HttpRequest) -> Option<&str> {
@@ -412,19 +399,4 @@ pub async fn logout(req: HttpRequest, hub: web::Data<Hub>) -> HttpResponse {
     }
     TypedSession::of(&req).log_out();
     see_other("/login")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::throttle_addr;
-
-    #[test]
-    fn throttles_count_ipv4_by_address_and_ipv6_by_its_64() {
-        assert_eq!(throttle_addr("203.0.113.7".parse().unwrap()), "203.0.113.7");
-        assert_eq!(throttle_addr("::ffff:203.0.113.7".parse().unwrap()), "203.0.113.7");
-        let a = throttle_addr("2001:db8:1:2:aaaa::1".parse().unwrap());
-        assert_eq!(a, "2001:db8:1:2::/64");
-        assert_eq!(a, throttle_addr("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap()));
-        assert_ne!(a, throttle_addr("2001:db8:1:3::1".parse().unwrap()));
-    }
 }

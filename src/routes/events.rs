@@ -96,7 +96,7 @@ async fn open(
         return Err(AppError::Unavailable("shutting down".into()));
     }
     // The caps come before any query: a refusal costs no database work.
-    let addr = req.peer_addr().map(|a| a.ip());
+    let addr = crate::auth::client_addr::client_addr(&req).map(|a| a.ip());
     let ticket = match hub.admit(user.user_id, &user.sid, addr) {
         Ok(ticket) => ticket,
         Err(why) => return Ok(refused(why)),

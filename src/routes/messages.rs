@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{id_in_path, SendLimiter};
 use crate::auth::CurrentUser;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, Standby};
 use crate::domain::MessageText;
 use crate::error::{wait_in_words, AppError};
 use crate::live::Hub;
@@ -40,6 +40,7 @@ pub async fn index(
     req: HttpRequest,
     user: CurrentUser,
     pool: web::Data<DbPool>,
+    standby: web::Data<Standby>,
     path: web::Path<String>,
     query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -51,7 +52,7 @@ pub async fn index(
             (Some(before), None, None) => Cursor::Before(before),
             (None, None, None) => Cursor::Before(Seq::END),
         };
-        return Ok(views::ok(&messages_fragment(&user, &pool, chat_id, cursor).await?)?);
+        return Ok(views::ok(&messages_fragment(&user, &pool, &standby, chat_id, cursor).await?)?);
     }
     let position = match (query.before, query.after) {
         (_, Some(after)) => Position::Before(Seq::new(after.get().saturating_add(crate::pages::chat::PAGE_SIZE + 1)).unwrap_or(Seq::END)),

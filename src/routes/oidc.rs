@@ -25,8 +25,9 @@ fn user_agent(req: &HttpRequest) -> Option<&str> {
     req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok())
 }
 
+/// The client address, as the password login's throttles count it.
 fn client_addr(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    crate::auth::client_addr::throttle_key(req)
 }
 
 /// Counts an attempt of `action` from the client's address against `limit` (the

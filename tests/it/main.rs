@@ -16,6 +16,8 @@ mod binary;
 mod browser;
 mod chats;
 mod cluster;
+mod cluster_balancer;
+mod cluster_proxies;
 mod csrf_multipart;
 mod deps;
 mod events;
