@@ -35,6 +35,7 @@ mod overload;
 mod picture_limits;
 mod pictures;
 mod search;
+mod search_more;
 mod search_speed;
 mod security;
 mod stream_limits;

@@ -23,6 +23,7 @@ mod chat;
 mod inbox;
 mod message_actions;
 mod oidc;
+mod search_more;
 
 pub const LIVE: Duration = Duration::from_secs(3);
 pub const PAGE: Duration = Duration::from_secs(10);
