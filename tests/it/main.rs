@@ -10,6 +10,7 @@ mod helpers;
 mod account_safety;
 mod accounts;
 mod attachments;
+mod attachments_more;
 mod authz;
 mod binary;
 mod browser;

@@ -18,6 +18,7 @@ use crate::helpers::{TestApp, PASSWORD};
 
 mod account_safety;
 mod attachments;
+mod attachments_more;
 mod audit;
 mod chat;
 mod inbox;
