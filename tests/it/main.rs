@@ -9,6 +9,7 @@ mod helpers;
 
 mod account_safety;
 mod accounts;
+mod actions_more;
 mod attachments;
 mod attachments_more;
 mod authz;
