@@ -64,9 +64,12 @@ test: deps-test assets-test
 	$(CARGO) test --locked --workspace --all-targets -- --test-threads=$(TEST_THREADS)
 
 # Load benchmark (BENCHMARKS.md): release build, a private cluster and the app in
-# /tmp, pgbench, then chaat-load's dm, pages and fanout scenarios; stops everything.
+# /tmp, pgbench, then chaat-load's dm, mixed, pages, fanout and files scenarios, then
+# the search benchmark below on the same build (BENCH_SEARCH=0 leaves it out); stops
+# everything.
 bench: deps-bench assets-run
 	bash .ci/bench.sh
+	[ "$${BENCH_SEARCH:-1}" = 0 ] || BENCH_NO_BUILD=1 bash .ci/bench-search.sh
 
 # Search benchmark (BENCHMARKS.md, issue 16): release build, a private cluster and the
 # app in /tmp, 1,000,000 messages in 200 chats of one person seeded in SQL, then

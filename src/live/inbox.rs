@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use super::{Hub, Signal};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::models::blocks;
 use crate::models::chats::{self, ChatListRow};
 use crate::models::friend_requests::{self, PendingRequest};
 use crate::models::inbox::{self, Answer, NotifyPrefs};
@@ -87,6 +88,11 @@ pub struct Inbox {
     incoming: HashSet<RequestId>,
     outgoing: HashSet<RequestId>,
     seen: Option<Seq>,
+    /// Whom the person blocked, re-read with the rest when tracked (a stream of a group
+    /// renders their messages collapsed): `None` when not tracked.
+    blocked: Option<Vec<UserId>>,
+    /// The list the page rendered (`list_marker`), until the first read compares it.
+    rendered: Option<String>,
 }
 
 /// Everything the inbox shows, read in one round.
@@ -97,6 +103,21 @@ struct Snapshot {
     incoming: Vec<PendingRequest>,
     outgoing: Vec<RequestId>,
     answers: Vec<Answer>,
+    blocked: Option<Vec<UserId>>,
+}
+
+/// A short fingerprint of a chat list as a page rendered it (every row's every field, in
+/// order). The page puts it in its stream's URL (`?list=`); a stream that reads another
+/// list at its (re)connect sends every item (a message that arrived between the page's
+/// render and the connect, or while a stream was away, would otherwise miss the list
+/// until that chat's next change). Built with std's fixed-key hasher: the same rows give
+/// the same marker in every instance of one build (another build may differ: then the
+/// items are only sent once more).
+pub fn list_marker(rows: &[ChatListRow]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    rows.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 fn event(name: &'static str, html: String) -> sse::Event {
@@ -123,7 +144,31 @@ impl Inbox {
             incoming: HashSet::new(),
             outgoing: HashSet::new(),
             seen: None,
+            blocked: None,
+            rendered: None,
         }
+    }
+
+    /// The page rendered the list with this `list_marker` (the stream's `?list=`).
+    pub fn rendered(mut self, marker: Option<String>) -> Self {
+        self.rendered = marker;
+        self
+    }
+
+    /// Also keeps whom the person blocked up to date (`blocked`), starting from `now`.
+    pub fn tracking_blocks(mut self, now: Vec<UserId>) -> Self {
+        self.blocked = Some(now);
+        self
+    }
+
+    /// Whom the person blocked as of the last re-read, when tracked.
+    pub fn blocked(&self) -> Option<&[UserId]> {
+        self.blocked.as_deref()
+    }
+
+    /// Whether the person's counter moved since the last re-read (a poke not read yet).
+    pub fn poked(&self) -> bool {
+        self.person.has_changed().unwrap_or(false)
     }
 
     /// Waits for something to re-read.
@@ -131,7 +176,12 @@ impl Inbox {
         tokio::select! {
             changed = self.person.changed() => if changed.is_err() { Wake::Closed } else { Wake::Person },
             _ = self.wake.notified() => {
+                // The stream's `select!` may drop this future during the settle (a typing
+                // signal, a message): the guard then gives the wake back, so the chats
+                // marked dirty are still re-read at the next `woken`.
+                let rearm = Rearm(Some(self.wake.clone()));
                 tokio::time::sleep(CHATS_SETTLE).await;
+                rearm.disarm();
                 Wake::Chats
             }
         }
@@ -149,6 +199,8 @@ impl Inbox {
     pub async fn refresh(&mut self, wake: Wake) -> Vec<sse::Event> {
         match wake {
             Wake::Person => {
+                // Seen now (also when called for `poked`, before `woken` told of it).
+                self.person.borrow_and_update();
                 let dirty = self.take_dirty();
                 match self.load_all().await {
                     Ok(snapshot) => self.apply_all(snapshot, false),
@@ -176,6 +228,7 @@ impl Inbox {
     async fn load_all(&self) -> Result<Snapshot, AppError> {
         let me = self.me;
         let known: Vec<RequestId> = self.outgoing.iter().copied().collect();
+        let track_blocks = self.blocked.is_some();
         db::run(&self.pool, move |conn| {
             let rows = chats::list_for_user(conn, me)?;
             let counts = users::nav_counts(conn, me)?;
@@ -184,7 +237,8 @@ impl Inbox {
             let outgoing: Vec<RequestId> = friend_requests::outgoing(conn, me)?.into_iter().map(|r| r.request_id).collect();
             let gone: Vec<RequestId> = known.into_iter().filter(|id| !outgoing.contains(id)).collect();
             let answers = if gone.is_empty() { vec![] } else { inbox::answers_to(conn, me, &gone)? };
-            Ok::<_, AppError>(Snapshot { rows, counts, prefs, incoming, outgoing, answers })
+            let blocked = if track_blocks { Some(blocks::ids(conn, me)?) } else { None };
+            Ok::<_, AppError>(Snapshot { rows, counts, prefs, incoming, outgoing, answers, blocked })
         })
         .await
     }
@@ -196,6 +250,12 @@ impl Inbox {
         if first {
             events.extend(self.badges_if_changed(&s.counts, &s.prefs));
         }
+        if s.blocked.is_some() {
+            self.blocked = s.blocked;
+        }
+        // The page's list is the starting point only if it is still the list: else every
+        // item goes out (oldest first, so the list ends in order).
+        let as_rendered = first && self.rendered.take().is_none_or(|marker| marker == list_marker(&s.rows));
         let present: HashSet<ChatId> = s.rows.iter().map(|r| r.chat_id).collect();
         self.items.retain(|chat_id, _| present.contains(chat_id));
         let gone: Vec<ChatId> = self.subs.keys().filter(|c| !present.contains(c)).copied().collect();
@@ -207,7 +267,7 @@ impl Inbox {
         for row in &s.rows {
             self.listen(row.chat_id, row.last_rev);
         }
-        events.extend(self.apply_rows(&s.rows, first));
+        events.extend(self.apply_rows(&s.rows, as_rendered));
         for r in &s.incoming {
             if self.incoming.insert(r.request_id) && !first {
                 events.push(event("request", (self.views.request)(r)));
@@ -336,10 +396,43 @@ impl Inbox {
     }
 }
 
+/// Gives a consumed wake back when dropped before `disarm`.
+struct Rearm(Option<Arc<Notify>>);
+
+impl Rearm {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Rearm {
+    fn drop(&mut self) {
+        if let Some(wake) = self.0.take() {
+            wake.notify_one();
+        }
+    }
+}
+
 impl Drop for Inbox {
     fn drop(&mut self) {
         for sub in self.subs.values() {
             sub.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_wake_dropped_during_the_settle_is_given_back() {
+        let wake = Arc::new(Notify::new());
+        drop(Rearm(Some(wake.clone())));
+        let given_back = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
+        assert!(given_back.is_ok(), "a dropped settle must leave the wake for the next one");
+        Rearm(Some(wake.clone())).disarm();
+        let spurious = tokio::time::timeout(Duration::from_millis(50), wake.notified()).await;
+        assert!(spurious.is_err(), "a settle that ran to its end keeps nothing back");
     }
 }

@@ -20,6 +20,7 @@ use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::models::attachments::{self, AttachmentView};
+use crate::models::blocks;
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
 use crate::models::{Rev, Seq, UserId};
@@ -29,8 +30,9 @@ const CATCH_UP_PAGE: i64 = 200;
 /// Events buffered towards one client before the stream waits for it.
 const CLIENT_BUFFER: usize = 64;
 
-/// Renders a message with its files for the stream's viewer.
-pub type Render = Box<dyn Fn(&MessageView, &[AttachmentView]) -> String>;
+/// Renders a message with its files for the stream's viewer, given the people the
+/// viewer blocked (their messages in a group arrive collapsed, SPEC §10).
+pub type Render = Box<dyn Fn(&MessageView, &[AttachmentView], &[UserId]) -> String>;
 /// "alice is typing…", rendered for the viewer.
 pub type RenderTyping = Box<dyn Fn(&str, UserId) -> String>;
 
@@ -42,6 +44,11 @@ pub struct ChatFeed {
     /// The highest seq the browser has: a message past it is new to it. Found by the
     /// first catch-up.
     pub known_seq: Option<Seq>,
+    /// Whom the viewer blocked, in a group (empty in a direct chat, where a block
+    /// refuses sends instead). Re-read by every catch-up and whenever the person's
+    /// inbox is poked (a block or an unblock pokes it after its commit): a block
+    /// applies to the next message without a reconnect.
+    pub blocked: Vec<UserId>,
     pub render: Render,
     pub typing: RenderTyping,
 }
@@ -71,13 +78,19 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbo
                 _ = ending.wait() => false,
                 _ = &mut lifetime => false,
                 _ = stream.tx.closed() => false,
-                signal = recv(&mut signals) => stream.on(signal).await,
+                signal = recv(&mut signals) => {
+                    // A poke that came before this signal is read first: a block made
+                    // just before a message applies to it (`biased` would otherwise take
+                    // the message first when both are ready).
+                    if inbox.poked() && !stream.refresh_inbox(&mut inbox, Wake::Person).await {
+                        false
+                    } else {
+                        stream.on(signal).await
+                    }
+                }
                 wake = inbox.woken() => match wake {
                     Wake::Closed => false,
-                    wake => {
-                        let events = inbox.refresh(wake).await;
-                        stream.send_all(events).await
-                    }
+                    wake => stream.refresh_inbox(&mut inbox, wake).await,
                 },
             };
             if !keep_going {
@@ -105,6 +118,16 @@ struct Stream {
 }
 
 impl Stream {
+    /// Re-reads the inbox after `wake` and sends what changed; the open group's block
+    /// list follows the inbox's. False ends the stream.
+    async fn refresh_inbox(&mut self, inbox: &mut Inbox, wake: Wake) -> bool {
+        let events = inbox.refresh(wake).await;
+        if let (Some(chat), Some(blocked)) = (&mut self.chat, inbox.blocked()) {
+            chat.blocked = blocked.to_vec();
+        }
+        self.send_all(events).await
+    }
+
     /// Handles one hub signal; false ends the stream.
     async fn on(&mut self, signal: Result<Signal, RecvError>) -> bool {
         let Some(chat) = &self.chat else { return true };
@@ -149,7 +172,7 @@ impl Stream {
         }
         let Some(chat) = &mut self.chat else { return false };
         let known = chat.known_seq.unwrap_or(Seq::ZERO);
-        let mut event = sse::Data::new((chat.render)(m, files)).id(m.rev.to_string());
+        let mut event = sse::Data::new((chat.render)(m, files, &chat.blocked)).id(m.rev.to_string());
         if m.seq <= known {
             event = event.event("update");
         }
@@ -167,6 +190,7 @@ impl Stream {
         loop {
             let Some(chat) = &self.chat else { return true };
             let (membership, since, sid, known) = (chat.membership.clone(), chat.since, self.ticket.sid.clone(), chat.known_seq);
+            let group = membership.chat().is_group;
             // Load first, then check: a removal or a logout committed in between ends the
             // stream before it sends anything, and one committed after the check cannot
             // be in the page (so its seq is still ahead of `last` and wakes the stream
@@ -181,13 +205,18 @@ impl Stream {
                     return Ok::<_, AppError>(None);
                 }
                 let files = attachments::for_messages(conn, &membership, &page.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
-                Ok(Some((known, page, files)))
+                // Read after the messages: a block committed before one of them was sent
+                // is in it (also when the poke of that block is still on its way from
+                // another instance).
+                let blocked = if group { blocks::ids(conn, membership.viewer())? } else { vec![] };
+                Ok(Some((known, page, files, blocked)))
             })
             .await;
             let (page, files) = match page {
-                Ok(Some((known, page, files))) => {
+                Ok(Some((known, page, files, blocked))) => {
                     if let Some(chat) = &mut self.chat {
                         chat.known_seq.get_or_insert(known);
+                        chat.blocked = blocked;
                     }
                     (page, files)
                 }

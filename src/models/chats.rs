@@ -213,8 +213,9 @@ fn find_or_create_direct(conn: &mut PgConnection, me: UserId, friend: UserId) ->
     }
 }
 
-/// One row of the chat list.
-#[derive(Debug, Clone, QueryableByName)]
+/// One row of the chat list. `Hash`: the live inbox's list marker
+/// (`live::inbox::list_marker`) is a hash of the rows a page rendered.
+#[derive(Debug, Clone, Hash, QueryableByName)]
 pub struct ChatListRow {
     #[diesel(sql_type = SqlUuid)]
     pub chat_id: ChatId,

@@ -49,8 +49,11 @@ pub fn muted_until(conn: &mut PgConnection, membership: &Membership) -> QueryRes
     chat_participants::table.find((membership.chat_id(), membership.viewer())).select(chat_participants::muted_until).first(conn)
 }
 
-/// The inbox fingerprint of each of `people` (the `inbox_digests` function of migration
-/// 000020): the live sweep wakes the streams of whoever's changed.
+/// The inbox fingerprint of each of `people` (the `inbox_digests` function, migration
+/// 000031), and whom each blocked (SPEC §10: a block changes their list's previews and
+/// how their open group streams render a blocked person's messages; the block's poke
+/// may be lost like any notification): the live sweep wakes the streams of whoever's
+/// changed.
 pub fn digests(conn: &mut PgConnection, people: &[UserId]) -> QueryResult<Vec<(UserId, String)>> {
     #[derive(QueryableByName)]
     struct Row {
@@ -59,8 +62,13 @@ pub fn digests(conn: &mut PgConnection, people: &[UserId]) -> QueryResult<Vec<(U
         #[diesel(sql_type = Text)]
         digest: String,
     }
-    let rows: Vec<Row> =
-        crate::db::prepared("SELECT user_id, digest FROM inbox_digests($1)").bind::<Array<SqlUuid>, _>(people).load(conn)?;
+    let rows: Vec<Row> = crate::db::prepared(
+        "SELECT d.user_id, d.digest || COALESCE((SELECT '|' || string_agg(b.blocked::text, ',' ORDER BY b.blocked) \
+                                                       FROM blocks b WHERE b.blocker = d.user_id), '') AS digest \
+               FROM inbox_digests($1) d",
+    )
+    .bind::<Array<SqlUuid>, _>(people)
+    .load(conn)?;
     Ok(rows.into_iter().map(|r| (r.user_id, r.digest)).collect())
 }
 

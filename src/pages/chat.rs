@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::live::inbox::list_marker;
 use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, ChatListRow, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
@@ -172,10 +173,16 @@ pub async fn chat_page(
         }
     }
     let seen_seq = if chat.is_group { None } else { list.iter().find(|r| r.chat_id == chat_id).and_then(|r| r.other_read_seq) };
+    let list_marker = list_marker(&list);
     let list = list.into_iter().map(|row| ChatListItem::new(row, &user.username, Some(chat_id))).collect();
     let live = position == Position::Latest;
     Ok(ChatPage {
-        layout: Layout { inbox_stream: !live, ..Layout::for_user(user, counts, chat.title().to_string(), "chats") },
+        layout: Layout {
+            inbox_stream: !live,
+            inbox_list: Some(list_marker.clone()),
+            ..Layout::for_user(user, counts, chat.title().to_string(), "chats")
+        },
+        list_marker,
         list,
         mute: MuteState { until: muted_until.filter(|u| *u > Utc::now()), error: forms.mute_error },
         seen_seq,

@@ -3,6 +3,7 @@
 use crate::auth::CurrentUser;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::live::inbox::list_marker;
 use crate::models::{chats, friends, users};
 use crate::views::chats::{ChatListItem, ChatsPage, NewGroupForm};
 use crate::views::Layout;
@@ -14,7 +15,7 @@ pub async fn chats_page(user: &CurrentUser, pool: &DbPool, new_group: NewGroupFo
     })
     .await?;
     Ok(ChatsPage {
-        layout: Layout::for_user(user, counts, "Chats", "chats"),
+        layout: Layout { inbox_list: Some(list_marker(&list)), ..Layout::for_user(user, counts, "Chats", "chats") },
         chats: list.into_iter().map(|row| ChatListItem::new(row, &user.username, None)).collect(),
         friends,
         new_group,

@@ -238,8 +238,12 @@ pub async fn delete_account(
         });
     }
     let name = user.username.clone();
-    let changes = db::run(&pool, move |conn| account::delete(conn, me, &name).map_err(AppError::from)).await?;
-    for change in changes {
+    let deleted = db::run(&pool, move |conn| account::delete(conn, me, &name).map_err(AppError::from)).await?;
+    // Messages that lost my reactions first (their revs come before the lines of leaving).
+    for (chat_id, rev) in deleted.unreacted {
+        hub.publish_reached(chat_id, rev);
+    }
+    for change in deleted.left {
         hub.announce(change);
     }
     // Every session went with the account: end their streams here and elsewhere.

@@ -19,7 +19,7 @@ use crate::live::{stream, Hub, Refusal};
 use crate::models::attachments::AttachmentView;
 use crate::models::chats;
 use crate::models::messages::MessageView;
-use crate::models::{ChatId, Rev};
+use crate::models::{ChatId, Rev, UserId};
 use crate::views::chats::render_message;
 use crate::views::inbox::{render_typing, views_for};
 
@@ -28,10 +28,13 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// What a 429 asks a refused stream to wait (the page polls meanwhile).
 const REFUSED_RETRY: Duration = Duration::from_secs(10);
 
+/// What the page that opens a stream showed.
 #[derive(Deserialize)]
-pub struct Since {
-    /// The rev the page showed (SPEC §7).
+pub struct Shown {
+    /// The chat's rev (SPEC §7; chat streams only).
     since: Option<Rev>,
+    /// The chat list, if the page shows one (`live::inbox::list_marker`).
+    list: Option<String>,
 }
 
 /// `GET /events`: the inbox alone.
@@ -41,8 +44,10 @@ pub async fn inbox(
     user: Result<CurrentUser, AppError>,
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
+    query: web::Query<Shown>,
 ) -> Result<HttpResponse, AppError> {
-    open(req, settings, user, pool, hub, None, None).await
+    let shown = Shown { since: None, ..query.into_inner() };
+    open(req, settings, user, pool, hub, None, shown).await
 }
 
 /// `GET /chats/{chat_id}/events`: the chat and the inbox.
@@ -53,11 +58,11 @@ pub async fn stream(
     pool: web::Data<DbPool>,
     hub: web::Data<Hub>,
     path: web::Path<String>,
-    query: web::Query<Since>,
+    query: web::Query<Shown>,
 ) -> Result<HttpResponse, AppError> {
     // An id that does not parse is a 404, once the login was checked.
     let chat_id = super::id_in_path::<ChatId>(&path).ok();
-    open(req, settings, user, pool, hub, Some(chat_id), query.since).await
+    open(req, settings, user, pool, hub, Some(chat_id), query.into_inner()).await
 }
 
 async fn open(
@@ -68,8 +73,9 @@ async fn open(
     hub: web::Data<Hub>,
     // `None`: the inbox alone; `Some(None)`: a chat id that does not parse.
     chat: Option<Option<ChatId>>,
-    since: Option<Rev>,
+    shown: Shown,
 ) -> Result<HttpResponse, AppError> {
+    let Shown { since, list } = shown;
     let user = match user {
         // A stream reconnecting after its session ended. htmx's SSE extension reconnects
         // by itself and never follows `HX-Redirect`: a 401 makes the chat page poll
@@ -108,9 +114,9 @@ async fn open(
                 .and_then(Rev::new)
                 .or(since);
             // With the people I blocked in a group (SPEC §10: their messages arrive collapsed;
-            // a block made meanwhile applies from the stream's next reconnect or the next page),
-            // and the highest seq the browser has, read before the answer goes out: a change
-            // made after it is an update, never taken for a new message.
+            // the stream follows later blocks, `ChatFeed::blocked`), and the highest seq the
+            // browser has, read before the answer goes out: a change made after it is an
+            // update, never taken for a new message.
             let (membership, blocked, since, known) = db::run(&pool, move |conn| {
                 let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
                 let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
@@ -122,12 +128,21 @@ async fn open(
             .await?
             .ok_or(AppError::NotFound)?;
             let viewer = crate::pages::chat::viewer(&user, &membership);
-            let render = Box::new(move |m: &MessageView, files: &[AttachmentView]| render_message(m, &viewer, &blocked, files));
-            Some(ChatFeed { membership, since, known_seq: Some(known), render, typing: Box::new(render_typing) })
+            let render =
+                Box::new(move |m: &MessageView, files: &[AttachmentView], blocked: &[UserId]| render_message(m, &viewer, blocked, files));
+            let is_group = membership.chat().is_group;
+            Some((ChatFeed { membership, since, known_seq: Some(known), blocked, render, typing: Box::new(render_typing) }, is_group))
         }
     };
     let hub = hub.into_inner();
-    let inbox = Inbox::new(hub.clone(), pool.get_ref().clone(), me, chat_id, views_for(&user, chat_id));
+    let mut inbox = Inbox::new(hub.clone(), pool.get_ref().clone(), me, chat_id, views_for(&user, chat_id)).rendered(list);
+    let feed = match feed {
+        Some((feed, true)) => {
+            inbox = inbox.tracking_blocks(feed.blocked.clone());
+            Some(feed)
+        }
+        other => other.map(|(feed, _)| feed),
+    };
     let events = stream::open(hub, pool.get_ref().clone(), feed, inbox, ticket);
     let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),

@@ -177,9 +177,9 @@ pub async fn choose_username(
     let outcome =
         db::run(&pool, move |conn| oidc_identities::create_user(conn, name.as_str(), &salt, &issuer, &subject).map_err(AppError::from))
             .await?;
-    let (user_id, username) = match outcome {
-        CreateOutcome::Created(user_id) => (user_id, username.as_str().to_string()),
-        CreateOutcome::AlreadyLinked(user_id, username) => (user_id, username),
+    let (user_id, username, created) = match outcome {
+        CreateOutcome::Created(user_id) => (user_id, username.as_str().to_string(), true),
+        CreateOutcome::AlreadyLinked(user_id, username) => (user_id, username, false),
         CreateOutcome::UsernameTaken => {
             let field = Field::err(typed, "That username is taken. Try another one.");
             return Ok(views::invalid(&username_page(oidc.0.name(), csrf.0, field))?);
@@ -187,7 +187,14 @@ pub async fn choose_username(
     };
     // Logging in takes the identity out of the session.
     session.log_in(user_id, &username, user_agent(&req))?;
-    Ok(see_other("/chats"))
+    if !created {
+        // Made by a concurrent request of this sign-in, which showed the codes.
+        return Ok(see_other("/chats"));
+    }
+    // A new account gets its first recovery codes as a password signup does (SPEC §10):
+    // without a password, they are its way back if the provider goes away.
+    session.put(super::account::CODES_DUE, &true)?;
+    Ok(see_other("/signup/recovery-codes"))
 }
 
 /// `POST /settings/oidc/link`: the same flow, linking the provider account to me.

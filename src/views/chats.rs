@@ -334,6 +334,8 @@ pub struct ChatPage {
     pub last_seq: Seq,
     /// The chat's latest change when the page was made: where the live stream starts.
     pub last_rev: crate::models::Rev,
+    /// The chat list beside the chat, as `live::inbox::list_marker`: told to the stream.
+    pub list_marker: String,
     /// The latest messages, followed live; a page of history is not.
     pub live: bool,
     pub composer: Composer,

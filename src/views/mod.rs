@@ -34,6 +34,9 @@ pub struct Layout {
     /// The page opens the person's inbox stream (`GET /events`); false on a live chat
     /// page, whose own stream carries the inbox (one stream per tab, SPEC §6).
     pub inbox_stream: bool,
+    /// The chat list this page rendered, as `live::inbox::list_marker` (on pages with
+    /// the list): the stream sends every item again when the list changed meanwhile.
+    pub inbox_list: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,11 +61,20 @@ impl Layout {
             section,
             search: String::new(),
             inbox_stream: true,
+            inbox_list: None,
         }
     }
 
     pub fn anonymous(title: impl Into<String>, csrf_token: impl Into<String>) -> Self {
-        Layout { title: title.into(), csrf_token: csrf_token.into(), user: None, section: "", search: String::new(), inbox_stream: false }
+        Layout {
+            title: title.into(),
+            csrf_token: csrf_token.into(),
+            user: None,
+            section: "",
+            search: String::new(),
+            inbox_stream: false,
+            inbox_list: None,
+        }
     }
 }
 

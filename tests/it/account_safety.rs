@@ -16,7 +16,7 @@ use crate::helpers::{assert_redirect, count, count_with, select, test_settings, 
 // ---------- helpers ----------
 
 /// The ten codes a recovery-codes page shows.
-fn codes_in(page: &str) -> Vec<String> {
+pub(crate) fn codes_in(page: &str) -> Vec<String> {
     select(page, "ol.recovery-codes code").iter().map(|c| c.trim_start_matches("<code>").trim_end_matches("</code>").to_string()).collect()
 }
 
@@ -30,7 +30,7 @@ async fn signed_up_with_codes(app: &TestApp, name: &str) -> (Actor, Vec<String>)
     (actor, codes)
 }
 
-async fn recover(client: &Client, username: &str, code: &str, new_password: &str) -> reqwest::Response {
+pub(crate) async fn recover(client: &Client, username: &str, code: &str, new_password: &str) -> reqwest::Response {
     client
         .post("/recover", &[("username", username), ("code", code), ("new_password", new_password), ("new_password_confirm", new_password)])
         .await
@@ -373,7 +373,7 @@ async fn recovery_is_throttled_like_login_even_for_a_valid_code() {
 
 // ---------- export ----------
 
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a valid ZIP");
     (0..archive.len())
         .map(|i| {

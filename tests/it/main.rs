@@ -36,6 +36,7 @@ mod oidc;
 mod overload;
 mod picture_limits;
 mod pictures;
+mod safety;
 mod search;
 mod search_more;
 mod search_speed;

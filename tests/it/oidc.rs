@@ -254,7 +254,7 @@ async fn a_first_sign_in_chooses_a_username_and_later_sign_ins_log_straight_in()
     assert_not_logged_in(&browser).await;
 
     let resp = browser.post("/auth/oidc/username", &[("username", "Carol_1")]).await;
-    assert_redirect(&resp, "/chats");
+    assert_redirect(&resp, "/signup/recovery-codes");
     browser.forget_csrf();
     let (status, chats) = browser.get_page("/chats").await;
     assert_eq!(status, StatusCode::OK);
@@ -341,7 +341,7 @@ async fn linking_and_unlinking_in_settings() {
     assert_redirect(&again.get(&callback).await, "/auth/oidc/username");
 
     // An account without a password cannot unlink: 409.
-    assert_redirect(&again.post("/auth/oidc/username", &[("username", "dave")]).await, "/chats");
+    assert_redirect(&again.post("/auth/oidc/username", &[("username", "dave")]).await, "/signup/recovery-codes");
     again.forget_csrf();
     let resp = again.post("/settings/oidc/unlink", &[("current_password", "")]).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
@@ -600,7 +600,7 @@ async fn the_provider_pages_are_valid_html() {
     assert_redirect(&browser.get(&callback).await, "/auth/oidc/username");
     save("username", browser.get_page("/auth/oidc/username").await.1);
     save("username-error", browser.post("/auth/oidc/username", &[("username", "x")]).await.text().await.unwrap());
-    assert_redirect(&browser.post("/auth/oidc/username", &[("username", "carol")]).await, "/chats");
+    assert_redirect(&browser.post("/auth/oidc/username", &[("username", "carol")]).await, "/signup/recovery-codes");
     browser.forget_csrf();
     save("settings-no-password", browser.get_page("/settings").await.1);
 

@@ -12,7 +12,8 @@ use crate::helpers::{count, test_settings, TestApp};
 use crate::oidc::{app_with_provider_env, NAME};
 
 /// In `browser`: from the login page through the provider (whose pages must be under
-/// `provider_pages`) to the username form, which is sent; ends on /chats.
+/// `provider_pages`) to the username form, which is sent; then the first recovery
+/// codes (SPEC §10: a provider account gets them too) and on to /chats.
 pub async fn sign_in_through_the_provider(browser: &Client, app: &TestApp, provider_pages: &str, sub: &str, suggested: &str) {
     browser.goto(&format!("{}/login", app.address)).await.unwrap();
     let button = wait_for(browser, Locator::Css("form[action='/auth/oidc/start'] button"), PAGE, "oidc-button", "the button").await;
@@ -22,6 +23,11 @@ pub async fn sign_in_through_the_provider(browser: &Client, app: &TestApp, provi
     let field = browser.find(Locator::Css("form[action='/auth/oidc/username'] #username")).await.unwrap();
     assert_eq!(field.prop("value").await.unwrap().as_deref(), Some(suggested));
     browser.find(Locator::Css("form[action='/auth/oidc/username'] button[type=submit]")).await.unwrap().click().await.unwrap();
+    let codes = format!("{}/signup/recovery-codes", app.address);
+    wait_until(browser, &format!("return location.href === {codes:?}"), PAGE, "oidc-codes", "lands on the recovery codes").await;
+    let shown = browser.find_all(Locator::Css("ol.recovery-codes code")).await.unwrap();
+    assert_eq!(shown.len(), 10, "ten recovery codes for the new account");
+    browser.find(Locator::Css(".recovery-codes-page a[href='/chats']")).await.unwrap().click().await.unwrap();
     let chats = format!("{}/chats", app.address);
     wait_until(browser, &format!("return location.href === {chats:?}"), PAGE, "oidc-chats", "lands on /chats").await;
 }
