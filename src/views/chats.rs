@@ -504,4 +504,26 @@ mod tests {
             .collect();
         assert_eq!(shape, ["day", "first", "continued", "day", "first"]);
     }
+
+    /// Usernames and emoji are validated before they are stored, so no hostile name
+    /// reaches a reaction today; the accessible name and title are escaped anyway, should
+    /// that ever change (a rename rule, an imported account).
+    #[test]
+    fn a_reactions_accessible_name_escapes_hostile_names() {
+        let (alice, mallory) = (UserId::new_v7(), UserId::new_v7());
+        let mut m = message(alice, MessageKind::Text, Utc::now());
+        let hostile = "\"><script>alert(1)</script><b x='";
+        m.reactions = vec![crate::models::messages::Reaction {
+            emoji: "👍\" onmouseover=\"x".into(),
+            people: vec![(mallory, hostile.into()), (alice, "alice".into())],
+        }];
+        let viewer = Viewer { user_id: alice, username: "alice".into(), csrf_token: String::new(), owns_group: false };
+        let html = render_message(&m, &viewer, &[], &[]);
+        assert!(!html.contains("<script>") && !html.contains("<b x=") && !html.contains("\" onmouseover"), "{html}");
+        let label = html.split("aria-label=\"👍").nth(1).and_then(|rest| rest.split('"').next()).expect("a reaction's label");
+        assert!(label.contains("script") && !label.contains(['<', '>', '\'']), "escaped: {label}");
+        assert!(label.ends_with(" and you"), "{label}");
+        let title = html.split("title=\"").find(|t| t.contains("script")).and_then(|t| t.split('"').next()).expect("a title");
+        assert!(!title.contains(['<', '>', '\'']), "escaped: {title}");
+    }
 }

@@ -12,17 +12,17 @@ use crate::helpers::process::Chaat;
 use crate::helpers::sse::EventStream;
 use crate::helpers::{alice_and_bob, assert_redirect, count, select_attr, test_settings, Actor, Client, TestApp, TestDb};
 
-const BOUNDARY: &str = "chaatTestBoundary7MA4YWxkTrZu0gW";
-const MIB: usize = 1024 * 1024;
+pub(crate) const BOUNDARY: &str = "chaatTestBoundary7MA4YWxkTrZu0gW";
+pub(crate) const MIB: usize = 1024 * 1024;
 
 /// A multipart body as a browser sends it: the token first, then `text`, `client_id`
 /// and each file as a `files` part. File names are written raw (a hostile one stays so).
-fn body(token: &str, text: &str, client_id: Uuid, files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn body(token: &str, text: &str, client_id: Uuid, files: &[(&str, &[u8])]) -> Vec<u8> {
     body_with(token, text, client_id, files, |name| format!("filename=\"{name}\""))
 }
 
 /// `body` with the file name parameter(s) written by `name_param`.
-fn body_with(token: &str, text: &str, client_id: Uuid, files: &[(&str, &[u8])], name_param: impl Fn(&str) -> String) -> Vec<u8> {
+pub(crate) fn body_with(token: &str, text: &str, client_id: Uuid, files: &[(&str, &[u8])], name_param: impl Fn(&str) -> String) -> Vec<u8> {
     let mut out = Vec::new();
     let field = |out: &mut Vec<u8>, name: &str, value: &str| {
         out.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
@@ -45,7 +45,7 @@ fn body_with(token: &str, text: &str, client_id: Uuid, files: &[(&str, &[u8])], 
     out
 }
 
-async fn post_body(client: &Client, chat: Uuid, body: Vec<u8>, htmx: bool) -> Response {
+pub(crate) async fn post_body(client: &Client, chat: Uuid, body: Vec<u8>, htmx: bool) -> Response {
     let mut req = client
         .http
         .post(client.url(&format!("/chats/{chat}/messages")))
@@ -57,13 +57,13 @@ async fn post_body(client: &Client, chat: Uuid, body: Vec<u8>, htmx: bool) -> Re
     req.send().await.unwrap()
 }
 
-async fn send_files(client: &Client, chat: Uuid, text: &str, files: &[(&str, &[u8])]) -> Response {
+pub(crate) async fn send_files(client: &Client, chat: Uuid, text: &str, files: &[(&str, &[u8])]) -> Response {
     let token = client.csrf_token().await;
     post_body(client, chat, body(&token, text, Uuid::new_v4(), files), false).await
 }
 
 /// Rows of the three tables a send with files writes.
-fn stored(app: &TestApp) -> (i64, i64, i64) {
+pub(crate) fn stored(app: &TestApp) -> (i64, i64, i64) {
     let mut conn = app.conn();
     (
         count(&mut conn, "SELECT count(*) AS n FROM messages"),
@@ -73,7 +73,7 @@ fn stored(app: &TestApp) -> (i64, i64, i64) {
 }
 
 /// The `/attachments/{id}` links of a chat page, in order.
-async fn attachment_links(actor: &Actor, chat: Uuid) -> Vec<String> {
+pub(crate) async fn attachment_links(actor: &Actor, chat: Uuid) -> Vec<String> {
     let (status, page) = actor.get_page(&format!("/chats/{chat}")).await;
     assert_eq!(status, StatusCode::OK);
     let doc = scraper::Html::parse_document(&page);
@@ -81,7 +81,7 @@ async fn attachment_links(actor: &Actor, chat: Uuid) -> Vec<String> {
     doc.select(&sel).filter_map(|a| a.value().attr("href").map(str::to_string)).collect()
 }
 
-fn png_with_text_chunk(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png_with_text_chunk(width: u32, height: u32) -> Vec<u8> {
     let img = image::DynamicImage::new_rgb8(width, height);
     let mut out = Vec::new();
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
@@ -151,7 +151,7 @@ fn texts(html: &str, css: &str) -> Vec<String> {
     doc.select(&scraper::Selector::parse(css).unwrap()).map(|e| e.text().collect()).collect()
 }
 
-fn header<'a>(resp: &'a Response, name: &str) -> &'a str {
+pub(crate) fn header<'a>(resp: &'a Response, name: &str) -> &'a str {
     resp.headers().get(name).unwrap_or_else(|| panic!("header {name}")).to_str().unwrap()
 }
 

@@ -9,7 +9,9 @@ mod helpers;
 
 mod account_safety;
 mod accounts;
+mod actions_more;
 mod attachments;
+mod attachments_more;
 mod authz;
 mod batch;
 mod binary;
@@ -39,6 +41,7 @@ mod picture_limits;
 mod pictures;
 mod safety;
 mod search;
+mod search_more;
 mod search_speed;
 mod security;
 mod session_cache;

@@ -16,7 +16,7 @@ const SIZE_MESSAGE: &str = "at most 8192 px a side and 40 megapixels";
 
 /// An all-black PNG, written row by row (the pixels are never held): 64 megapixels
 /// compress to a few hundred KB, as in the attack.
-fn black_png(width: u32, height: u32, color: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
+pub(crate) fn black_png(width: u32, height: u32, color: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(color);
@@ -43,7 +43,7 @@ fn black_png(width: u32, height: u32, color: png::ColorType, depth: png::BitDept
 
 /// The attack's pictures: 7999 × 7999 (just within the old 8000 px bound), RGBA (256 MB
 /// decoded) and RGB (192 MB). Made once per test run.
-fn bomb(color: png::ColorType) -> &'static [u8] {
+pub(crate) fn bomb(color: png::ColorType) -> &'static [u8] {
     static RGBA: OnceLock<Vec<u8>> = OnceLock::new();
     static RGB: OnceLock<Vec<u8>> = OnceLock::new();
     let cell = if color == png::ColorType::Rgba { &RGBA } else { &RGB };

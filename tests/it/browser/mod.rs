@@ -18,11 +18,13 @@ use crate::helpers::{TestApp, PASSWORD};
 
 mod account_safety;
 mod attachments;
+mod attachments_more;
 mod audit;
 mod chat;
 mod inbox;
 mod message_actions;
 mod oidc;
+mod search_more;
 mod wire;
 
 pub const LIVE: Duration = Duration::from_secs(3);
