@@ -20,13 +20,16 @@ start_app() {
     wait_healthy "$port" "$app_pid" "$dir/app.log"
 }
 
-# lifted_limits COMMAND...: runs COMMAND with the throttles and stream caps lifted.
+# lifted_limits COMMAND... &: runs COMMAND with the throttles and stream caps lifted.
+# Only in the background: a function run with `&` is a subshell, which `exec` replaces
+# by COMMAND, so `$!` is the app's own pid (its RSS and CPU are what the load generator
+# reads, and SIGTERM reaches it rather than a shell that would not pass it on).
 lifted_limits() {
     CHAAT_SIGNUPS_PER_ADDR=1000000 CHAAT_LOGIN_ATTEMPTS_PER_ADDR=1000000 CHAAT_LOGIN_FAILURES_PER_USER=1000000 \
     CHAAT_STREAMS_PER_PERSON=1000000 CHAAT_STREAMS_PER_ADDR=1000000 \
     CHAAT_LOGIN_FAILURES_PER_BROWSER=1000000 CHAAT_LOGIN_FAILURES_PER_ADDR_AND_USER=1000000 \
     CHAAT_FRIEND_REQUESTS_PER_10_MIN=1000000 CHAAT_MESSAGES_PER_10_S=1000000 \
-        "$@"
+        exec "$@"
 }
 
 # wait_healthy PORT PID LOG: until /healthz answers (30 s at most, or the process died).
