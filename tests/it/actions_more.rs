@@ -30,7 +30,8 @@ fn last_rev(app: &TestApp, chat: Uuid) -> i64 {
     count_with(&mut app.conn(), "SELECT last_rev AS n FROM chats WHERE chat_id = $1", chat)
 }
 
-const LISTENERS: &str = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+const LISTENERS: &str =
+    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chaat-listener'";
 
 async fn wait_for_listeners(app: &TestApp, n: i64) {
     let started = Instant::now();
@@ -54,7 +55,7 @@ async fn edits_and_reactions_arrive_once_through_a_killed_listen_connection() {
     for round in 0..3i64 {
         wait_for_listeners(&first, 2).await;
         let killed = diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chaat-listener'",
         )
         .execute(&mut first.conn())
         .unwrap();

@@ -363,10 +363,16 @@ async fn changes_arrive_live_as_updates_and_polling_returns_them() {
     let (alice, bob, chat) = alice_and_bob(&app.address).await;
     alice.send(chat, "one").await;
     let mut stream = EventStream::open(&bob, &format!("/chats/{chat}/events?since=1"), None).await;
+    // Each change waits for its event: a stream that catches up after a later change
+    // sends a message once, in its current form (SPEC §7), so sending all three first
+    // could rightly give "two" with its reaction's rev and no event of its own.
+    let mut events = vec![];
     edit(&alice, chat, 1, "one!").await;
+    events.extend(stream.take(1, WAIT).await);
     alice.send(chat, "two").await;
+    events.extend(stream.take(1, WAIT).await);
     react(&bob, chat, 2, "👍").await;
-    let events = stream.take(3, WAIT).await;
+    events.extend(stream.take(1, WAIT).await);
     assert_eq!(events.iter().map(|e| e.seq()).collect::<Vec<_>>(), vec![2, 3, 4], "ids are revs");
     assert_eq!(events[0].event.as_deref(), Some("update"));
     assert!(events[0].data.contains("one!") && events[0].data.contains("data-seq=\"1\""));
