@@ -1,7 +1,9 @@
 //! Sends written together (group commit, issue 19): one statement, the `send_messages`
-//! function (migration 000029), writes every send of a batch in one transaction, each
-//! with the guards of `NewMessage::send` and an outcome of its own: a refused send does
-//! not fail the others. The batcher (`crate::send_batch`) gathers them.
+//! function, writes every send of a batch in one transaction, each with the guards of
+//! `NewMessage::send` and an outcome of its own: a refused send does not fail the
+//! others. Migration 000034 writes the batch as a set (one insert for all its messages,
+//! each chat's row updated once), falling back to 000029's send-by-send loop for a batch
+//! that replies to one of its own sends. The batcher (`crate::send_batch`) gathers them.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

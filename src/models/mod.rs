@@ -5,7 +5,7 @@
 //! 1. Diesel's query builder by default: it checks columns and types at compile time.
 //! 2. Raw SQL only where the builder cannot say it (a join on `CASE`, `ON CONFLICT` on an
 //!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function (and
-//!    `send_messages`, the batch of 000029), text
+//!    `send_messages`, the batch of 000029 and 000034), text
 //!    search: `@@`, `to_tsquery`, `search_fold`, the `tsvector` column). Raw SQL
 //!    always goes through `db::prepared` (parsed and planned once per connection), with
 //!    every value bound (`$1`…), and is written out whole in the function that runs it:

@@ -65,7 +65,7 @@ fn one_writer(settings: Settings) -> Settings {
 }
 
 /// Friends `a` and `b` (signed up at `base`) and their direct chat.
-async fn pair(base: &str, a: &str, b: &str) -> (Actor, Actor, Uuid) {
+pub(crate) async fn pair(base: &str, a: &str, b: &str) -> (Actor, Actor, Uuid) {
     let a = Actor::sign_up(base, a).await;
     let b = Actor::sign_up(base, b).await;
     a.befriend(&b).await;
@@ -113,26 +113,26 @@ async fn until_a_batch_waits_for_a_lock(url: &str) {
 }
 
 #[derive(diesel::QueryableByName, Debug, Clone)]
-struct Stored {
+pub(crate) struct Stored {
     #[diesel(sql_type = SqlUuid)]
-    chat_id: Uuid,
+    pub chat_id: Uuid,
     #[diesel(sql_type = BigInt)]
-    seq: i64,
+    pub seq: i64,
     #[diesel(sql_type = BigInt)]
-    rev: i64,
+    pub rev: i64,
     #[diesel(sql_type = SqlUuid)]
-    message_id: Uuid,
+    pub message_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
-    client_id: Option<Uuid>,
+    pub client_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
-    text: String,
+    pub text: String,
     /// The transaction that wrote it.
     #[diesel(sql_type = Text)]
-    tx: String,
+    pub tx: String,
 }
 
 /// Every message of the database, by chat and seq.
-fn stored(url: &str) -> Vec<Stored> {
+pub(crate) fn stored(url: &str) -> Vec<Stored> {
     diesel::sql_query("SELECT chat_id, seq, rev, message_id, client_id, text, xmin::text AS tx FROM messages ORDER BY chat_id, seq")
         .load(&mut PgConnection::establish(url).unwrap())
         .unwrap()
@@ -265,7 +265,7 @@ async fn concurrent_sends_into_several_chats_are_all_stored_gap_free_each_answer
     assert!(transactions * 2 <= direct.len(), "{} messages in {transactions} transactions", direct.len());
 }
 
-fn user(url: &str, name: &str) -> UserId {
+pub(crate) fn user(url: &str, name: &str) -> UserId {
     #[derive(diesel::QueryableByName)]
     struct U {
         #[diesel(sql_type = SqlUuid)]

@@ -14,6 +14,7 @@ mod attachments;
 mod attachments_more;
 mod authz;
 mod batch;
+mod batch_outcomes;
 mod binary;
 mod browser;
 mod chats;
