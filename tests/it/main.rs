@@ -16,6 +16,7 @@ mod authz;
 mod batch;
 mod binary;
 mod browser;
+mod chat_keys;
 mod chats;
 mod cluster;
 mod cluster_balancer;
