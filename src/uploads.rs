@@ -253,6 +253,7 @@ enum Stored {
 /// What the body hands the transaction.
 enum Cmd {
     Chunk {
+        chat_id: ChatId,
         id: AttachmentId,
         n: i32,
         bytes: Vec<u8>,
@@ -374,7 +375,7 @@ impl Upload {
                 let bytes = std::mem::replace(&mut buffer, rest);
                 hasher.update(&bytes);
                 size += bytes.len() as u64;
-                if self.tx.send(Cmd::Chunk { id: meta.id, n, bytes }).await.is_err() {
+                if self.tx.send(Cmd::Chunk { chat_id: meta.chat_id, id: meta.id, n, bytes }).await.is_err() {
                     return Ok(Stored::WorkerGone);
                 }
                 n += 1;
@@ -394,9 +395,9 @@ impl Upload {
         sides: Option<(u32, u32)>,
         thumb: Option<picture::Encoded>,
     ) -> bool {
-        let id = meta.id;
+        let (chat_id, id) = (meta.chat_id, meta.id);
         for (n, piece) in bytes.chunks(CHUNK_BYTES).enumerate() {
-            if self.tx.send(Cmd::Chunk { id, n: n as i32, bytes: piece.to_vec() }).await.is_err() {
+            if self.tx.send(Cmd::Chunk { chat_id, id, n: n as i32, bytes: piece.to_vec() }).await.is_err() {
                 return false;
             }
         }
@@ -469,7 +470,7 @@ fn worker(
         loop {
             match rx.blocking_recv() {
                 None => return Err(Stop::Aborted),
-                Some(Cmd::Chunk { id, n, bytes }) => attachments::insert_chunk(conn, id, n, &bytes)?,
+                Some(Cmd::Chunk { chat_id, id, n, bytes }) => attachments::insert_chunk(conn, chat_id, id, n, &bytes)?,
                 Some(Cmd::Row(row)) => {
                     used += row.size;
                     if used > quota_bytes {

@@ -7,15 +7,16 @@ pub mod sql_types {
 }
 
 diesel::table! {
-    attachment_chunks (attachment_id, n) {
+    attachment_chunks (attachment_id, chat_id, n) {
         attachment_id -> Uuid,
         n -> Int4,
         bytes -> Bytea,
+        chat_id -> Uuid,
     }
 }
 
 diesel::table! {
-    attachments (attachment_id) {
+    attachments (attachment_id, chat_id) {
         attachment_id -> Uuid,
         message_id -> Uuid,
         chat_id -> Uuid,
@@ -125,7 +126,7 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
-    messages (message_id) {
+    messages (message_id, chat_id) {
         message_id -> Uuid,
         chat_id -> Uuid,
         seq -> Int8,
@@ -143,11 +144,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_edits (message_id, replaced_rev) {
+    message_edits (message_id, chat_id, replaced_rev) {
         message_id -> Uuid,
         replaced_rev -> Int8,
         text -> Text,
         written_at -> Timestamptz,
+        chat_id -> Uuid,
     }
 }
 
@@ -160,11 +162,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_reactions (message_id, emoji, user_id) {
+    message_reactions (message_id, chat_id, emoji, user_id) {
         message_id -> Uuid,
         emoji -> Text,
         user_id -> Uuid,
         reacted_at -> Timestamptz,
+        chat_id -> Uuid,
     }
 }
 
@@ -211,18 +214,14 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(attachment_chunks -> attachments (attachment_id));
 diesel::joinable!(attachments -> chats (chat_id));
-diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(attachments -> users (uploader));
 diesel::joinable!(chat_participants -> chats (chat_id));
 diesel::joinable!(chat_participants -> users (user_id));
 diesel::joinable!(chats -> users (created_by));
 diesel::joinable!(direct_chats -> chats (chat_id));
 diesel::joinable!(display_pictures -> users (user_id));
-diesel::joinable!(message_edits -> messages (message_id));
 diesel::joinable!(message_mentions -> users (user_id));
-diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
 diesel::joinable!(oidc_identities -> users (user_id));

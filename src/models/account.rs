@@ -61,7 +61,10 @@ pub fn delete(conn: &mut PgConnection, me: UserId, username: &str) -> QueryResul
             .load(conn)?;
         // Every message I reacted to (in chats I may have left since), by chat and seq.
         let reacted: Vec<(ChatId, Seq, MessageId)> = message_reactions::table
-            .inner_join(messages::table)
+            .inner_join(
+                messages::table
+                    .on(messages::message_id.eq(message_reactions::message_id).and(messages::chat_id.eq(message_reactions::chat_id))),
+            )
             .filter(message_reactions::user_id.eq(me))
             .select((messages::chat_id, messages::seq, messages::message_id))
             .distinct()
@@ -109,7 +112,10 @@ pub fn delete(conn: &mut PgConnection, me: UserId, username: &str) -> QueryResul
 fn unreact(conn: &mut PgConnection, me: UserId, chat_id: ChatId, reacted: &[MessageId]) -> QueryResult<Rev> {
     let mut rev: Rev = chats::table.find(chat_id).select(chats::last_rev).for_update().first(conn)?;
     diesel::delete(
-        message_reactions::table.filter(message_reactions::user_id.eq(me)).filter(message_reactions::message_id.eq_any(reacted)),
+        message_reactions::table
+            .filter(message_reactions::user_id.eq(me))
+            .filter(message_reactions::chat_id.eq(chat_id))
+            .filter(message_reactions::message_id.eq_any(reacted)),
     )
     .execute(conn)?;
     for message_id in reacted {
@@ -117,7 +123,7 @@ fn unreact(conn: &mut PgConnection, me: UserId, chat_id: ChatId, reacted: &[Mess
             .set(chats::last_rev.eq(chats::last_rev + 1))
             .returning(chats::last_rev)
             .get_result(conn)?;
-        diesel::update(messages::table.find(message_id)).set(messages::rev.eq(rev)).execute(conn)?;
+        diesel::update(messages::table.find((message_id, chat_id))).set(messages::rev.eq(rev)).execute(conn)?;
     }
     Ok(rev)
 }

@@ -54,7 +54,7 @@ pub struct Attachment {
 
 /// The chat a file belongs to, to look up the reader's membership (no content).
 pub fn chat_of(conn: &mut PgConnection, id: AttachmentId) -> QueryResult<Option<ChatId>> {
-    attachments::table.find(id).select(attachments::chat_id).first(conn).optional()
+    attachments::table.filter(attachments::attachment_id.eq(id)).select(attachments::chat_id).first(conn).optional()
 }
 
 /// A file of the reader's chat (issue 17's export reads files with this and `chunk`).
@@ -79,11 +79,11 @@ pub fn find(conn: &mut PgConnection, membership: &Membership, id: AttachmentId) 
         .optional()
 }
 
-/// The `n`th chunk (from 0) of a file of the reader's chat; `None` past the last.
+/// The `n`th chunk (from 0) of a file of the reader's chat; `None` past the last. The
+/// chunk's own `chat_id` is its file's (a composite key, 000033), so no join is needed.
 pub fn chunk(conn: &mut PgConnection, membership: &Membership, id: AttachmentId, n: i32) -> QueryResult<Option<Vec<u8>>> {
     attachment_chunks::table
-        .inner_join(attachments::table)
-        .filter(attachments::chat_id.eq(membership.chat_id()))
+        .filter(attachment_chunks::chat_id.eq(membership.chat_id()))
         .filter(attachment_chunks::attachment_id.eq(id))
         .filter(attachment_chunks::n.eq(n))
         .select(attachment_chunks::bytes)
@@ -145,8 +145,8 @@ pub fn sent_by_reader(conn: &mut PgConnection, membership: &Membership) -> Query
 
 /// Deletes a message's files (issue 14's delete calls this in its transaction; deleting
 /// the message row does the same by cascade). Returns how many files went.
-pub fn erase_for_message(conn: &mut PgConnection, message_id: MessageId) -> QueryResult<usize> {
-    diesel::delete(attachments::table.filter(attachments::message_id.eq(message_id))).execute(conn)
+pub fn erase_for_message(conn: &mut PgConnection, chat_id: ChatId, message_id: MessageId) -> QueryResult<usize> {
+    diesel::delete(attachments::table.filter(attachments::chat_id.eq(chat_id)).filter(attachments::message_id.eq(message_id))).execute(conn)
 }
 
 /// Bytes a person has stored in files.
@@ -190,9 +190,16 @@ pub struct NewAttachment {
     pub thumb_height: Option<i32>,
 }
 
-pub fn insert_chunk(conn: &mut PgConnection, id: AttachmentId, n: i32, bytes: &[u8]) -> QueryResult<()> {
+/// A chunk of a file of `chat_id` (written before the file's row: the key that says the
+/// file is of this chat is checked at commit).
+pub fn insert_chunk(conn: &mut PgConnection, chat_id: ChatId, id: AttachmentId, n: i32, bytes: &[u8]) -> QueryResult<()> {
     diesel::insert_into(attachment_chunks::table)
-        .values((attachment_chunks::attachment_id.eq(id), attachment_chunks::n.eq(n), attachment_chunks::bytes.eq(bytes)))
+        .values((
+            attachment_chunks::attachment_id.eq(id),
+            attachment_chunks::chat_id.eq(chat_id),
+            attachment_chunks::n.eq(n),
+            attachment_chunks::bytes.eq(bytes),
+        ))
         .execute(conn)
         .map(|_| ())
 }

@@ -89,7 +89,7 @@ pub(super) fn take_rev(conn: &mut PgConnection, target: &Target) -> QueryResult<
         .set(chats::last_rev.eq(chats::last_rev + 1))
         .returning(chats::last_rev)
         .get_result(conn)?;
-    diesel::update(messages::table.find(target.message_id)).set(messages::rev.eq(rev)).execute(conn)?;
+    diesel::update(messages::table.find((target.message_id, target.chat_id))).set(messages::rev.eq(rev)).execute(conn)?;
     Ok(rev)
 }
 
@@ -110,7 +110,7 @@ fn touch_replies(conn: &mut PgConnection, target: &Target) -> QueryResult<Vec<Me
             .set(chats::last_rev.eq(chats::last_rev + 1))
             .returning(chats::last_rev)
             .get_result(conn)?;
-        diesel::update(messages::table.find(message_id)).set(messages::rev.eq(rev)).execute(conn)?;
+        diesel::update(messages::table.find((message_id, target.chat_id))).set(messages::rev.eq(rev)).execute(conn)?;
         out.push(message_reads::reload(conn, target.chat_id, message_id)?);
     }
     Ok(out)
@@ -146,12 +146,13 @@ pub fn edit(conn: &mut PgConnection, membership: &Membership, seq: Seq, text: &M
         diesel::insert_into(message_edits::table)
             .values((
                 message_edits::message_id.eq(target.message_id),
+                message_edits::chat_id.eq(target.chat_id),
                 message_edits::replaced_rev.eq(rev),
                 message_edits::text.eq(&target.text),
                 message_edits::written_at.eq(target.edited_at.unwrap_or(target.sent_time)),
             ))
             .execute(conn)?;
-        diesel::update(messages::table.find(target.message_id))
+        diesel::update(messages::table.find((target.message_id, target.chat_id)))
             .set((messages::text.eq(text.as_str()), messages::edited_at.eq(diesel::dsl::now)))
             .execute(conn)?;
         mentions::record(conn, target.chat_id, target.seq, target.is_group, &crate::domain::mentions::mentioned(text.as_str()))?;
@@ -173,15 +174,23 @@ pub fn delete(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Que
             return Ok(Err(Refusal::NotAllowed));
         }
         take_rev(conn, &target)?;
-        diesel::delete(message_edits::table.filter(message_edits::message_id.eq(target.message_id))).execute(conn)?;
-        diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(target.message_id))).execute(conn)?;
+        diesel::delete(
+            message_edits::table.filter(message_edits::chat_id.eq(target.chat_id)).filter(message_edits::message_id.eq(target.message_id)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            message_reactions::table
+                .filter(message_reactions::chat_id.eq(target.chat_id))
+                .filter(message_reactions::message_id.eq(target.message_id)),
+        )
+        .execute(conn)?;
         diesel::delete(
             message_mentions::table.filter(message_mentions::chat_id.eq(target.chat_id)).filter(message_mentions::seq.eq(target.seq)),
         )
         .execute(conn)?;
         // Its files go in the same transaction (SPEC §7: erased from the database).
-        super::attachments::erase_for_message(conn, target.message_id)?;
-        diesel::update(messages::table.find(target.message_id))
+        super::attachments::erase_for_message(conn, target.chat_id, target.message_id)?;
+        diesel::update(messages::table.find((target.message_id, target.chat_id)))
             .set((messages::text.eq(""), messages::edited_at.eq(None::<DateTime<Utc>>), messages::deleted_at.eq(diesel::dsl::now)))
             .execute(conn)?;
         let message = message_reads::reload(conn, target.chat_id, target.message_id)?;
@@ -204,6 +213,7 @@ pub fn history(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Qu
         return Ok(None);
     }
     let earlier = message_edits::table
+        .filter(message_edits::chat_id.eq(message.chat_id))
         .filter(message_edits::message_id.eq(message.message_id))
         .order(message_edits::replaced_rev)
         .select((message_edits::text, message_edits::written_at))

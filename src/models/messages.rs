@@ -149,6 +149,7 @@ fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Row>) -> QueryRe
     let ids: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
     let reacted: Vec<(MessageId, String, UserId, String)> = message_reactions::table
         .inner_join(users::table)
+        .filter(message_reactions::chat_id.eq(chat_id))
         .filter(message_reactions::message_id.eq_any(&ids))
         .order((message_reactions::reacted_at, message_reactions::emoji, message_reactions::user_id))
         .select((message_reactions::message_id, message_reactions::emoji, users::user_id, users::username))
@@ -265,7 +266,11 @@ pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Query
 
 /// Re-reads messages by id after a change, decorated (for the live update).
 pub(super) fn reload(conn: &mut PgConnection, chat_id: ChatId, message_id: MessageId) -> QueryResult<MessageView> {
-    let row: Row = with_senders!().filter(messages::message_id.eq(message_id)).select(message_columns!()).first(conn)?;
+    let row: Row = with_senders!()
+        .filter(messages::chat_id.eq(chat_id))
+        .filter(messages::message_id.eq(message_id))
+        .select(message_columns!())
+        .first(conn)?;
     decorate(conn, chat_id, vec![row])?.pop().ok_or(diesel::result::Error::NotFound)
 }
 

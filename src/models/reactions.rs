@@ -22,17 +22,19 @@ pub fn toggle(conn: &mut PgConnection, membership: &Membership, seq: Seq, emoji:
             Ok(t) => t,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let mine = message_reactions::table.find((target.message_id, emoji.as_str(), membership.viewer()));
+        let mine = message_reactions::table.find((target.message_id, target.chat_id, emoji.as_str(), membership.viewer()));
         let removed = diesel::delete(mine).execute(conn)?;
         if removed == 0 {
             let emoji_there = diesel::select(diesel::dsl::exists(
                 message_reactions::table
+                    .filter(message_reactions::chat_id.eq(target.chat_id))
                     .filter(message_reactions::message_id.eq(target.message_id))
                     .filter(message_reactions::emoji.eq(emoji.as_str())),
             ))
             .get_result::<bool>(conn)?;
             if !emoji_there {
                 let distinct: i64 = message_reactions::table
+                    .filter(message_reactions::chat_id.eq(target.chat_id))
                     .filter(message_reactions::message_id.eq(target.message_id))
                     .select(diesel::dsl::count(message_reactions::emoji).aggregate_distinct())
                     .first(conn)?;
@@ -43,6 +45,7 @@ pub fn toggle(conn: &mut PgConnection, membership: &Membership, seq: Seq, emoji:
             diesel::insert_into(message_reactions::table)
                 .values((
                     message_reactions::message_id.eq(target.message_id),
+                    message_reactions::chat_id.eq(target.chat_id),
                     message_reactions::emoji.eq(emoji.as_str()),
                     message_reactions::user_id.eq(membership.viewer()),
                 ))

@@ -17,6 +17,7 @@ mod batch;
 mod batch_outcomes;
 mod binary;
 mod browser;
+mod chat_keys;
 mod chats;
 mod cluster;
 mod cluster_balancer;

@@ -561,7 +561,8 @@ async fn a_blocked_persons_mention_marks_nothing_and_their_message_folds_with_it
 
 /// A database that took account safety (000022) and search speed (000023) before
 /// message actions (main's order of landing): 000021 then runs on it, 000025 after it,
-/// and the one send left keeps both the block guard and the rev.
+/// and the one send left keeps both the block guard and the rev. (000033 changes the
+/// tables of 000021, so it goes back first and runs again last.)
 #[actix_web::test]
 async fn message_actions_migrate_a_database_already_past_account_safety() {
     use diesel::migration::MigrationSource;
@@ -569,7 +570,7 @@ async fn message_actions_migrate_a_database_already_past_account_safety() {
     let db = crate::helpers::TestDb::new();
     let mut conn = db.conn();
     let all = MigrationSource::<diesel::pg::Pg>::migrations(&chaat::db::migrate::MIGRATIONS).unwrap();
-    for name in ["000025_message_actions_functions", "000021_message_actions"] {
+    for name in ["000033_chat_id_on_children", "000025_message_actions_functions", "000021_message_actions"] {
         let m = all.iter().find(|m| m.name().to_string().ends_with(name)).unwrap_or_else(|| panic!("{name}"));
         conn.revert_migration(m.as_ref()).unwrap_or_else(|e| panic!("revert {name}: {e}"));
     }
