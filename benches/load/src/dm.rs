@@ -94,37 +94,54 @@ async fn send_loop(i: usize, pair: Arc<Pair>, opts: DmOptions) -> Sent {
 /// when it is done) or `limit` passed. A message number past `max_messages` was not
 /// sent by this run's sender and is not counted.
 async fn listen(mut stream: EventStream, mut acked: watch::Receiver<Option<usize>>, limit: Duration, max_messages: usize) -> Received {
-    let mut r = Received { at: Vec::new(), duplicates: 0, stream_error: None };
-    // Per message number, whether it arrived (numbers are dense, from 0).
-    let (mut seen, mut distinct) = (Vec::<bool>::new(), 0);
+    let mut r =
+        Arrivals { received: Received { at: Vec::new(), duplicates: 0, stream_error: None }, seen: Vec::new(), distinct: 0, max_messages };
     let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
     loop {
-        if acked.borrow().is_some_and(|n| distinct >= n) {
-            return r;
+        if acked.borrow().is_some_and(|n| r.distinct >= n) {
+            return r.received;
         }
         tokio::select! {
-            _ = &mut deadline => return r,
-            changed = acked.changed() => if changed.is_err() { return r },
+            _ = &mut deadline => return r.received,
+            changed = acked.changed() => if changed.is_err() { return r.received },
             event = stream.next_block() => match event {
                 Ok(Some(block)) => {
                     let now = Instant::now();
-                    if let Some((_, n)) = block.marker().filter(|(_, n)| *n < max_messages) {
-                        if n >= seen.len() {
-                            seen.resize(n + 1, false);
-                        }
-                        if seen[n] {
-                            r.duplicates += 1;
-                        } else {
-                            seen[n] = true;
-                            distinct += 1;
-                            r.at.push((n, now));
-                        }
+                    r.record(block.marker(), now);
+                    // The rest of what that read brought, without another wait.
+                    while let Some(block) = stream.next_buffered() {
+                        r.record(block.marker(), now);
                     }
                 }
-                Ok(None) => { r.stream_error = Some("the server ended the stream".into()); return r }
-                Err(e) => { r.stream_error = Some(e.to_string()); return r }
+                Ok(None) => { r.received.stream_error = Some("the server ended the stream".into()); return r.received }
+                Err(e) => { r.received.stream_error = Some(e.to_string()); return r.received }
             },
+        }
+    }
+}
+
+/// A listener's record of what arrived.
+struct Arrivals {
+    received: Received,
+    /// Per message number, whether it arrived (numbers are dense, from 0).
+    seen: Vec<bool>,
+    distinct: usize,
+    max_messages: usize,
+}
+
+impl Arrivals {
+    fn record(&mut self, marker: Option<(usize, usize)>, now: Instant) {
+        let Some((_, n)) = marker.filter(|(_, n)| *n < self.max_messages) else { return };
+        if n >= self.seen.len() {
+            self.seen.resize((n + 1).max(self.seen.len() * 2), false);
+        }
+        if self.seen[n] {
+            self.received.duplicates += 1;
+        } else {
+            self.seen[n] = true;
+            self.distinct += 1;
+            self.received.at.push((n, now));
         }
     }
 }

@@ -91,7 +91,7 @@ impl Conn {
         let mut searched = 0;
         loop {
             let pending = &self.buf[self.pos..];
-            if let Some(i) = find(&pending[searched..], b"\r\n\r\n") {
+            if let Some(i) = memchr::memmem::find(&pending[searched..], b"\r\n\r\n") {
                 let end = searched + i + 4;
                 let head = parse_head(&pending[..end])?;
                 self.pos += end;
@@ -193,7 +193,7 @@ impl Dechunk {
                     self.state = if take == left { ChunkState::DataEnd } else { ChunkState::Data(left - take) };
                 }
                 ChunkState::Size | ChunkState::DataEnd | ChunkState::Trailer => {
-                    let Some(lf) = input[i..].iter().position(|&b| b == b'\n') else { return Ok((i, false)) };
+                    let Some(lf) = memchr::memchr(b'\n', &input[i..]) else { return Ok((i, false)) };
                     let line = input[i..i + lf].strip_suffix(b"\r").unwrap_or(&input[i..i + lf]);
                     i += lf + 1;
                     self.state = match self.state {
@@ -257,11 +257,6 @@ pub fn parse_head(bytes: &[u8]) -> io::Result<Head> {
         (_, false, None) => Framing::Close,
     };
     Ok(head)
-}
-
-/// The first position of `needle` in `hay`.
-pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn invalid(what: &str) -> io::Error {

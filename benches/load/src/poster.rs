@@ -6,10 +6,12 @@
 //! per post, by the posting task itself.
 
 use std::io::Write;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use tokio::time::Sleep;
 use uuid::Uuid;
 
 use crate::h1::{Conn, Framing};
@@ -20,31 +22,32 @@ use crate::person::Person;
 const IDLE: Duration = Duration::from_secs(3);
 
 pub struct Poster {
+    link: Link,
+    request: Vec<u8>,
+    body: Vec<u8>,
+    /// Each post's time limit: one timer moved on per post (a later deadline only
+    /// updates the registered timer) rather than a timer set up and torn down per post.
+    timer: Pin<Box<Sleep>>,
+    ids: ClientIds,
+}
+
+/// The person's connection and the headers of its posts.
+struct Link {
     person: Arc<Person>,
     /// The headers after the request line, up to `content-length: ` (its value and the
     /// body follow).
     headers: Vec<u8>,
-    request: Vec<u8>,
-    body: Vec<u8>,
     conn: Option<Conn>,
     last_used: Instant,
-    ids: ClientIds,
 }
 
 impl Poster {
-    /// For `person` (its session and CSRF token as they are now).
+    /// For `person` (its session and CSRF token as they are now). Inside a runtime.
     pub fn new(person: Arc<Person>) -> Self {
-        let mut poster = Poster {
-            person,
-            headers: Vec::new(),
-            request: Vec::with_capacity(1024),
-            body: Vec::with_capacity(256),
-            conn: None,
-            last_used: Instant::now(),
-            ids: ClientIds::new(),
-        };
-        poster.compose_headers();
-        poster
+        let timer = Box::pin(tokio::time::sleep(person.request_timeout()));
+        let mut link = Link { person, headers: Vec::new(), conn: None, last_used: Instant::now() };
+        link.compose_headers();
+        Poster { link, request: Vec::with_capacity(1024), body: Vec::with_capacity(256), timer, ids: ClientIds::new() }
     }
 
     /// Sends `text` to `path` (a chat's `/chats/{id}/messages`) with a fresh client id;
@@ -70,29 +73,37 @@ impl Poster {
             if i > 0 {
                 self.body.push(b'&');
             }
-            self.body.extend(url::form_urlencoded::byte_serialize(name.as_bytes()).flat_map(str::bytes));
+            urlencode(&mut self.body, name);
             self.body.push(b'=');
-            self.body.extend(url::form_urlencoded::byte_serialize(value.as_bytes()).flat_map(str::bytes));
+            urlencode(&mut self.body, value);
         }
         self.request.clear();
         let _ = write!(self.request, "POST {path} HTTP/1.1\r\n");
-        self.request.extend_from_slice(&self.headers);
+        self.request.extend_from_slice(&self.link.headers);
         let _ = write!(self.request, "{}\r\n\r\n", self.body.len());
         self.request.extend_from_slice(&self.body);
-        match tokio::time::timeout(self.person.request_timeout(), self.round_trip()).await {
-            Ok(Ok(status)) => Ok(status),
-            Ok(Err(e)) => {
-                self.conn = None;
+        self.timer.as_mut().reset(tokio::time::Instant::now() + self.link.person.request_timeout());
+        let outcome = tokio::select! {
+            biased;
+            result = self.link.round_trip(&self.request) => Some(result),
+            _ = &mut self.timer => None,
+        };
+        match outcome {
+            Some(Ok(status)) => Ok(status),
+            Some(Err(e)) => {
+                self.link.conn = None;
                 Err(e)
             }
-            Err(_) => {
-                self.conn = None;
+            None => {
+                self.link.conn = None;
                 bail!("POST {path} timed out");
             }
         }
     }
+}
 
-    async fn round_trip(&mut self) -> anyhow::Result<u16> {
+impl Link {
+    async fn round_trip(&mut self, request: &[u8]) -> anyhow::Result<u16> {
         if self.last_used.elapsed() > IDLE {
             self.conn = None;
         }
@@ -100,7 +111,7 @@ impl Poster {
             self.conn = Some(Conn::connect(self.person.addr()).await?);
         }
         let Some(conn) = self.conn.as_mut() else { bail!("no connection") };
-        conn.write_all(&self.request).await?;
+        conn.write_all(request).await?;
         let head = conn.read_head().await?;
         // Read the fragment, as the browser does, so the connection is reusable.
         conn.skip_body(head.framing).await?;
@@ -130,6 +141,19 @@ impl Poster {
     }
 }
 
+/// Appends `s` form-urlencoded as reqwest's `.form` does (`application/x-www-form-urlencoded`:
+/// alphanumerics and `*-._` as they are, space as `+`, every other byte `%XX`).
+fn urlencode(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
+    }
+}
+
 /// Fresh random (v4) client ids without a system call each: one random v4 per poster
 /// with a counter in its low 32 bits (random bits of a v4; version and variant untouched),
 /// so a poster's ids never repeat and two posters' collide with odds of a random v4's.
@@ -152,6 +176,15 @@ impl ClientIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forms_are_encoded_as_reqwest_encodes_them() {
+        let text = "LDM1-2. a message, ünïcode & 100% = done*_-~+/";
+        let mut mine = Vec::new();
+        urlencode(&mut mine, text);
+        let theirs: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        assert_eq!(String::from_utf8(mine).unwrap_or_default(), theirs);
+    }
 
     #[test]
     fn client_ids_are_distinct_v4_uuids() {

@@ -9,7 +9,7 @@
 
 use anyhow::bail;
 
-use crate::h1::{find, Conn, Dechunk, Framing};
+use crate::h1::{Conn, Dechunk, Framing};
 use crate::person::Person;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +44,31 @@ pub fn parse_block(block: &str) -> Option<Event> {
 pub struct EventStream {
     conn: Conn,
     body: BodyState,
-    /// The decoded body; `events[start..]` is not consumed yet.
-    events: Vec<u8>,
-    start: usize,
-    /// Where the search for the next blank line resumes.
-    scanned: usize,
+    split: Splitter,
     /// Named (inbox) events read past so far.
     pub named: u64,
+}
+
+/// The decoded body, cut into event blocks as it arrives.
+#[derive(Debug, Default)]
+struct Splitter {
+    /// `events[start..]` is not consumed yet.
+    events: Vec<u8>,
+    start: usize,
+    /// The start of the first line of the current block not read yet (the lines
+    /// before it were read into `lines`).
+    scanned: usize,
+    lines: LineKinds,
+    /// Named events read past.
+    named: u64,
+}
+
+/// What the lines of a block read so far hold.
+#[derive(Debug, Default, Clone, Copy)]
+struct LineKinds {
+    data: bool,
+    id: bool,
+    named: bool,
 }
 
 /// How the body is delimited: the app's streams are chunked; others are read as sent.
@@ -79,7 +97,15 @@ impl<'a> Block<'a> {
 
     /// The load marker in its data (as [`marker`] finds it in the joined data).
     pub fn marker(&self) -> Option<(usize, usize)> {
-        let line = self.data_lines().find(|l| find(l, MARK.as_bytes()).is_some())?;
+        // The first occurrence in the block is in a data line (id and event lines hold
+        // numbers and names) unless the stream is not Chaat's: then line by line.
+        let at = memchr::memmem::find(self.raw, MARK.as_bytes())?;
+        let line_start = memchr::memrchr(b'\n', &self.raw[..at]).map_or(0, |i| i + 1);
+        if self.raw[line_start..].starts_with(b"data:") {
+            let line_end = memchr::memchr(b'\n', &self.raw[at..]).map_or(self.raw.len(), |i| at + i);
+            return marker_in(&self.raw[at..line_end]);
+        }
+        let line = self.data_lines().find(|l| memchr::memmem::find(l, MARK.as_bytes()).is_some())?;
         marker_in(line)
     }
 }
@@ -119,7 +145,7 @@ impl EventStream {
             Framing::Length(n) => BodyState::Length(n),
             Framing::Close => BodyState::Close,
         };
-        Ok(EventStream { conn, body, events: Vec::new(), start: 0, scanned: 0, named: 0 })
+        Ok(EventStream { conn, body, split: Splitter::default(), named: 0 })
     }
 
     /// The next message event, owned (named events counted and skipped); `Ok(None)`
@@ -133,7 +159,7 @@ impl EventStream {
     pub async fn next_block(&mut self) -> anyhow::Result<Option<Block<'_>>> {
         loop {
             if let Some(range) = self.take_message() {
-                return Ok(Some(Block { raw: &self.events[range] }));
+                return Ok(Some(Block { raw: &self.split.events[range] }));
             }
             if !self.read_more().await? {
                 return Ok(None);
@@ -141,42 +167,25 @@ impl EventStream {
         }
     }
 
-    /// The range of the next complete message block, consuming it and the blocks
-    /// before it.
+    /// The next message event already read, if any (no waiting): what arrived in one
+    /// read often holds several events.
+    pub fn next_buffered(&mut self) -> Option<Block<'_>> {
+        let range = self.take_message()?;
+        Some(Block { raw: &self.split.events[range] })
+    }
+
     fn take_message(&mut self) -> Option<std::ops::Range<usize>> {
-        loop {
-            let (end, sep) = find_blank_line_from(&self.events, self.start, &mut self.scanned)?;
-            let block = self.start..end;
-            self.start = end + sep;
-            self.scanned = self.start;
-            let (mut data, mut id, mut named) = (false, false, false);
-            for line in lines(&self.events[block.clone()]) {
-                data |= line.starts_with(b"data:");
-                id |= line.starts_with(b"id:");
-                named |= line.starts_with(b"event:");
-            }
-            if data && named && !id {
-                self.named += 1;
-            } else if data {
-                return Some(block);
-            }
-        }
+        let range = self.split.take();
+        self.named = self.split.named;
+        range
     }
 
     /// Reads and decodes more of the body; `false` when it ended.
     async fn read_more(&mut self) -> anyhow::Result<bool> {
-        // Consumed bytes are dropped before the buffer grows.
-        if self.start == self.events.len() {
-            self.events.clear();
-            (self.start, self.scanned) = (0, 0);
-        } else if self.start > self.events.capacity() / 2 {
-            self.events.drain(..self.start);
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        let had = self.events.len();
+        self.split.compact();
+        let had = self.split.events.len();
         loop {
-            let events = &mut self.events;
+            let events = &mut self.split.events;
             let buffered = self.conn.buffered();
             let (used, ended) = match &mut self.body {
                 BodyState::Chunked(chunks) => chunks.feed(buffered, |d| events.extend_from_slice(d))?,
@@ -194,14 +203,57 @@ impl EventStream {
             self.conn.consume(used);
             if ended {
                 // What the last chunk completed is still read (`next_block` loops).
-                return Ok(self.events.len() > had);
+                return Ok(self.split.events.len() > had);
             }
-            if self.events.len() > had {
+            if self.split.events.len() > had {
                 return Ok(true);
             }
             if self.conn.fill().await? == 0 {
                 return Ok(false);
             }
+        }
+    }
+}
+
+impl Splitter {
+    /// The range of the next complete message block, consuming it and the blocks
+    /// before it. Each line is searched once, however many reads its block takes.
+    fn take(&mut self) -> Option<std::ops::Range<usize>> {
+        loop {
+            let line_start = self.scanned.max(self.start);
+            let lf = memchr::memchr(b'\n', &self.events[line_start..])?;
+            let line = &self.events[line_start..line_start + lf];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.scanned = line_start + lf + 1;
+            if !line.is_empty() {
+                self.lines.data |= line.starts_with(b"data:");
+                self.lines.id |= line.starts_with(b"id:");
+                self.lines.named |= line.starts_with(b"event:");
+                continue;
+            }
+            // A blank line ends the block (its lines, without the last line end).
+            let end = line_start.saturating_sub(1).max(self.start);
+            let end = if end > self.start && self.events[end - 1] == b'\r' { end - 1 } else { end };
+            let block = self.start..end;
+            self.start = self.scanned;
+            let kinds = std::mem::take(&mut self.lines);
+            if kinds.data && kinds.named && !kinds.id {
+                self.named += 1;
+            } else if kinds.data {
+                return Some(block);
+            }
+        }
+    }
+
+    /// Drops the consumed bytes before the buffer grows.
+    fn compact(&mut self) {
+        if self.start == self.events.len() {
+            self.events.clear();
+            (self.start, self.scanned) = (0, 0);
+        } else if self.start > self.events.capacity() / 2 {
+            self.events.drain(..self.start);
+            self.scanned = self.scanned.saturating_sub(self.start);
+            self.start = 0;
         }
     }
 }
@@ -216,41 +268,13 @@ pub const MARK: &str = "LDM";
 
 const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Position and length of the first blank line (`\n\n` or `\r\n\r\n`).
-#[cfg(test)]
-fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
-    find_blank_line_from(buf, 0, &mut 0)
-}
-
-/// The first blank line at or after `from`, resuming the search at `*scanned` (what
-/// is before it was searched already); `*scanned` moves on when none is found, so a
-/// stream's buffer is searched once however many reads an event takes.
-fn find_blank_line_from(buf: &[u8], from: usize, scanned: &mut usize) -> Option<(usize, usize)> {
-    let mut i = (*scanned).max(from);
-    while let Some(lf) = buf[i..].iter().position(|&b| b == b'\n') {
-        let p = i + lf;
-        match (buf.get(p + 1), buf.get(p + 2)) {
-            (Some(b'\n'), _) => return Some((p, 2)),
-            (Some(b'\r'), Some(b'\n')) if p > from && buf[p - 1] == b'\r' => return Some((p - 1, 4)),
-            // Not decidable before more arrives: resume at this line end.
-            (None, _) | (Some(b'\r'), None) => {
-                *scanned = p;
-                return None;
-            }
-            _ => i = p + 1,
-        }
-    }
-    *scanned = buf.len();
-    None
-}
-
 /// The load marker `LDM<stream>-<n>.` in a message's HTML (our texts carry one).
 pub fn marker(data: &str) -> Option<(usize, usize)> {
     marker_in(data.as_bytes())
 }
 
 fn marker_in(data: &[u8]) -> Option<(usize, usize)> {
-    let start = find(data, MARK.as_bytes())? + MARK.len();
+    let start = memchr::memmem::find(data, MARK.as_bytes())? + MARK.len();
     let rest = &data[start..];
     let digits = &rest[..rest.iter().position(|&b| b == b'.')?];
     let dash = digits.iter().position(|&b| b == b'-')?;
@@ -286,24 +310,29 @@ mod tests {
         assert_eq!(parse_block("id: 3\ndata: <li>x</li>").unwrap().event, None);
     }
 
-    #[test]
-    fn blank_lines_end_events() {
-        assert_eq!(find_blank_line(b"data: x\nid: 1\n\nmore"), Some((13, 2)));
-        assert_eq!(find_blank_line(b"data: x\r\n\r\n"), Some((7, 4)));
-        assert_eq!(find_blank_line(b"data: x\n"), None);
-        assert_eq!(find_blank_line(b"data: x\r\nid: 1\r\n"), None);
+    /// The blocks `take_message` finds in `input` fed in two parts cut at `cut`, and
+    /// the named events it read past.
+    fn blocks(input: &[u8], cut: usize) -> (Vec<String>, u64) {
+        let mut s = Splitter::default();
+        let mut found = Vec::new();
+        for part in [&input[..cut], &input[cut..]] {
+            s.compact();
+            s.events.extend_from_slice(part);
+            while let Some(r) = s.take() {
+                found.push(String::from_utf8_lossy(&s.events[r]).into_owned());
+            }
+        }
+        (found, s.named)
     }
 
     #[test]
-    fn a_search_resumed_across_reads_finds_the_same_blank_line() {
-        let whole = b"event: chat\r\ndata: a\r\n\r\nid: 2\ndata: LDM1-2. b\n\n";
-        for cut in 0..whole.len() {
-            let (mut scanned, mut buf) = (0, whole[..cut].to_vec());
-            let first = find_blank_line_from(&buf, 0, &mut scanned);
-            buf.extend_from_slice(&whole[cut..]);
-            let found = first.or_else(|| find_blank_line_from(&buf, 0, &mut scanned));
-            assert_eq!(found, Some((20, 4)), "cut at {cut}");
+    fn blank_lines_end_events_however_the_stream_is_cut() {
+        let input = b"event: chat\r\ndata: a\r\n\r\n: keep-alive\n\nid: 2\ndata: LDM1-2. b\ndata: c\n\nid: 3\ndata: x";
+        for cut in 0..input.len() {
+            assert_eq!(blocks(input, cut), (vec!["id: 2\ndata: LDM1-2. b\ndata: c".to_string()], 1), "cut at {cut}");
         }
+        assert_eq!(blocks(b"data: x\r\n\r\n", 0).0, ["data: x"]);
+        assert_eq!(blocks(b"data: x\n", 0).0, Vec::<String>::new());
     }
 
     #[test]

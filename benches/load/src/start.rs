@@ -32,6 +32,9 @@ pub struct StartOptions {
 struct Run {
     ready: Duration,
     idle_kib: u64,
+    /// Of `idle_kib`, the private (anonymous) part; the rest is the binary's and the
+    /// libraries' pages, shared with every other process that maps them.
+    idle_anon_kib: u64,
     page_kib: u64,
 }
 
@@ -55,22 +58,24 @@ pub async fn run(target: &Target, opts: &StartOptions) -> anyhow::Result<Report>
     let ready = median(runs.iter().map(|r| r.ready.as_secs_f64() * 1000.0).collect());
     let idle = median(runs.iter().map(|r| r.idle_kib as f64 / 1024.0).collect());
     let page = median(runs.iter().map(|r| r.page_kib as f64 / 1024.0).collect());
+    let anon = median(runs.iter().map(|r| r.idle_anon_kib as f64 / 1024.0).collect());
     let r1 = |x: f64| (x * 10.0).round() / 10.0;
     let all = |f: &dyn Fn(&Run) -> f64| runs.iter().map(|r| r1(f(r))).collect::<Vec<_>>();
     let json = json!({
         "scenario": "start", "runs": runs.len(), "ready_ms": r1(ready[1]), "ready_ms_min_max": [r1(ready[0]), r1(ready[2])],
-        "rss_idle_mib": r1(idle[1]), "rss_after_page_mib": r1(page[1]),
+        "rss_idle_mib": r1(idle[1]), "rss_idle_anon_mib": r1(anon[1]), "rss_after_page_mib": r1(page[1]),
         "each": { "ready_ms": all(&|r| r.ready.as_secs_f64() * 1000.0), "rss_idle_mib": all(&|r| r.idle_kib as f64 / 1024.0),
                   "rss_after_page_mib": all(&|r| r.page_kib as f64 / 1024.0) },
         "bench_app_rss_mib": bench_app.map(|k| r1(k as f64 / 1024.0)), "ok": true,
     });
     let text = format!(
-        "start: {} starts of a new instance against the running PostgreSQL (medians; targets ≤ 100 ms, ≤ 20 MiB)\n  exec → first 200 on /healthz {} ms (min {}, max {})\n  RSS idle {} MiB, after one page {} MiB{}",
+        "start: {} starts of a new instance against the running PostgreSQL (medians; targets ≤ 100 ms, ≤ 20 MiB)\n  exec → first 200 on /healthz {} ms (min {}, max {})\n  RSS idle {} MiB ({} MiB of it private, the rest the binary's and libraries' shared pages), after one page {} MiB{}",
         runs.len(),
         r1(ready[1]),
         r1(ready[0]),
         r1(ready[2]),
         r1(idle[1]),
+        r1(anon[1]),
         r1(page[1]),
         bench_app.map(|k| format!("\n  the bench's app (own cluster) before any load: {} MiB", r1(k as f64 / 1024.0))).unwrap_or_default(),
     );
@@ -116,6 +121,7 @@ async fn one(opts: &StartOptions) -> anyhow::Result<Run> {
     let pid = app.0.id();
     tokio::time::sleep(opts.settle).await;
     let idle_kib = rss_kib(pid).context("reading the app's RSS")?;
+    let idle_anon_kib = status_kib(pid, "RssAnon:").context("reading the app's RssAnon")?;
     let status = get(addr, "/login").await?;
     if status != 200 {
         bail!("GET /login answered {status}");
@@ -124,7 +130,13 @@ async fn one(opts: &StartOptions) -> anyhow::Result<Run> {
     let page_kib = rss_kib(pid).context("reading the app's RSS")?;
     app.stop().await?;
     let _ = std::fs::remove_file(&log_path);
-    Ok(Run { ready, idle_kib, page_kib })
+    Ok(Run { ready, idle_kib, idle_anon_kib, page_kib })
+}
+
+/// A `kB` field of `/proc/PID/status` (`RssAnon:`, `VmRSS:`).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field))?.split_whitespace().next()?.parse().ok()
 }
 
 /// One GET on a connection of its own; the status.
