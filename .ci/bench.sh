@@ -5,8 +5,8 @@
 # generator share this machine. Results (JSON lines) go to $BENCH_OUT.
 #
 # Knobs (environment): BENCH_PORT, DM_PAIRS, DM_SECONDS, PAGES_SECONDS, FANOUT_STREAMS,
-# FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("pgbench dm mixed pages fanout files bytes"),
-# BYTES_CPU_REQUESTS,
+# FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("start pgbench dm mixed pages fanout files bytes"),
+# BYTES_CPU_REQUESTS, START_RUNS (starts of a new instance timed by `start`),
 # MIXED_PAIRS, MIXED_SECONDS,
 # BENCH_EXPLAIN=0 (skip EXPLAIN and statement counts), BENCH_NO_BUILD=1 (use the last build),
 # BENCH_VIA=balancer with BENCH_INSTANCES=N (issue 20): HAProxy (.ci/cluster.sh, the
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 port=${BENCH_PORT:-18437}
 out=${BENCH_OUT:-$PWD/target/bench-results.jsonl}
-scenarios=" ${BENCH_SCENARIOS:-pgbench dm mixed pages fanout files bytes} "
+scenarios=" ${BENCH_SCENARIOS:-start pgbench dm mixed pages fanout files bytes} "
 bin=$CARGO_TARGET_DIR/release
 via=${BENCH_VIA:-direct}
 instances=${BENCH_INSTANCES:-1}
@@ -71,6 +71,10 @@ run() {
     rm -f "$log"
 }
 
+# First, while the app has served nothing but /healthz: its RSS, and a new instance's
+# cold start against this (running) PostgreSQL, timed to its first 200 on /healthz, and
+# its RSS idle and after one page. On a port of its own, past the balancer's instances.
+[[ $scenarios == *" start "* ]] && run start --app "$bin/chaat" --port $((port + 90)) --runs "${START_RUNS:-5}"
 if [[ $scenarios == *" pgbench "* ]]; then
     echo; echo "== pgbench: one-row message insert per transaction, 16 clients"
     tps=$(.ci/pgbench.sh "$sock" chaat "${PGBENCH_SECONDS:-5}" 16 | tee /dev/stderr | sed -n 's/^pgbench_tps=//p')

@@ -1,16 +1,17 @@
 //! `dm`: P pairs of friends; each sender posts back to back while the partner listens
 //! on the chat's event stream. Every acknowledged message must arrive.
 
-use std::collections::HashSet;
+use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::poster::Poster;
 use crate::process_cpu::{per_unit, Sample};
 use crate::setup::{self, Pair};
-use crate::sse::{marker, EventStream, MARK};
+use crate::sse::{EventStream, MARK};
 use crate::stats::{describe, Latencies};
 use crate::{Report, Target};
 
@@ -45,7 +46,7 @@ pub async fn run(target: &Target, opts: &DmOptions) -> anyhow::Result<Report> {
         let stream = EventStream::open(&pair.b, &format!("/chats/{}/events", pair.chat)).await?;
         let (tx, rx) = watch::channel(None);
         finals.push(tx);
-        listeners.push(tokio::spawn(listen(stream, rx, opts.duration + opts.grace * 2)));
+        listeners.push(tokio::spawn(listen(stream, rx, opts.duration + opts.grace * 2, opts.max_messages)));
     }
     let started = Instant::now();
     let cpu_before = target.watched.sample();
@@ -67,12 +68,16 @@ pub async fn run(target: &Target, opts: &DmOptions) -> anyhow::Result<Report> {
 
 async fn send_loop(i: usize, pair: Arc<Pair>, opts: DmOptions) -> Sent {
     let mut s = Sent { at: Vec::new(), latency: Latencies::default(), errors: Vec::new() };
+    let mut poster = Poster::new(pair.a.clone());
+    let path = format!("/chats/{}/messages", pair.chat);
+    let mut text = String::with_capacity(64);
     let end = Instant::now() + opts.duration;
     while Instant::now() < end && s.at.len() < opts.max_messages {
         let n = s.at.len();
-        let text = format!("{MARK}{i}-{n}. message {n} of pair {i} from the load test");
+        text.clear();
+        let _ = write!(text, "{MARK}{i}-{n}. message {n} of pair {i} from the load test");
         let t0 = Instant::now();
-        let result = pair.a.send(pair.chat, &text).await;
+        let result = poster.send(&path, &text).await;
         s.at.push((t0, result.is_ok()));
         match result {
             Ok(()) => s.latency.push(t0.elapsed()),
@@ -86,28 +91,57 @@ async fn send_loop(i: usize, pair: Arc<Pair>, opts: DmOptions) -> Sent {
 }
 
 /// Reads events until every acknowledged message arrived (the sender says how many
-/// when it is done) or `limit` passed.
-async fn listen(mut stream: EventStream, mut acked: watch::Receiver<Option<usize>>, limit: Duration) -> Received {
-    let mut r = Received { at: Vec::new(), duplicates: 0, stream_error: None };
-    let mut seen = HashSet::new();
-    let deadline = tokio::time::Instant::now() + limit;
+/// when it is done) or `limit` passed. A message number past `max_messages` was not
+/// sent by this run's sender and is not counted.
+async fn listen(mut stream: EventStream, mut acked: watch::Receiver<Option<usize>>, limit: Duration, max_messages: usize) -> Received {
+    let mut r =
+        Arrivals { received: Received { at: Vec::new(), duplicates: 0, stream_error: None }, seen: Vec::new(), distinct: 0, max_messages };
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
     loop {
-        if acked.borrow().is_some_and(|n| seen.len() >= n) {
-            return r;
+        if acked.borrow().is_some_and(|n| r.distinct >= n) {
+            return r.received;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return r,
-            changed = acked.changed() => if changed.is_err() { return r },
-            event = stream.next() => match event {
-                Ok(Some(e)) => {
+            _ = &mut deadline => return r.received,
+            changed = acked.changed() => if changed.is_err() { return r.received },
+            event = stream.next_block() => match event {
+                Ok(Some(block)) => {
                     let now = Instant::now();
-                    if let Some((_, n)) = marker(&e.data) {
-                        if seen.insert(n) { r.at.push((n, now)) } else { r.duplicates += 1 }
+                    r.record(block.marker(), now);
+                    // The rest of what that read brought, without another wait.
+                    while let Some(block) = stream.next_buffered() {
+                        r.record(block.marker(), now);
                     }
                 }
-                Ok(None) => { r.stream_error = Some("the server ended the stream".into()); return r }
-                Err(e) => { r.stream_error = Some(e.to_string()); return r }
+                Ok(None) => { r.received.stream_error = Some("the server ended the stream".into()); return r.received }
+                Err(e) => { r.received.stream_error = Some(e.to_string()); return r.received }
             },
+        }
+    }
+}
+
+/// A listener's record of what arrived.
+struct Arrivals {
+    received: Received,
+    /// Per message number, whether it arrived (numbers are dense, from 0).
+    seen: Vec<bool>,
+    distinct: usize,
+    max_messages: usize,
+}
+
+impl Arrivals {
+    fn record(&mut self, marker: Option<(usize, usize)>, now: Instant) {
+        let Some((_, n)) = marker.filter(|(_, n)| *n < self.max_messages) else { return };
+        if n >= self.seen.len() {
+            self.seen.resize((n + 1).max(self.seen.len() * 2), false);
+        }
+        if self.seen[n] {
+            self.received.duplicates += 1;
+        } else {
+            self.seen[n] = true;
+            self.distinct += 1;
+            self.received.at.push((n, now));
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::setup::{self, Pair};
-use crate::sse::{marker, EventStream, MARK};
+use crate::sse::{EventStream, MARK};
 use crate::stats::{describe, Latencies};
 use crate::{rss_kib, Report, Target};
 
@@ -109,7 +109,8 @@ pub async fn run(target: &Target, opts: &FanoutOptions) -> anyhow::Result<Report
 
 async fn listen(mut s: EventStream, chat: usize, sent_at: SentAt, mut finals: Finals, limit: Duration) -> StreamResult {
     let mut r = StreamResult { latency: Latencies::default(), received: 0, expected: 0, dropped: None };
-    let deadline = tokio::time::Instant::now() + limit;
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
     let mut seen = std::collections::HashSet::new();
     loop {
         if let Some(f) = finals.borrow().as_ref() {
@@ -119,12 +120,12 @@ async fn listen(mut s: EventStream, chat: usize, sent_at: SentAt, mut finals: Fi
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return r,
+            _ = &mut deadline => return r,
             changed = finals.changed() => if changed.is_err() { return r },
-            event = s.next() => match event {
-                Ok(Some(e)) => {
+            event = s.next_block() => match event {
+                Ok(Some(block)) => {
                     let now = Instant::now();
-                    let Some((c, n)) = marker(&e.data) else { continue };
+                    let Some((c, n)) = block.marker() else { continue };
                     if c == chat && seen.insert(n) {
                         r.received += 1;
                         if let Some((_, t0)) = sent_at.get(n).and_then(|s| s.get()) {

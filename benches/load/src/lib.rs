@@ -7,7 +7,8 @@
 //! Scenarios: [`dm`] (pairs chatting back to back), [`fanout`] (many open streams, a
 //! trickle of messages), [`pages`] (chat list and chat page at a fixed concurrency),
 //! [`files`] (attachments: a 25 MiB file and 100 small photos, in and out), [`bytes`]
-//! (the bytes of a first and a repeat visit to a chat page).
+//! (the bytes of a first and a repeat visit to a chat page), [`start`] (a new
+//! instance's time to its first answer and its idle memory).
 //!
 //! A crate of its own (a workspace member, not a dependency of the server) so that the
 //! server does not carry an HTTP client; it uses nothing of `chaat`, only HTTP. The
@@ -17,12 +18,15 @@ pub mod bytes;
 pub mod dm;
 pub mod fanout;
 pub mod files;
+pub mod h1;
 pub mod mixed;
 pub mod pages;
 pub mod person;
+pub mod poster;
 pub mod process_cpu;
 pub mod setup;
 pub mod sse;
+pub mod start;
 pub mod stats;
 
 use std::time::Duration;

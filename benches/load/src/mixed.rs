@@ -6,10 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::json;
-use uuid::Uuid;
 
+use crate::poster::Poster;
 use crate::process_cpu::per_unit;
 use crate::setup::{self, Pair};
 use crate::sse::EventStream;
@@ -94,10 +93,11 @@ async fn act(pair: Arc<Pair>, opts: MixedOptions) -> Done {
     let (mut seq, mut n) = (0i64, 0usize);
     let end = Instant::now() + opts.duration;
     let chat = pair.chat;
+    let mut poster = Poster::new(pair.a.clone());
     while Instant::now() < end && n < opts.max_actions {
         let kind = if seq == 0 { 0 } else { n % 4 };
         let text = format!("mixed action {n}: how about lunch on Friday at the usual place?");
-        let client_id = Uuid::new_v4().to_string();
+        let client_id = poster.client_id().to_string();
         let last = seq.to_string();
         let (path, fields): (String, Vec<(&str, &str)>) = match kind {
             0 => (format!("/chats/{chat}/messages"), vec![("text", &text), ("client_id", &client_id)]),
@@ -106,17 +106,16 @@ async fn act(pair: Arc<Pair>, opts: MixedOptions) -> Done {
             _ => (format!("/chats/{chat}/messages/{seq}/reactions"), vec![("emoji", "👍")]),
         };
         let t0 = Instant::now();
-        let result = pair.a.post_htmx(&path, &fields).await;
+        let result = poster.post(&path, &fields).await;
         n += 1;
         match result {
-            Ok(resp) if resp.status() == StatusCode::OK => {
-                let _ = resp.bytes().await;
+            Ok(200) => {
                 d.latency[kind].push(t0.elapsed());
                 if kind < 2 {
                     seq += 1;
                 }
             }
-            Ok(resp) => d.errors.push(format!("{} answered {}", KINDS[kind], resp.status())),
+            Ok(status) => d.errors.push(format!("{} answered {status}", KINDS[kind])),
             Err(e) => d.errors.push(e.to_string()),
         }
     }
@@ -124,12 +123,13 @@ async fn act(pair: Arc<Pair>, opts: MixedOptions) -> Done {
 }
 
 async fn count_events(mut stream: EventStream, limit: Duration) -> usize {
-    let deadline = tokio::time::Instant::now() + limit;
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
     let mut n = 0;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return n,
-            event = stream.next() => match event {
+            _ = &mut deadline => return n,
+            event = stream.next_block() => match event {
                 Ok(Some(_)) => n += 1,
                 _ => return n,
             },

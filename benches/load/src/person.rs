@@ -1,10 +1,13 @@
 //! One simulated person: a browser-like HTTP client with its own cookie jar (the
 //! session), the CSRF token taken from the last page, and the forms a person submits.
 
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderValue;
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
@@ -16,6 +19,12 @@ pub struct Person {
     pub username: String,
     pub http: reqwest::Client,
     base: String,
+    /// The session's cookies, shared by `http` and the hot paths' own connections
+    /// (`Poster`, `sse::EventStream`).
+    jar: Arc<Jar>,
+    base_url: url::Url,
+    addr: SocketAddr,
+    request_timeout: Duration,
     csrf: Mutex<String>,
 }
 
@@ -35,8 +44,12 @@ pub fn csrf_token_in(html: &str) -> Option<String> {
 /// A browser-like client: cookies kept, redirects not followed (we read Location),
 /// never through a proxy (traffic stays on 127.0.0.1).
 pub fn browser(target: &Target) -> anyhow::Result<reqwest::Client> {
+    browser_with(target, Arc::new(Jar::default()))
+}
+
+fn browser_with(target: &Target, jar: Arc<Jar>) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .user_agent("chaat-load")
@@ -51,7 +64,19 @@ pub fn browser(target: &Target) -> anyhow::Result<reqwest::Client> {
 impl Person {
     /// Signs `username` up through the signup form, logged in afterwards.
     pub async fn sign_up(target: &Target, username: String) -> anyhow::Result<Self> {
-        let person = Person { username, http: browser(target)?, base: target.base.clone(), csrf: Mutex::new(String::new()) };
+        let jar = Arc::new(Jar::default());
+        let base_url = url::Url::parse(&target.base)?;
+        let port = base_url.port_or_known_default().context("the base has a port")?;
+        let person = Person {
+            username,
+            http: browser_with(target, jar.clone())?,
+            base: target.base.clone(),
+            jar,
+            base_url,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            request_timeout: target.request_timeout,
+            csrf: Mutex::new(String::new()),
+        };
         person.page("/signup").await.context("signup page")?;
         let pw = PASSWORD;
         let resp = person.post_form("/signup", &[("username", &person.username), ("password", pw), ("password_confirm", pw)]).await?;
@@ -65,6 +90,32 @@ impl Person {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The app's address (127.0.0.1) for the hot paths' own connections.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `Host` header's value, as reqwest sends it.
+    pub fn host(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// The `Cookie` header the session's requests carry (the jar's, as reqwest sends it).
+    pub fn cookie_header(&self) -> Option<HeaderValue> {
+        self.jar.cookies(&self.base_url)
+    }
+
+    /// Stores a response's `Set-Cookie` values, as reqwest does for its own requests.
+    pub fn store_cookies(&self, set_cookies: &[String]) {
+        for c in set_cookies {
+            self.jar.add_cookie_str(c, &self.base_url);
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// The CSRF token of the last page read (a multipart form's first part).

@@ -9,6 +9,7 @@
 //! chaat-load --base http://127.0.0.1:8080 mixed --pairs 20 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 files --photos 100 --server-pid PID
 //! chaat-load --base http://127.0.0.1:8080 bytes --accept-encoding 'gzip, deflate, br' --server-pid PID
+//! DATABASE_URL=... chaat-load --base http://127.0.0.1:8080 start --app target/release/chaat --port 8090
 //! ```
 
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ struct Cli {
     /// The PostgreSQL postmaster's pid: CPU of its backends per message or request.
     #[arg(long, global = true)]
     db_pid: Option<u32>,
+    /// Worker threads of the generator. One by default: its tasks wait on sockets
+    /// almost all the time, and on one thread a task woken by its socket runs at once,
+    /// with no hand-over between workers (futex wake-ups, cross-thread cache traffic).
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -98,6 +104,18 @@ enum Scenario {
         #[arg(long, default_value_t = 2000)]
         cpu_requests: usize,
     },
+    /// Starts the app (--app) --runs times as a new instance of the running database
+    /// (DATABASE_URL) on --port: time to the first 200 of /healthz, RSS idle and after a page.
+    Start {
+        #[arg(long)]
+        app: std::path::PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long, default_value_t = 1.0)]
+        settle_seconds: f64,
+    },
     /// GET /chats and /chats/{id} (with history) at a fixed concurrency.
     Pages {
         #[arg(long, default_value_t = 8)]
@@ -117,9 +135,22 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.clamp(0.0, 3600.0))
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match cli.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("chaat-load: no runtime: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let nofile = load::raise_open_files_limit();
     let mut target = match Target::new(&cli.base) {
         Ok(t) => t,
@@ -168,6 +199,10 @@ async fn main() -> ExitCode {
                 cpu_requests: cpu_requests.min(1_000_000),
             };
             load::bytes::run(&target, &opts).await
+        }
+        Scenario::Start { app, port, runs, settle_seconds } => {
+            let opts = chaat_load::start::StartOptions { app, port, runs: runs.clamp(1, 50), settle: secs(settle_seconds) };
+            load::start::run(&target, &opts).await
         }
         Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
             load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
