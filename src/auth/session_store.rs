@@ -59,15 +59,15 @@ fn store_error(e: AppError) -> anyhow::Error {
 pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<B>, actix_web::Error> {
     let stream = is_event_stream(&req);
     let scoped = STORE_BUSY.scope(Cell::new(false), async move {
-            next.call(req).await.map_err(|e| {
-                let error = if STORE_BUSY.with(Cell::get) {
-                    AppError::Unavailable("session store busy".into())
-                } else {
-                    AppError::Internal(anyhow::anyhow!("session layer: {e}"))
-                };
-                InternalError::from_response(error.to_string(), error_pages::anonymous(&error)).into()
-            })
-        });
+        next.call(req).await.map_err(|e| {
+            let error = if STORE_BUSY.with(Cell::get) {
+                AppError::Unavailable("session store busy".into())
+            } else {
+                AppError::Internal(anyhow::anyhow!("session layer: {e}"))
+            };
+            InternalError::from_response(error.to_string(), error_pages::anonymous(&error)).into()
+        })
+    });
     STREAM_START.scope(stream, scoped).await
 }
 

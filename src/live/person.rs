@@ -72,7 +72,10 @@ pub struct Snapshot {
 pub enum Loaded {
     Everything(Snapshot),
     /// The rows of the chats asked that are still mine, and the badges.
-    Chats { rows: Vec<ChatListRow>, counts: NavCounts },
+    Chats {
+        rows: Vec<ChatListRow>,
+        counts: NavCounts,
+    },
 }
 
 pub type Loading = Pin<Box<dyn Future<Output = Result<Loaded, AppError>>>>;
@@ -267,12 +270,8 @@ impl PersonFeed {
     /// Takes what is waiting: the ask, the chats it names and the counters it answers.
     fn take(&self) -> Option<Taken> {
         let mut p = self.pending();
-        let taken = Taken {
-            everything: std::mem::take(&mut p.everything),
-            chats: p.dirty.drain().collect(),
-            asked: p.asked,
-            pokes: p.pokes,
-        };
+        let taken =
+            Taken { everything: std::mem::take(&mut p.everything), chats: p.dirty.drain().collect(), asked: p.asked, pokes: p.pokes };
         (taken.everything || !taken.chats.is_empty()).then_some(taken)
     }
 
@@ -310,11 +309,8 @@ pub(super) async fn read_for(feed: Arc<PersonFeed>, hub: Weak<Hub>, load: Arc<dy
         let Some(taken) = feed.take() else { continue };
         let previous = feed.reading.borrow().clone();
         // A whole read answers the chats too (and covers every ask up to `taken.asked`).
-        let ask = if taken.everything {
-            Ask::Everything { known_outgoing: previous.outgoing.clone() }
-        } else {
-            Ask::Chats(taken.chats.clone())
-        };
+        let ask =
+            if taken.everything { Ask::Everything { known_outgoing: previous.outgoing.clone() } } else { Ask::Chats(taken.chats.clone()) };
         match load.load(feed.me, ask).await {
             Ok(loaded) => {
                 let asked_chats = if taken.everything { &[][..] } else { &taken.chats[..] };

@@ -21,8 +21,7 @@ async fn a_burst_of_streams_against_a_small_pool_is_never_refused_and_each_gets_
     // Two connections, and a page's wait short enough that the burst outlasts it many
     // times over: before the stream lane, most of these streams were refused (503) or
     // ended at once (their inbox read timed out).
-    let settings =
-        Settings { db_pool_size: 2, db_wait_ms: 200, streams_per_person: 1000, streams_per_addr: 1000, ..test_settings() };
+    let settings = Settings { db_pool_size: 2, db_wait_ms: 200, streams_per_person: 1000, streams_per_addr: 1000, ..test_settings() };
     let app = TestApp::spawn_with(settings).await;
     let (alice, bob, chat) = alice_and_bob(&app.address).await;
     let carol = app.signed_up("carol").await;
