@@ -28,6 +28,16 @@ tokio::task_local! {
     /// Set by the store while a request runs inside `busy_is_503`: a write failed only
     /// because the database was busy or away.
     static STORE_BUSY: Cell<bool>;
+    /// Set by `busy_is_503` for an event stream's request: its session is loaded
+    /// through the pool's stream lane (`db::run_stream`), like the rest of its start, so
+    /// a burst of reconnecting tabs is not refused because the pool was briefly busy.
+    static STREAM_START: bool;
+}
+
+/// `GET /events` and `GET /chats/{id}/events` (SPEC §6).
+fn is_event_stream(req: &ServiceRequest) -> bool {
+    let path = req.path();
+    req.method() == actix_web::http::Method::GET && (path == "/events" || (path.starts_with("/chats/") && path.ends_with("/events")))
 }
 
 fn store_error(e: AppError) -> anyhow::Error {
@@ -47,18 +57,18 @@ fn store_error(e: AppError) -> anyhow::Error {
 /// Errors of the session layer pass no error-page layer (those see responses), so the
 /// page is rendered here, once, for an anonymous visitor: the session is what failed.
 pub async fn busy_is_503<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<B>, actix_web::Error> {
-    STORE_BUSY
-        .scope(Cell::new(false), async move {
-            next.call(req).await.map_err(|e| {
-                let error = if STORE_BUSY.with(Cell::get) {
-                    AppError::Unavailable("session store busy".into())
-                } else {
-                    AppError::Internal(anyhow::anyhow!("session layer: {e}"))
-                };
-                InternalError::from_response(error.to_string(), error_pages::anonymous(&error)).into()
-            })
+    let stream = is_event_stream(&req);
+    let scoped = STORE_BUSY.scope(Cell::new(false), async move {
+        next.call(req).await.map_err(|e| {
+            let error = if STORE_BUSY.with(Cell::get) {
+                AppError::Unavailable("session store busy".into())
+            } else {
+                AppError::Internal(anyhow::anyhow!("session layer: {e}"))
+            };
+            InternalError::from_response(error.to_string(), error_pages::anonymous(&error)).into()
         })
-        .await
+    });
+    STREAM_START.scope(stream, scoped).await
 }
 
 /// A session without a login lives this long. Anonymous visitors get none (their form
@@ -150,7 +160,7 @@ impl SessionStore for PgSessionStore {
             return Ok(Some(state));
         }
         let ticket = self.cache.ticket();
-        let loaded = db::run(&self.pool, move |conn| {
+        let read = move |conn: &mut diesel::PgConnection| {
             let Some(found) = sessions::find_live(conn, &hash)? else { return Ok(None) };
             let mut seen_at = found.last_seen_at;
             if Utc::now() - seen_at > TOUCH_EVERY {
@@ -158,8 +168,12 @@ impl SessionStore for PgSessionStore {
                 seen_at = Utc::now();
             }
             Ok::<_, AppError>(Some((from_json(found.data), found.expires_at, seen_at)))
-        })
-        .await;
+        };
+        let loaded = if STREAM_START.try_with(|s| *s).unwrap_or(false) {
+            db::run_stream(&self.pool, read).await
+        } else {
+            db::run(&self.pool, read).await
+        };
         match loaded {
             Ok(Some((state, expires_at, seen_at))) => {
                 self.cache.fill(ticket, hash, &state, expires_at, seen_at);

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -31,6 +31,10 @@ pub struct DbPool {
     /// the pool; every other request waits here, as a future, until its deadline.
     gate: Arc<Semaphore>,
     wait: Duration,
+    /// Event streams' starts (and their inbox reads) queue here first: at most half the
+    /// pool's permits at a time, each waiting up to `stream_wait` (see `run_stream`).
+    streams: Arc<Semaphore>,
+    stream_wait: Duration,
 }
 
 impl Deref for DbPool {
@@ -119,8 +123,22 @@ pub fn build_pool(url: &str, options: &PoolOptions) -> DbPool {
         .connection_timeout(options.wait)
         .test_on_check_out(false)
         .build_unchecked(manager);
-    DbPool { pool, gate: Arc::new(Semaphore::new(options.size as usize)), wait: options.wait }
+    DbPool {
+        pool,
+        gate: Arc::new(Semaphore::new(options.size as usize)),
+        wait: options.wait,
+        streams: Arc::new(Semaphore::new((options.size as usize / 2).max(1))),
+        stream_wait: (options.wait * STREAM_WAIT_FACTOR).max(MIN_STREAM_WAIT),
+    }
 }
+
+/// How much longer than a page an event stream's start may wait for a connection.
+/// Browsers open streams in bursts (every tab after a restart or a network change, a
+/// load test's 10,000 in 10 s), and `EventSource` never retries a 503, so a stream
+/// refused for a briefly busy pool is a tab that stays dead until reloaded; a page
+/// request can be retried by its person and must not wait behind the burst.
+const STREAM_WAIT_FACTOR: u32 = 10;
+const MIN_STREAM_WAIT: Duration = Duration::from_secs(15);
 
 /// What `run` itself can fail with, before or around the caller's work.
 #[derive(Debug, thiserror::Error)]
@@ -203,20 +221,59 @@ where
     T: Send + 'static,
     E: From<DbError> + InOperation + IsUnavailable + Send + 'static,
 {
-    let at = Location::caller();
+    run_gated(pool, Lane::Request, Location::caller(), f)
+}
+
+/// `run` for an event stream's start and its inbox reads: it first waits its turn among
+/// the other stream starts, which together hold at most half the pool (pages and sends
+/// keep the rest during a burst of reconnecting tabs), and it may wait ten times as long
+/// as a request (at least 15 s) before `DbError::Unavailable`: a stream is not refused
+/// because the pool was briefly busy, only when the database stays away.
+#[track_caller]
+pub fn run_stream<T, E, F>(pool: &DbPool, f: F) -> impl Future<Output = Result<T, E>> + 'static
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + InOperation + IsUnavailable + Send + 'static,
+{
+    run_gated(pool, Lane::Stream, Location::caller(), f)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Request,
+    Stream,
+}
+
+fn run_gated<T, E, F>(pool: &DbPool, lane: Lane, at: &'static Location<'static>, f: F) -> impl Future<Output = Result<T, E>> + 'static
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + InOperation + IsUnavailable + Send + 'static,
+{
     let span = tracing::debug_span!("db", operation = %at);
     let pool = pool.clone();
     async move {
-        let deadline = Instant::now() + pool.wait;
-        let permit = match tokio::time::timeout(pool.wait, pool.gate.clone().acquire_owned()).await {
+        let busy = || E::from(DbError::Unavailable("every database connection is busy".into())).in_operation(at);
+        let wait = if lane == Lane::Stream { pool.stream_wait } else { pool.wait };
+        let deadline = tokio::time::Instant::now() + wait;
+        let turn = match lane {
+            Lane::Request => None,
+            Lane::Stream => match tokio::time::timeout_at(deadline, pool.streams.clone().acquire_owned()).await {
+                Ok(Ok(turn)) => Some(turn),
+                Ok(Err(_)) | Err(_) => return Err(busy()),
+            },
+        };
+        let permit = match tokio::time::timeout_at(deadline, pool.gate.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_)) | Err(_) => return Err(E::from(DbError::Unavailable("every database connection is busy".into())).in_operation(at)),
+            Ok(Err(_)) | Err(_) => return Err(busy()),
         };
         actix_web::web::block(move || {
             let _entered = span.enter();
             // Held until `f` is done, even if the request was abandoned meanwhile.
-            let _permit = permit;
-            run_checked_out(&pool, deadline.saturating_duration_since(Instant::now()).max(MIN_CHECKOUT), at, f)
+            let (_permit, _turn) = (permit, turn);
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            run_checked_out(&pool, left.max(MIN_CHECKOUT), at, f)
         })
         .await
         .map_err(|e| E::from(DbError::TaskFailed(e.to_string())).in_operation(at))?

@@ -1,7 +1,9 @@
-//! The in-process fan-out: one broadcast channel per watched chat, and the registry of
-//! open streams by person (`registry`), through which session ends reach them.
+//! The in-process fan-out: one broadcast channel per watched chat (the chat streams'),
+//! one shared inbox per person with a stream here (`person`: the hub marks their chats
+//! dirty as it signals them, no task or receiver per chat and stream), and the registry
+//! of open streams by person (`registry`), through which session ends reach them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -9,6 +11,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, watch};
+
+use super::person::{self, Load, PersonFeed, Reading};
 use uuid::Uuid;
 
 use super::notifier::Update;
@@ -16,6 +20,7 @@ use super::registry::{Refusal, Registry, SessionEnd, StreamLimits, Ticket};
 use super::SWEEP_EVERY;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::models::chats::ChatListRow;
 use crate::models::groups::Change;
 use crate::models::messages::MessageView;
 use crate::models::{chats, inbox, sessions};
@@ -45,10 +50,11 @@ const CHANNEL_CAPACITY: usize = 256;
 pub struct Hub {
     instance: Uuid,
     chats: Mutex<HashMap<ChatId, broadcast::Sender<Signal>>>,
-    /// Per person with an open stream here: a counter bumped whenever their inbox may
-    /// have changed (read markers, mutes, requests, settings, a chat they were added
-    /// to). Their streams re-read the inbox; bumps that come together are one re-read.
-    people: Mutex<HashMap<UserId, watch::Sender<u64>>>,
+    /// Per person with an open stream here, their shared inbox (`person`), and who
+    /// follows which chat for it.
+    inboxes: Mutex<Inboxes>,
+    /// How the inboxes are read (the database; a counter in tests).
+    load: Arc<dyn Load>,
     /// The sweep's last inbox digest per person (`models::inbox::digests`).
     digests: Mutex<HashMap<UserId, String>>,
     /// When each person's typing in a chat was last forwarded.
@@ -61,11 +67,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub(super) fn new(limits: StreamLimits, notify: Sender<Update>, sweep_now: Sender<()>) -> Self {
+    pub(super) fn new(limits: StreamLimits, notify: Sender<Update>, sweep_now: Sender<()>, load: Arc<dyn Load>) -> Self {
         Hub {
             instance: Uuid::new_v4(),
             chats: Mutex::new(HashMap::new()),
-            people: Mutex::new(HashMap::new()),
+            inboxes: Mutex::new(Inboxes::default()),
+            load,
             digests: Mutex::new(HashMap::new()),
             typing: Mutex::new(HashMap::new()),
             streams: Arc::new(Registry::new(limits)),
@@ -97,17 +104,64 @@ impl Hub {
         self.closed.store(true, Ordering::SeqCst);
         // Dropping the senders tells every receiver `Closed`.
         chats.clear();
-        self.people.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        drop(chats);
+        // Every stream ends (inbox-only ones too), and none is admitted any more.
+        self.streams.end_all();
+        *self.inboxes() = Inboxes::default();
     }
 
-    /// The person's inbox counter: it changes whenever their inbox may have. After
-    /// `close`, one whose sender is gone (the stream ends).
-    pub fn inbox(&self, user_id: UserId) -> watch::Receiver<u64> {
-        let mut people = self.people.lock().unwrap_or_else(|e| e.into_inner());
-        if self.is_closed() {
-            return watch::channel(0).1;
+    fn inboxes(&self) -> std::sync::MutexGuard<'_, Inboxes> {
+        self.inboxes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The person's shared inbox and its readings, starting its reader if they had no
+    /// stream here yet.
+    pub fn inbox(self: &Arc<Self>, user_id: UserId) -> (Arc<PersonFeed>, watch::Receiver<Arc<Reading>>) {
+        let mut inboxes = self.inboxes();
+        let feed = match inboxes.people.get(&user_id) {
+            Some(feed) => feed.clone(),
+            None => {
+                let feed = PersonFeed::new(user_id);
+                inboxes.people.insert(user_id, feed.clone());
+                actix_web::rt::spawn(person::read_for(feed.clone(), Arc::downgrade(self), self.load.clone()));
+                feed
+            }
+        };
+        // Subscribed under the lock: the reader retires only under it, seeing no reader.
+        let readings = feed.subscribe();
+        (feed, readings)
+    }
+
+    /// The reader of `feed` found no stream left: forgets the person (and their chats)
+    /// unless a stream came meanwhile. True: the reader ends.
+    pub(super) fn retire(&self, feed: &Arc<PersonFeed>) -> bool {
+        let mut inboxes = self.inboxes();
+        if feed.has_readers() {
+            return false;
         }
-        people.entry(user_id).or_insert_with(|| watch::channel(0).0).subscribe()
+        if inboxes.people.get(&feed.me).is_some_and(|f| Arc::ptr_eq(f, feed)) {
+            inboxes.people.remove(&feed.me);
+            inboxes.unfollow_all(feed.me);
+        }
+        true
+    }
+
+    /// A reading of `feed` found these rows: the person follows exactly these chats.
+    pub(super) fn follow(&self, feed: &Arc<PersonFeed>, rows: &[Arc<ChatListRow>]) {
+        let mut inboxes = self.inboxes();
+        if !inboxes.people.get(&feed.me).is_some_and(|f| Arc::ptr_eq(f, feed)) {
+            return;
+        }
+        let now: HashSet<ChatId> = rows.iter().map(|r| r.chat_id).collect();
+        let before = inboxes.chats_of.remove(&feed.me).unwrap_or_default();
+        for gone in before.difference(&now) {
+            inboxes.unfollow(*gone, feed.me);
+        }
+        for chat_id in &now {
+            inboxes.by_chat.entry(*chat_id).or_default().insert(feed.me);
+        }
+        feed.know(rows);
+        inboxes.chats_of.insert(feed.me, now);
     }
 
     /// `user_id`'s inbox changed (a read marker, a mute, a request, a chat they joined):
@@ -119,9 +173,9 @@ impl Hub {
     }
 
     pub(super) fn poke_here(&self, user_id: UserId) {
-        let people = self.people.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = people.get(&user_id) {
-            tx.send_modify(|n| *n = n.wrapping_add(1));
+        let feed = self.inboxes().people.get(&user_id).cloned();
+        if let Some(feed) = feed {
+            feed.ask_everything(true);
         }
     }
 
@@ -147,11 +201,8 @@ impl Hub {
     }
 
     /// The people with an open stream here; forgets the ones without any more.
-    fn watched_people(&self) -> Vec<UserId> {
-        let mut people = self.people.lock().unwrap_or_else(|e| e.into_inner());
-        people.retain(|_, tx| tx.receiver_count() > 0);
-        let ids: Vec<UserId> = people.keys().copied().collect();
-        drop(people);
+    pub(super) fn watched_people(&self) -> Vec<UserId> {
+        let ids: Vec<UserId> = self.inboxes().people.keys().copied().collect();
         let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
         digests.retain(|user_id, _| ids.contains(user_id));
         ids
@@ -246,6 +297,26 @@ impl Hub {
     }
 
     pub(super) fn signal(&self, chat_id: ChatId, signal: Signal) {
+        // The inboxes first: a stream that takes the message and then waits for its
+        // inbox finds its person's chat already dirty.
+        let change = match &signal {
+            Signal::Message(m) => Some((Some(m.rev), None)),
+            Signal::Reached(rev) => Some((Some(*rev), None)),
+            Signal::Left(user_id) => Some((None, Some(*user_id))),
+            Signal::Typing { .. } => None,
+        };
+        if let Some((rev, left)) = change {
+            let inboxes = self.inboxes();
+            for user_id in inboxes.by_chat.get(&chat_id).into_iter().flatten() {
+                let Some(feed) = inboxes.people.get(user_id) else { continue };
+                match (rev, left) {
+                    (Some(rev), _) => feed.chat_changed(chat_id, Some(rev)),
+                    // Only the person who left re-reads (the others hear of the system line).
+                    (None, Some(left)) if left == *user_id => feed.chat_changed(chat_id, None),
+                    _ => {}
+                }
+            }
+        }
         let chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = chats.get(&chat_id) {
             let _ = tx.send(signal);
@@ -258,10 +329,38 @@ impl Hub {
     }
 
     /// The chats somebody here watches; forgets the ones nobody watches any more.
-    fn watched(&self) -> Vec<ChatId> {
+    pub(super) fn watched(&self) -> Vec<ChatId> {
         let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
         chats.retain(|_, tx| tx.receiver_count() > 0);
-        chats.keys().copied().collect()
+        let mut watched: HashSet<ChatId> = chats.keys().copied().collect();
+        drop(chats);
+        watched.extend(self.inboxes().by_chat.keys().copied());
+        watched.into_iter().collect()
+    }
+}
+
+/// The people with a stream here, and the chats their inboxes follow.
+#[derive(Default)]
+struct Inboxes {
+    people: HashMap<UserId, Arc<PersonFeed>>,
+    by_chat: HashMap<ChatId, HashSet<UserId>>,
+    chats_of: HashMap<UserId, HashSet<ChatId>>,
+}
+
+impl Inboxes {
+    fn unfollow(&mut self, chat_id: ChatId, user_id: UserId) {
+        if let Some(people) = self.by_chat.get_mut(&chat_id) {
+            people.remove(&user_id);
+            if people.is_empty() {
+                self.by_chat.remove(&chat_id);
+            }
+        }
+    }
+
+    fn unfollow_all(&mut self, user_id: UserId) {
+        for chat_id in self.chats_of.remove(&user_id).unwrap_or_default() {
+            self.unfollow(chat_id, user_id);
+        }
     }
 }
 

@@ -1,47 +1,39 @@
 //! The inbox half of a stream (SPEC §6): the person's chat list items, badges, friend
 //! requests and, for the open direct chat, the other person's read marker, sent as named
-//! events without `id:` (state, not history). The stream keeps what it last sent of each
-//! and, when woken, re-reads the database and sends only what differs.
+//! events without `id:` (state, not history). The stream keeps a fingerprint of what it
+//! last sent of each and, when its person's shared inbox (`person`) has a new reading,
+//! sends only what differs.
 //!
-//! What wakes it: a signal on any of the person's chats (it listens to each, as a chat
-//! stream does, so a message reaches it from any instance, and the sweep's re-reads of
-//! watched chats cover a lost notification), and the person's counter in the hub
-//! (`Hub::poke`: read markers, mutes, requests, settings, new chats; the sweep pokes
-//! whoever's inbox digest changed). A chat's signal re-reads that chat's row and the
-//! badges (two statements); a poke re-reads the whole inbox. Wakes that come while it
-//! works, or within `CHATS_SETTLE` of a chat's signal, are taken together: a burst
-//! costs one re-read.
+//! The reading is shared by every stream of the person on this instance: one read per
+//! message for a person with several tabs, and one whole read for a burst of starts
+//! (issue 19). What makes a new reading: a signal on any of the person's chats (the hub
+//! marks them dirty: a message reaches it from any instance, and the sweep's re-reads of
+//! watched chats cover a lost notification), and the person's pokes (`Hub::poke`: read
+//! markers, mutes, requests, settings, new chats; the sweep pokes whoever's inbox digest
+//! changed). A chat's signal re-reads that chat's row and the badges (two statements); a
+//! poke or a stream's start re-reads the whole inbox.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web_lab::sse;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
-use super::{Hub, Signal};
-use crate::db::{self, DbPool};
-use crate::error::AppError;
-use crate::models::blocks;
-use crate::models::chats::{self, ChatListRow};
-use crate::models::friend_requests::{self, PendingRequest};
-use crate::models::inbox::{self, Answer, NotifyPrefs};
-use crate::models::users::{self, NavCounts};
-use crate::models::{ChatId, RequestId, Rev, Seq, UserId};
+use super::person::{PersonFeed, Reading};
+use super::Hub;
+use crate::models::chats::ChatListRow;
+use crate::models::friend_requests::PendingRequest;
+use crate::models::inbox::{Answer, NotifyPrefs};
+use crate::models::users::NavCounts;
+use crate::models::{ChatId, RequestId, Seq, UserId};
 
 pub type RenderBadges = Box<dyn Fn(&NavCounts, &NotifyPrefs) -> String>;
 
-/// How long a re-read that failed (the database busy or away) waits to try again.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
-
-/// How long a chat's wake waits before its re-read, so that the signals of a busy
-/// moment are read together: state, not history, may come a moment late, and under
-/// load (`make bench`'s `dm`: a message every few ms in each chat) one re-read then
-/// covers several messages instead of one each. The chat's own messages do not wait
-/// (they are the chat stream's events, sent as they come).
-const CHATS_SETTLE: Duration = Duration::from_millis(100);
+/// How long a stream with a message in hand waits for the reading that answers a poke
+/// (a block must apply to the next message); past it (the database away) the message
+/// goes on with what the stream knows, and the next catch-up re-reads the blocks.
+const POKE_WAIT: Duration = Duration::from_secs(2);
 
 /// How the inbox's events are rendered (by `views::inbox`, for this person).
 pub struct InboxViews {
@@ -57,54 +49,27 @@ pub struct InboxViews {
     pub read: Box<dyn Fn(Seq) -> String>,
 }
 
-/// What woke the inbox.
-pub enum Wake {
-    /// The person's counter: re-read everything.
-    Person,
-    /// Some of their chats changed.
-    Chats,
-    /// The hub closed (shutdown): the stream ends.
-    Closed,
-}
-
 pub struct Inbox {
-    me: UserId,
     /// The chat whose page holds this stream, if any ("Seen" is sent for it).
     open_chat: Option<ChatId>,
-    pool: DbPool,
-    hub: Arc<Hub>,
+    feed: Arc<PersonFeed>,
+    readings: watch::Receiver<Arc<Reading>>,
     views: InboxViews,
-    person: watch::Receiver<u64>,
-    dirty: Arc<Mutex<HashSet<ChatId>>>,
-    wake: Arc<Notify>,
-    /// One listener per chat of the person.
-    subs: HashMap<ChatId, JoinHandle<()>>,
-    /// A fingerprint of what was last sent (or rendered by the page) of each: an idle
-    /// tab keeps 8 bytes per chat instead of the item's HTML (issue 19, per-stream memory).
+    /// A fingerprint of each row as last sent (or rendered by the page): an item is
+    /// rendered only when its row changed, and an idle tab keeps 8 bytes per chat.
     items: HashMap<ChatId, u64>,
-    badges: Option<String>,
-    /// The notification settings of the last whole read: they change only with a poke
-    /// (Settings), which re-reads everything, so a chat's re-read does not read them.
-    prefs: NotifyPrefs,
+    /// A fingerprint of the badges last sent.
+    badges: Option<u64>,
     incoming: HashSet<RequestId>,
     outgoing: HashSet<RequestId>,
     seen: Option<Seq>,
-    /// Whom the person blocked, re-read with the rest when tracked (a stream of a group
-    /// renders their messages collapsed): `None` when not tracked.
-    blocked: Option<Vec<UserId>>,
-    /// The list the page rendered (`list_marker`), until the first read compares it.
+    /// The pokes the last applied reading saw.
+    pokes: u64,
+    /// Whether whom the person blocked is followed (a stream of a group renders their
+    /// messages collapsed).
+    track_blocks: bool,
+    /// The list the page rendered (`list_marker`), until the first reading compares it.
     rendered: Option<String>,
-}
-
-/// Everything the inbox shows, read in one round.
-struct Snapshot {
-    rows: Vec<ChatListRow>,
-    counts: NavCounts,
-    prefs: NotifyPrefs,
-    incoming: Vec<PendingRequest>,
-    outgoing: Vec<RequestId>,
-    answers: Vec<Answer>,
-    blocked: Option<Vec<UserId>>,
 }
 
 /// A short fingerprint of a chat list as a page rendered it (every row's every field, in
@@ -113,19 +78,19 @@ struct Snapshot {
 /// render and the connect, or while a stream was away, would otherwise miss the list
 /// until that chat's next change). Built with std's fixed-key hasher: the same rows give
 /// the same marker in every instance of one build (another build may differ: then the
-/// items are only sent once more).
-pub fn list_marker(rows: &[ChatListRow]) -> String {
+/// items are only sent once more). `R` is a row or an `Arc` of one (the same hash).
+pub fn list_marker<R: std::hash::Hash>(rows: &[R]) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     rows.hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
-/// Tells two renderings of an item apart (SipHash: an accidental equality of two
-/// different items, which would hold back one update, is a 1 in 2^64 event).
-fn fingerprint(html: &str) -> u64 {
+/// Tells two versions of a row (or two renderings of the badges) apart (SipHash: an
+/// accidental equality, which would hold back one update, is a 1 in 2^64 event).
+fn fingerprint(value: &impl std::hash::Hash) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(html)
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(value)
 }
 
 fn event(name: &'static str, html: String) -> sse::Event {
@@ -133,26 +98,21 @@ fn event(name: &'static str, html: String) -> sse::Event {
 }
 
 impl Inbox {
-    /// Subscribes to the person's counter at once: a poke after this is never missed.
-    pub fn new(hub: Arc<Hub>, pool: DbPool, me: UserId, open_chat: Option<ChatId>, views: InboxViews) -> Self {
-        let person = hub.inbox(me);
+    /// Joins the person's shared inbox at once: a change after this is never missed.
+    pub fn new(hub: &Arc<Hub>, me: UserId, open_chat: Option<ChatId>, views: InboxViews) -> Self {
+        let (feed, readings) = hub.inbox(me);
         Inbox {
-            me,
             open_chat,
-            pool,
-            hub,
+            feed,
+            readings,
             views,
-            person,
-            dirty: Arc::default(),
-            wake: Arc::default(),
-            subs: HashMap::new(),
             items: HashMap::new(),
             badges: None,
-            prefs: NotifyPrefs::default(),
             incoming: HashSet::new(),
             outgoing: HashSet::new(),
             seen: None,
-            blocked: None,
+            pokes: 0,
+            track_blocks: false,
             rendered: None,
         }
     }
@@ -163,154 +123,103 @@ impl Inbox {
         self
     }
 
-    /// Also keeps whom the person blocked up to date (`blocked`), starting from `now`.
-    pub fn tracking_blocks(mut self, now: Vec<UserId>) -> Self {
-        self.blocked = Some(now);
+    /// Also follows whom the person blocked (`blocked`).
+    pub fn tracking_blocks(mut self) -> Self {
+        self.track_blocks = true;
         self
     }
 
-    /// Whom the person blocked as of the last re-read, when tracked.
-    pub fn blocked(&self) -> Option<&[UserId]> {
-        self.blocked.as_deref()
+    /// Whom the person blocked as of the latest reading, when tracked.
+    pub fn blocked(&self) -> Option<Vec<UserId>> {
+        self.track_blocks.then(|| self.readings.borrow().blocked.clone())
     }
 
-    /// Whether the person's counter moved since the last re-read (a poke not read yet).
+    /// Whether the person was poked since the reading this stream applied last.
     pub fn poked(&self) -> bool {
-        self.person.has_changed().unwrap_or(false)
+        self.feed.pokes() > self.pokes
     }
 
-    /// Waits for something to re-read.
-    pub async fn woken(&mut self) -> Wake {
-        tokio::select! {
-            changed = self.person.changed() => if changed.is_err() { Wake::Closed } else { Wake::Person },
-            _ = self.wake.notified() => {
-                // The stream's `select!` may drop this future during the settle (a typing
-                // signal, a message): the guard then gives the wake back, so the chats
-                // marked dirty are still re-read at the next `woken`.
-                let rearm = Rearm(Some(self.wake.clone()));
-                tokio::time::sleep(CHATS_SETTLE).await;
-                rearm.disarm();
-                Wake::Chats
-            }
-        }
+    /// Waits for a newer reading; false once there will be none (the hub is gone).
+    pub async fn changed(&mut self) -> bool {
+        self.readings.changed().await.is_ok()
     }
 
-    /// The events of a (re)connect: the current badges first, then "Seen" in the open
-    /// direct chat. The list itself is what the page rendered; from now on changes.
-    /// `None`: the database is away (the stream ends and the browser reconnects).
+    /// The events of a (re)connect, from a whole read asked now: the current badges
+    /// first, then "Seen" in the open direct chat. The list itself is what the page
+    /// rendered; from now on changes. Waits as long as the read takes (the caller also
+    /// waits for the stream's end); `None` once there will be no reading.
     pub async fn start(&mut self) -> Option<Vec<sse::Event>> {
-        let snapshot = self.load_all().await.ok()?;
-        Some(self.apply_all(snapshot, true))
+        let asked = self.feed.ask_everything(false);
+        let reading = self.readings.wait_for(|r| r.asked >= asked).await.ok()?.clone();
+        Some(self.apply(&reading, true))
     }
 
-    /// The events after a wake (none when nothing the person sees changed).
-    pub async fn refresh(&mut self, wake: Wake) -> Vec<sse::Event> {
-        match wake {
-            Wake::Person => {
-                // Seen now (also when called for `poked`, before `woken` told of it).
-                self.person.borrow_and_update();
-                let dirty = self.take_dirty();
-                match self.load_all().await {
-                    Ok(snapshot) => self.apply_all(snapshot, false),
-                    Err(_) => {
-                        self.retry_later(dirty, true);
-                        vec![]
-                    }
-                }
-            }
-            Wake::Chats => {
-                let chats = self.take_dirty();
-                if chats.is_empty() {
-                    return vec![];
-                }
-                self.refresh_chats(chats).await
-            }
-            Wake::Closed => vec![],
-        }
+    /// The events of the latest reading (none when nothing the person sees changed).
+    pub fn refresh(&mut self) -> Vec<sse::Event> {
+        let reading = self.readings.borrow_and_update().clone();
+        self.apply(&reading, false)
     }
 
-    fn take_dirty(&self) -> Vec<ChatId> {
-        self.dirty.lock().unwrap_or_else(|e| e.into_inner()).drain().collect()
-    }
-
-    async fn load_all(&self) -> Result<Snapshot, AppError> {
-        let me = self.me;
-        let known: Vec<RequestId> = self.outgoing.iter().copied().collect();
-        let track_blocks = self.blocked.is_some();
-        db::run(&self.pool, move |conn| {
-            let (rows, counts) = chats::list_for_user(conn, me)?;
-            let prefs = inbox::prefs(conn, me)?;
-            let incoming = friend_requests::incoming(conn, me)?;
-            let outgoing: Vec<RequestId> = friend_requests::outgoing(conn, me)?.into_iter().map(|r| r.request_id).collect();
-            let gone: Vec<RequestId> = known.into_iter().filter(|id| !outgoing.contains(id)).collect();
-            let answers = if gone.is_empty() { vec![] } else { inbox::answers_to(conn, me, &gone)? };
-            let blocked = if track_blocks { Some(blocks::ids(conn, me)?) } else { None };
-            Ok::<_, AppError>(Snapshot { rows, counts, prefs, incoming, outgoing, answers, blocked })
-        })
-        .await
+    /// The events of a reading that saw every poke so far (a block made just before a
+    /// message must apply to it), waiting for it at most `POKE_WAIT`.
+    pub async fn refresh_after_pokes(&mut self) -> Vec<sse::Event> {
+        let pokes = self.feed.pokes();
+        let _ = tokio::time::timeout(POKE_WAIT, self.readings.wait_for(|r| r.pokes >= pokes)).await;
+        self.refresh()
     }
 
     /// On a (re)connect the badges alone (state, first); later what changed: items,
     /// requests, then the badges that follow from them.
-    fn apply_all(&mut self, s: Snapshot, first: bool) -> Vec<sse::Event> {
+    fn apply(&mut self, r: &Reading, first: bool) -> Vec<sse::Event> {
+        self.pokes = self.pokes.max(r.pokes);
         let mut events = vec![];
         if first {
-            events.extend(self.badges_if_changed(&s.counts, &s.prefs));
-        }
-        if s.blocked.is_some() {
-            self.blocked = s.blocked;
+            events.extend(self.badges_if_changed(&r.counts, &r.prefs));
         }
         // The page's list is the starting point only if it is still the list: else every
         // item goes out (oldest first, so the list ends in order).
-        let as_rendered = first && self.rendered.take().is_none_or(|marker| marker == list_marker(&s.rows));
-        let present: HashSet<ChatId> = s.rows.iter().map(|r| r.chat_id).collect();
+        let as_rendered = first && self.rendered.take().is_none_or(|marker| marker == list_marker(&r.rows));
+        let present: HashSet<ChatId> = r.rows.iter().map(|row| row.chat_id).collect();
         self.items.retain(|chat_id, _| present.contains(chat_id));
-        let gone: Vec<ChatId> = self.subs.keys().filter(|c| !present.contains(c)).copied().collect();
-        for chat_id in gone {
-            if let Some(sub) = self.subs.remove(&chat_id) {
-                sub.abort();
+        events.extend(self.apply_rows(&r.rows, as_rendered));
+        for req in &r.incoming {
+            if self.incoming.insert(req.request_id) && !first {
+                events.push(event("request", (self.views.request)(req)));
             }
         }
-        for row in &s.rows {
-            self.listen(row.chat_id, row.last_rev);
-        }
-        events.extend(self.apply_rows(&s.rows, as_rendered));
-        for r in &s.incoming {
-            if self.incoming.insert(r.request_id) && !first {
-                events.push(event("request", (self.views.request)(r)));
+        self.incoming.retain(|id| r.incoming.iter().any(|req| req.request_id == *id));
+        for a in &r.answers {
+            if self.outgoing.contains(&a.request_id) && !r.outgoing.contains(&a.request_id) {
+                events.push(event("request", (self.views.answer)(a)));
             }
         }
-        self.incoming.retain(|id| s.incoming.iter().any(|r| r.request_id == *id));
-        for a in &s.answers {
-            events.push(event("request", (self.views.answer)(a)));
-        }
-        self.outgoing = s.outgoing.into_iter().collect();
+        self.outgoing = r.outgoing.iter().copied().collect();
         if !first {
-            events.extend(self.badges_if_changed(&s.counts, &s.prefs));
+            events.extend(self.badges_if_changed(&r.counts, &r.prefs));
         }
-        self.prefs = s.prefs;
         events
     }
 
     fn badges_if_changed(&mut self, counts: &NavCounts, prefs: &NotifyPrefs) -> Option<sse::Event> {
         let badges = (self.views.badges)(counts, prefs);
-        if self.badges.as_ref() == Some(&badges) {
+        let print = fingerprint(&badges);
+        if self.badges == Some(print) {
             return None;
         }
-        self.badges = Some(badges.clone());
+        self.badges = Some(print);
         Some(event("badges", badges))
     }
 
-    /// Items that changed, oldest activity first (each moves to the top of the list, so
-    /// the newest ends there), and "Seen" when the open chat's other reader moved.
-    fn apply_rows(&mut self, rows: &[ChatListRow], first: bool) -> Vec<sse::Event> {
+    /// Items whose row changed, oldest activity first (each moves to the top of the
+    /// list, so the newest ends there), and "Seen" when the open chat's other reader
+    /// moved. `quiet`: only note the rows (the page shows them already).
+    fn apply_rows(&mut self, rows: &[Arc<ChatListRow>], quiet: bool) -> Vec<sse::Event> {
         let mut events = vec![];
         for row in rows.iter().rev() {
-            let html = (self.views.item)(row);
-            let print = fingerprint(&html);
+            let print = fingerprint(&**row);
             let changed = self.items.insert(row.chat_id, print) != Some(print);
-            if changed && !first {
-                events.push(event("chat", html));
+            if changed && !quiet {
+                events.push(event("chat", (self.views.item)(row)));
             }
             if Some(row.chat_id) == self.open_chat && !row.is_group {
                 if let Some(seen) = row.other_read_seq.filter(|s| *s > Seq::ZERO) {
@@ -322,124 +231,5 @@ impl Inbox {
             }
         }
         events
-    }
-
-    async fn refresh_chats(&mut self, chat_ids: Vec<ChatId>) -> Vec<sse::Event> {
-        let me = self.me;
-        let ids = chat_ids.clone();
-        let loaded = db::run(&self.pool, move |conn| {
-            let rows = chats::list_rows(conn, me, &ids)?;
-            let counts = users::nav_counts(conn, me)?;
-            Ok::<_, AppError>((rows, counts))
-        })
-        .await;
-        let Ok((rows, counts)) = loaded else {
-            self.retry_later(chat_ids, false);
-            return vec![];
-        };
-        for chat_id in chat_ids.iter().filter(|c| !rows.iter().any(|r| r.chat_id == **c)) {
-            // No longer the person's (left, removed): stop listening to it.
-            self.items.remove(chat_id);
-            if let Some(sub) = self.subs.remove(chat_id) {
-                sub.abort();
-            }
-        }
-        let mut events = self.apply_rows(&rows, false);
-        let prefs = self.prefs;
-        events.extend(self.badges_if_changed(&counts, &prefs));
-        events
-    }
-
-    /// The database was busy or away: the same re-read again a little later (the wake
-    /// that asked for it will not come again, and the sweep's digest may already hold
-    /// the change).
-    fn retry_later(&self, chats: Vec<ChatId>, everything: bool) {
-        let (dirty, wake, hub, me) = (self.dirty.clone(), self.wake.clone(), self.hub.clone(), self.me);
-        actix_web::rt::spawn(async move {
-            tokio::time::sleep(RETRY_AFTER).await;
-            if everything {
-                hub.poke_here(me);
-            } else {
-                dirty.lock().unwrap_or_else(|e| e.into_inner()).extend(chats);
-                wake.notify_one();
-            }
-        });
-    }
-
-    /// Listens to `chat_id`'s signals (once): a message or a change (a rev, SPEC §7: an
-    /// edit or a deletion may change the item's preview and "@") or an end beyond `last`
-    /// wakes the inbox for that chat. Typing and the sweep's repeats of an end already
-    /// known do not.
-    fn listen(&mut self, chat_id: ChatId, last: Rev) {
-        if self.subs.contains_key(&chat_id) {
-            return;
-        }
-        let mut signals = self.hub.subscribe(chat_id);
-        let (dirty, wake, me) = (self.dirty.clone(), self.wake.clone(), self.me);
-        let task = actix_web::rt::spawn(async move {
-            let mut last = last;
-            loop {
-                let news = match signals.recv().await {
-                    Ok(Signal::Message(m)) if m.rev > last => {
-                        last = m.rev;
-                        true
-                    }
-                    Ok(Signal::Reached(rev)) if rev > last => {
-                        last = rev;
-                        true
-                    }
-                    Ok(Signal::Left(user_id)) => user_id == me,
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => return,
-                    Ok(_) => false,
-                };
-                if news {
-                    dirty.lock().unwrap_or_else(|e| e.into_inner()).insert(chat_id);
-                    wake.notify_one();
-                }
-            }
-        });
-        self.subs.insert(chat_id, task);
-    }
-}
-
-/// Gives a consumed wake back when dropped before `disarm`.
-struct Rearm(Option<Arc<Notify>>);
-
-impl Rearm {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Rearm {
-    fn drop(&mut self) {
-        if let Some(wake) = self.0.take() {
-            wake.notify_one();
-        }
-    }
-}
-
-impl Drop for Inbox {
-    fn drop(&mut self) {
-        for sub in self.subs.values() {
-            sub.abort();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_wake_dropped_during_the_settle_is_given_back() {
-        let wake = Arc::new(Notify::new());
-        drop(Rearm(Some(wake.clone())));
-        let given_back = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
-        assert!(given_back.is_ok(), "a dropped settle must leave the wake for the next one");
-        Rearm(Some(wake.clone())).disarm();
-        let spurious = tokio::time::timeout(Duration::from_millis(50), wake.notified()).await;
-        assert!(spurious.is_err(), "a settle that ran to its end keeps nothing back");
     }
 }

@@ -16,6 +16,7 @@ mod hub;
 pub mod inbox;
 mod listener;
 mod notifier;
+mod person;
 pub mod registry;
 pub mod stream;
 
@@ -38,7 +39,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
 pub fn start(pool: DbPool, database_url: &str, limits: StreamLimits, sessions: Arc<SessionCache>, barriers: Barriers) -> Arc<Hub> {
     let (notify_tx, notify_rx) = std::sync::mpsc::channel();
     let (sweep_tx, sweep_rx) = std::sync::mpsc::channel();
-    let hub = Arc::new(Hub::new(limits, notify_tx, sweep_tx));
+    let hub = Arc::new(Hub::new(limits, notify_tx, sweep_tx, Arc::new(person::DbLoad(pool.clone()))));
     notifier::spawn(database_url.to_string(), hub.instance(), notify_rx);
     listener::spawn(database_url.to_string(), Arc::downgrade(&hub), sessions, barriers);
     hub::spawn_sweeper(pool, Arc::downgrade(&hub), sweep_rx);

@@ -140,6 +140,8 @@ struct Inner {
     people: HashMap<UserId, Person>,
     addrs: HashMap<IpAddr, usize>,
     total: usize,
+    /// Shutting down: every stream was ended and none is admitted.
+    closed: bool,
 }
 
 pub struct Registry {
@@ -171,6 +173,9 @@ impl Registry {
     /// oldest stream when they hold `per_person` already; or says which cap is full.
     pub fn admit(self: &Arc<Self>, user_id: UserId, sid: &str, addr: Option<IpAddr>) -> Result<Ticket, Refusal> {
         let mut inner = self.inner();
+        if inner.closed {
+            return Err(Refusal::Instance);
+        }
         let limits = self.limits;
         let at_cap = inner.people.get(&user_id).is_some_and(|p| p.streams.len() >= limits.per_person);
         if !at_cap {
@@ -235,6 +240,15 @@ impl Registry {
             n += 1;
         }
         n
+    }
+
+    /// Ends every stream and admits none from now on (shutdown).
+    pub fn end_all(&self) {
+        let mut inner = self.inner();
+        inner.closed = true;
+        for held in inner.people.values().flat_map(|p| p.streams.values()) {
+            held.ending.end();
+        }
     }
 
     /// Every session that holds a stream here, once each (for the sweep to re-check).

@@ -15,7 +15,7 @@ use actix_web_lab::sse;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
-use super::inbox::{Inbox, Wake};
+use super::inbox::Inbox;
 use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
@@ -27,8 +27,13 @@ use crate::models::{Rev, Seq, UserId};
 
 /// Messages loaded per round trip while catching up.
 const CATCH_UP_PAGE: i64 = 200;
-/// Events buffered towards one client before the stream waits for it.
+/// Events buffered towards one client before the stream waits for it. Boxed in the
+/// channel: tokio allocates a channel's slots 32 at a time from its start, 32 unboxed
+/// events are ~3.3 KiB per idle stream, 32 boxes 256 bytes (issue 19).
 const CLIENT_BUFFER: usize = 64;
+
+/// The receiving end of a stream, for the SSE response.
+pub type Events = mpsc::Receiver<Box<sse::Event>>;
 
 /// Renders a message with its files for the stream's viewer, given the people the
 /// viewer blocked (their messages in a group arrive collapsed, SPEC §10).
@@ -56,18 +61,30 @@ pub struct ChatFeed {
 /// Starts the stream's task in the place `ticket` holds, with the inbox and, on a chat
 /// page, the chat, and returns the receiving end for the SSE response. When the task
 /// ends, the response finishes properly.
-pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbox, ticket: Ticket) -> mpsc::Receiver<sse::Event> {
+pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbox, ticket: Ticket) -> Events {
     let mut signals = chat.as_ref().map(|c| hub.subscribe(c.membership.chat_id()));
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     actix_web::rt::spawn(async move {
         let lifetime = tokio::time::sleep(ticket.lifetime);
         tokio::pin!(lifetime);
-        let Some(first) = inbox.start().await else { return };
+        let ending = ticket.ending.clone();
+        // The first reading may wait behind a burst of starts (the pool's stream lane):
+        // the stream waits for it as long as it lives and its client is there.
+        let first = tokio::select! {
+            biased;
+            _ = ending.wait() => None,
+            _ = &mut lifetime => None,
+            _ = tx.closed() => None,
+            first = inbox.start() => first,
+        };
+        let Some(first) = first else { return };
         let mut stream = Stream { pool, chat, tx, ticket };
         if !stream.send_all(first).await {
             return;
         }
-        if stream.chat.is_some() && !stream.catch_up().await {
+        // Boxed: the catch-up's state (a database round trip) is needed now and then,
+        // not for the idle stream's whole life.
+        if stream.chat.is_some() && !Box::pin(stream.catch_up()).await {
             return;
         }
         loop {
@@ -82,16 +99,18 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbo
                     // A poke that came before this signal is read first: a block made
                     // just before a message applies to it (`biased` would otherwise take
                     // the message first when both are ready).
-                    if inbox.poked() && !stream.refresh_inbox(&mut inbox, Wake::Person).await {
-                        false
-                    } else {
-                        stream.on(signal).await
+                    if inbox.poked() {
+                        let events = inbox.refresh_after_pokes().await;
+                        if !stream.send_inbox(&inbox, events).await {
+                            return;
+                        }
                     }
+                    stream.on(signal).await
                 }
-                wake = inbox.woken() => match wake {
-                    Wake::Closed => false,
-                    wake => stream.refresh_inbox(&mut inbox, wake).await,
-                },
+                changed = inbox.changed() => {
+                    let events = inbox.refresh();
+                    changed && stream.send_inbox(&inbox, events).await
+                }
             };
             if !keep_going {
                 return;
@@ -112,18 +131,17 @@ async fn recv(signals: &mut Option<broadcast::Receiver<Signal>>) -> Result<Signa
 struct Stream {
     pool: DbPool,
     chat: Option<ChatFeed>,
-    tx: mpsc::Sender<sse::Event>,
+    tx: mpsc::Sender<Box<sse::Event>>,
     /// Its place among the instance's streams: the session it belongs to, and its end.
     ticket: Ticket,
 }
 
 impl Stream {
-    /// Re-reads the inbox after `wake` and sends what changed; the open group's block
-    /// list follows the inbox's. False ends the stream.
-    async fn refresh_inbox(&mut self, inbox: &mut Inbox, wake: Wake) -> bool {
-        let events = inbox.refresh(wake).await;
+    /// Sends what the inbox's latest reading changed; the open group's block list
+    /// follows the inbox's. False ends the stream.
+    async fn send_inbox(&mut self, inbox: &Inbox, events: Vec<sse::Event>) -> bool {
         if let (Some(chat), Some(blocked)) = (&mut self.chat, inbox.blocked()) {
-            chat.blocked = blocked.to_vec();
+            chat.blocked = blocked;
         }
         self.send_all(events).await
     }
@@ -142,7 +160,7 @@ impl Stream {
             Ok(Signal::Reached(rev)) if rev <= last => true,
             // A change, ahead of us (a gap), a notification from elsewhere, or we lagged:
             // the database has everything in order.
-            Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => self.catch_up().await,
+            Ok(Signal::Message(_) | Signal::Reached(_)) | Err(RecvError::Lagged(_)) => Box::pin(self.catch_up()).await,
             Ok(Signal::Left(user_id)) => user_id != viewer,
             // Someone else typing: a named event without `id:` (their own is not echoed).
             Ok(Signal::Typing { user_id, name }) if user_id != viewer => {
@@ -157,7 +175,7 @@ impl Stream {
     /// Sends inbox events (named, no `id:`).
     async fn send_all(&mut self, events: Vec<sse::Event>) -> bool {
         for event in events {
-            if self.ticket.ending.is_ended() || self.tx.send(event).await.is_err() {
+            if self.ticket.ending.is_ended() || self.tx.send(Box::new(event)).await.is_err() {
                 return false;
             }
         }
@@ -176,7 +194,7 @@ impl Stream {
         if m.seq <= known {
             event = event.event("update");
         }
-        if self.tx.send(event.into()).await.is_err() {
+        if self.tx.send(Box::new(event.into())).await.is_err() {
             return false;
         }
         chat.since = m.rev;
@@ -195,7 +213,7 @@ impl Stream {
             // stream before it sends anything, and one committed after the check cannot
             // be in the page (so its seq is still ahead of `last` and wakes the stream
             // again). So a message sent after a logout never comes from the database.
-            let page = db::run(&self.pool, move |conn| {
+            let page = db::run_stream(&self.pool, move |conn| {
                 let known = match known {
                     Some(known) => known,
                     None => messages::last_seq_at(conn, &membership, since)?,

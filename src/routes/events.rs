@@ -117,7 +117,9 @@ async fn open(
             // the stream follows later blocks, `ChatFeed::blocked`), and the highest seq the
             // browser has, read before the answer goes out: a change made after it is an
             // update, never taken for a new message.
-            let (membership, blocked, since, known) = db::run(&pool, move |conn| {
+            // Through the pool's stream lane: a burst of opening streams waits its turn
+            // there instead of being refused with a 503 (`db::run_stream`).
+            let (membership, blocked, since, known) = db::run_stream(&pool, move |conn| {
                 let Some(membership) = chats::find_for_participant(conn, me, chat_id)? else { return Ok(None) };
                 let blocked = if membership.chat().is_group { crate::models::blocks::ids(conn, me)? } else { vec![] };
                 let end = membership.chat().last_rev;
@@ -135,16 +137,17 @@ async fn open(
         }
     };
     let hub = hub.into_inner();
-    let mut inbox = Inbox::new(hub.clone(), pool.get_ref().clone(), me, chat_id, views_for(&user, chat_id)).rendered(list);
+    let mut inbox = Inbox::new(&hub, me, chat_id, views_for(&user, chat_id)).rendered(list);
     let feed = match feed {
         Some((feed, true)) => {
-            inbox = inbox.tracking_blocks(feed.blocked.clone());
+            inbox = inbox.tracking_blocks();
             Some(feed)
         }
         other => other.map(|(feed, _)| feed),
     };
-    let events = stream::open(hub, pool.get_ref().clone(), feed, inbox, ticket);
-    let sse = Sse::from_infallible_receiver(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
+    let mut events = stream::open(hub, pool.get_ref().clone(), feed, inbox, ticket);
+    let events = futures_util::stream::poll_fn(move |cx| events.poll_recv(cx).map(|event| event.map(|boxed| *boxed)));
+    let sse = Sse::from_infallible_stream(events).with_keep_alive(HEARTBEAT).with_retry_duration(Duration::from_secs(2));
     // When the stream ends (closed as a person's oldest, its session or lifetime over),
     // its connection closes too instead of idling on: the browser reconnects on a new one.
     let mut answer = sse.respond_to(&req);

@@ -47,6 +47,7 @@ mod search_more;
 mod search_speed;
 mod security;
 mod session_cache;
+mod stream_burst;
 mod stream_limits;
 mod throttling;
 mod wire;

@@ -51,6 +51,11 @@ impl EventStream {
         EventStream { body: Box::pin(resp.bytes_stream()), buffer: String::new(), named: Default::default() }
     }
 
+    /// Reads the stream of a response already checked by the caller.
+    pub fn from_response(resp: reqwest::Response) -> Self {
+        EventStream { body: Box::pin(resp.bytes_stream()), buffer: String::new(), named: Default::default() }
+    }
+
     pub async fn request(client: &Client, path: &str, last_event_id: Option<i64>) -> reqwest::Response {
         let mut req = client.http.get(client.url(path));
         if let Some(id) = last_event_id {
