@@ -208,3 +208,32 @@ async fn every_logged_in_page_kind_has_the_get_search_box_that_htmx_debounces_an
     let (_, login) = app.client().get_page("/login").await;
     assert!(select(&login, "#site-search-q").is_empty());
 }
+
+/// Migration 000039 made the fold and the document cheaper (issue 19, `rowcost`) without
+/// recomputing any stored vector: that is right only if both give what 000032's fold and
+/// 000023's document gave, for every text. Every code point up to U+11170 in runs of
+/// seven (each mark, each unspaced script's edges, next to their neighbours), plus
+/// mixed texts, folded and indexed by the old functions (000039's down) and the new.
+#[actix_web::test]
+async fn the_cheaper_fold_and_document_of_000039_give_what_the_old_ones_gave() {
+    use diesel::connection::SimpleConnection;
+    let db = crate::helpers::TestDb::new();
+    let mut conn = db.conn();
+    let corpus = "CREATE TABLE corpus AS \
+          SELECT string_agg(chr(c), '' ORDER BY c) || ' x' AS t FROM generate_series(32, 70000) c \
+           WHERE c NOT BETWEEN 55296 AND 57343 GROUP BY c / 7 \
+          UNION ALL SELECT unnest(ARRAY['Ὀδυσσεύς ΣΟΦΟΣ σοφος', 'مَرْحَبًا بالعالم ـــ', 'x<y and y>z', '東京都に行きます', \
+                                        'Ünïcödé ß Æ', 'a東b c', '東', 'LDM0-0. message 0 of pair 0 from the load test']);";
+    let old = "CREATE TABLE old AS SELECT t, search_fold(t) AS f, search_document(t) AS d FROM corpus;";
+    let down = include_str!("../../migrations/2026-12-07-000039_search_document_cheaper/down.sql");
+    let up = include_str!("../../migrations/2026-12-07-000039_search_document_cheaper/up.sql");
+    for sql in [corpus, down, old, up] {
+        conn.batch_execute(sql).unwrap();
+    }
+    assert!(crate::helpers::count(&mut conn, "SELECT count(*) AS n FROM old") > 9_000);
+    let differ = crate::helpers::count(
+        &mut conn,
+        "SELECT count(*) AS n FROM old WHERE search_fold(t) IS DISTINCT FROM f OR search_document(t) IS DISTINCT FROM d",
+    );
+    assert_eq!(differ, 0, "texts folded or indexed otherwise than before 000039");
+}
