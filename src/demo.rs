@@ -101,7 +101,7 @@ pub fn create_direct_chats(conn: &mut PgConnection) -> anyhow::Result<()> {
     open(conn, udit)?;
     let chat_id = open(conn, shivam)?;
     let membership = chats::find_for_participant(conn, shivam, chat_id)?.ok_or_else(|| anyhow::anyhow!("shivam is not in the chat"))?;
-    if messages::page_before(conn, &membership, Seq::END, 1)?.messages.is_empty() {
+    if messages::page_before(conn, &membership, Seq::END, 1)?.is_empty() {
         let sent =
             NewMessage { chat_id, sender: shivam, text: "helloo", client_id: None, kind: MessageKind::Text, reply_to: None }.send(conn)?;
         if !matches!(sent, SendOutcome::Sent(_)) {

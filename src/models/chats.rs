@@ -1,5 +1,5 @@
 //! The `chats` and `direct_chats` tables. A chat is only ever read through one of its
-//! participants: `find_for_participant` and `open_with_list` return a
+//! participants: `find_for_participant` and `open_for_participant` return a
 //! `Membership`, the value every read of a chat's content requires, so outsiders cannot
 //! tell a chat exists and no query can skip the check.
 
@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 
-use super::friends::{self, ordered, FriendName};
+use super::friends::{self, ordered};
 use super::participants::{self, Role};
 use super::users::{self, NavCounts};
 use super::{ChatId, Rev, Seq, UserId};
@@ -119,6 +119,41 @@ pub struct OpenedChat {
     pub read_moved: bool,
     /// Everyone the viewer blocked (their messages collapse; a direct chat says so).
     pub blocked: Vec<UserId>,
+}
+
+/// Opens the chat page: looks the chat up through `viewer`, with their mute and the
+/// people they blocked, in one round trip (the page's hot path, BENCHMARKS.md), then
+/// reads the chat to its end (nothing to write when it was read already). The badges
+/// come with the chat list (`list_for_user`), read after this.
+pub fn open_for_participant(conn: &mut PgConnection, viewer: UserId, chat_id: ChatId) -> QueryResult<Option<OpenedChat>> {
+    #[derive(QueryableByName)]
+    struct Head {
+        #[diesel(embed)]
+        chat: ChatForUser,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        muted_until: Option<DateTime<Utc>>,
+        #[diesel(sql_type = Array<SqlUuid>)]
+        blocked: Vec<UserId>,
+    }
+    let head: Option<Head> = crate::db::prepared(
+        "SELECT v.chat_id, v.is_group, v.name, v.last_seq, v.last_read_seq, v.role, v.other_id, v.other_name, v.can_send, \
+                v.last_rev, \
+                (SELECT mp.muted_until FROM chat_participants mp WHERE mp.chat_id = v.chat_id AND mp.user_id = $1) AS muted_until, \
+                ARRAY(SELECT b.blocked FROM blocks b WHERE b.blocker = $1) AS blocked \
+           FROM chats_as_seen v \
+          WHERE v.viewer = $1 AND v.chat_id = $2",
+    )
+    .bind::<SqlUuid, _>(viewer)
+    .bind::<SqlUuid, _>(chat_id)
+    .get_result(conn)
+    .optional()?;
+    let Some(Head { mut chat, muted_until, blocked }) = head else { return Ok(None) };
+    let read_moved = chat.last_seq.since(chat.last_read_seq) > 0;
+    if read_moved {
+        participants::mark_read(conn, chat_id, viewer, chat.last_seq)?;
+        chat.last_read_seq = chat.last_seq;
+    }
+    Ok(Some(OpenedChat { membership: Membership { viewer, chat }, muted_until, read_moved, blocked }))
 }
 
 /// Why a direct chat could not be opened.
@@ -235,113 +270,14 @@ pub struct ChatListRow {
 /// `nav_counts()` adds up); the pending requests ride along as a column computed once
 /// (an uncorrelated subquery). Only a person without chats costs a second statement.
 pub fn list_for_user(conn: &mut PgConnection, viewer: UserId) -> QueryResult<(Vec<ChatListRow>, NavCounts)> {
-    let (listed, _) = listed(conn, viewer, None, false)?;
-    let counts = match listed.first() {
-        Some(first) => counts_of(first.pending_requests, &listed),
-        None => users::nav_counts(conn, viewer)?,
-    };
-    Ok((listed.into_iter().map(|l| l.item).collect(), counts))
-}
-
-/// `list_for_user` and my friends (the `/chats` page's new-group form), in the list's
-/// one statement (it was two; BENCHMARKS.md "Issue 19, `pages`"). A person without
-/// chats costs the two statements that have no list to ride along.
-pub fn list_with_friends(conn: &mut PgConnection, viewer: UserId) -> QueryResult<(Vec<ChatListRow>, NavCounts, Vec<FriendName>)> {
-    let (mut listed, _) = listed(conn, viewer, None, true)?;
-    let Some(first) = listed.first_mut() else {
-        return Ok((vec![], users::nav_counts(conn, viewer)?, friends::list_of(conn, viewer)?));
-    };
-    let ids = std::mem::take(&mut first.friend_ids);
-    let names = std::mem::take(&mut first.friend_names);
-    let friends = ids.into_iter().zip(names).map(|(user_id, username)| FriendName { user_id, username }).collect();
-    let counts = counts_of(first.pending_requests, &listed);
-    Ok((listed.into_iter().map(|l| l.item).collect(), counts, friends))
-}
-
-/// The chat page's head: the chat `chat_id` as `viewer` sees it, with their mute and
-/// the people they blocked, and beside it their chat list and badges, all from the
-/// list's one statement (it was two: the head, then the list; BENCHMARKS.md "Issue 19,
-/// `pages`"). `None` when `viewer` is not in the chat: a lookup through the person, as
-/// `find_for_participant`. With `read`, the chat is then read to its end (one more
-/// statement when it was not read already), and the list and badges say so as a
-/// re-read would: no unread, no "@".
-pub fn open_with_list(
-    conn: &mut PgConnection,
-    viewer: UserId,
-    chat_id: ChatId,
-    read: bool,
-) -> QueryResult<Option<(OpenedChat, Vec<ChatListRow>, NavCounts)>> {
-    let (listed, blocked) = listed(conn, viewer, Some(chat_id), false)?;
-    let Some(open) = listed.iter().find(|l| l.item.chat_id == chat_id) else { return Ok(None) };
-    let row = &open.item;
-    let mut chat = ChatForUser {
-        chat_id,
-        is_group: row.is_group,
-        name: row.name.clone(),
-        last_seq: row.last_seq,
-        last_read_seq: open.last_read_seq,
-        role: open.role,
-        other_id: row.other_id,
-        other_name: row.other_name.clone(),
-        can_send: open.can_send,
-        last_rev: row.last_rev,
-    };
-    let muted_until = open.muted_until;
-    let mut counts = counts_of(open.pending_requests, &listed);
-    let mut rows: Vec<ChatListRow> = listed.into_iter().map(|l| l.item).collect();
-    let read_moved = read && chat.last_seq.since(chat.last_read_seq) > 0;
-    if read_moved {
-        participants::mark_read(conn, chat_id, viewer, chat.last_seq)?;
-        chat.last_read_seq = chat.last_seq;
-        if let Some(row) = rows.iter_mut().find(|r| r.chat_id == chat_id) {
-            if !row.muted {
-                counts.unread_messages -= row.unread;
-            }
-            row.unread = 0;
-            row.mentioned = false;
-        }
+    #[derive(QueryableByName)]
+    struct Listed {
+        #[diesel(embed)]
+        item: ChatListRow,
+        #[diesel(sql_type = BigInt)]
+        pending_requests: i64,
     }
-    let opened = OpenedChat { membership: Membership { viewer, chat }, muted_until, read_moved, blocked };
-    Ok(Some((opened, rows, counts)))
-}
-
-/// The badges of a listed person: `pending` and the unread of their unmuted chats.
-fn counts_of(pending_requests: i64, listed: &[Listed]) -> NavCounts {
-    let unread_messages = listed.iter().filter(|l| !l.item.muted).map(|l| l.item.unread).sum();
-    NavCounts { pending_requests, unread_messages }
-}
-
-/// A row of `listed`: the list's row, the badge's pending requests (the same on every
-/// row), and the head of the chat the page opens (meaningful on its row only).
-#[derive(QueryableByName)]
-struct Listed {
-    #[diesel(embed)]
-    item: ChatListRow,
-    #[diesel(sql_type = BigInt)]
-    pending_requests: i64,
-    #[diesel(sql_type = BigInt)]
-    last_read_seq: Seq,
-    #[diesel(sql_type = Text)]
-    role: Role,
-    #[diesel(sql_type = Bool)]
-    can_send: bool,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    muted_until: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Array<SqlUuid>)]
-    blocked: Vec<UserId>,
-    #[diesel(sql_type = Array<SqlUuid>)]
-    friend_ids: Vec<UserId>,
-    #[diesel(sql_type = Array<Text>)]
-    friend_names: Vec<String>,
-}
-
-/// All my chats with the columns of the chat `open` (when given), whom I blocked and,
-/// `with_friends`, my friends by name (as `friends::list_of`). `can_send` probes the
-/// friendship: asked for the open chat only (a `CASE` evaluates it lazily); `blocked`
-/// and the friends are computed once (uncorrelated subqueries, run when first needed),
-/// like `pending_requests`; the friends are sent on the first row only.
-fn listed(conn: &mut PgConnection, viewer: UserId, open: Option<ChatId>, with_friends: bool) -> QueryResult<(Vec<Listed>, Vec<UserId>)> {
-    let mut listed: Vec<Listed> = crate::db::prepared(
+    let listed: Vec<Listed> = crate::db::prepared(
         "SELECT v.chat_id, v.is_group, v.name, v.last_activity_at, v.last_seq, (v.last_seq - v.last_read_seq) AS unread, \
                 v.other_id, v.other_name, m.seq AS last_shown_seq, m.text AS last_text, m.kind AS last_kind, CASE WHEN m.sender IS NOT NULL THEN COALESCE(s.username, 'Deleted account') END AS last_sender, \
                 f.kind AS last_file_kind, f.name AS last_file_name, \
@@ -354,15 +290,7 @@ fn listed(conn: &mut PgConnection, viewer: UserId, open: Option<ChatId>, with_fr
                            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker = v.viewer AND b.blocked = mx.sender)) AS mentioned, \
                 v.last_rev, \
                 COALESCE(mp.muted_until > now(), false) AS muted, op.last_read_seq AS other_read_seq, \
-                (SELECT count(*) FROM friend_requests fr WHERE fr.to_user = $1 AND fr.status = 'pending') AS pending_requests, \
-                v.last_read_seq, v.role, CASE WHEN v.chat_id = $2 THEN v.can_send ELSE false END AS can_send, mp.muted_until, \
-                ARRAY(SELECT bl.blocked FROM blocks bl WHERE bl.blocker = $1) AS blocked, \
-                CASE WHEN $3 AND row_number() OVER w = 1 THEN ARRAY(SELECT fu.user_id FROM friends fx \
-                    JOIN users fu ON fu.user_id = CASE WHEN fx.user1 = $1 THEN fx.user2 ELSE fx.user1 END \
-                   WHERE fx.user1 = $1 OR fx.user2 = $1 ORDER BY fu.username) ELSE '{}'::uuid[] END AS friend_ids, \
-                CASE WHEN $3 AND row_number() OVER w = 1 THEN ARRAY(SELECT fu.username FROM friends fx \
-                    JOIN users fu ON fu.user_id = CASE WHEN fx.user1 = $1 THEN fx.user2 ELSE fx.user1 END \
-                   WHERE fx.user1 = $1 OR fx.user2 = $1 ORDER BY fu.username) ELSE '{}'::text[] END AS friend_names \
+                (SELECT count(*) FROM friend_requests fr WHERE fr.to_user = $1 AND fr.status = 'pending') AS pending_requests \
            FROM chats_as_seen v \
            JOIN chat_participants mp ON mp.chat_id = v.chat_id AND mp.user_id = v.viewer \
            LEFT JOIN chat_participants op ON op.chat_id = v.chat_id AND op.user_id = v.other_id \
@@ -375,15 +303,15 @@ fn listed(conn: &mut PgConnection, viewer: UserId, open: Option<ChatId>, with_fr
                                WHERE m.text = '' AND a.message_id = m.message_id \
                                ORDER BY a.position LIMIT 1) f ON true \
           WHERE v.viewer = $1 \
-         WINDOW w AS (ORDER BY v.last_activity_at DESC, v.chat_id) \
           ORDER BY v.last_activity_at DESC, v.chat_id",
     )
     .bind::<SqlUuid, _>(viewer)
-    .bind::<Nullable<SqlUuid>, _>(open)
-    .bind::<Bool, _>(with_friends)
     .load(conn)?;
-    let blocked = listed.first_mut().map(|l| std::mem::take(&mut l.blocked)).unwrap_or_default();
-    Ok((listed, blocked))
+    let Some(pending_requests) = listed.first().map(|l| l.pending_requests) else {
+        return Ok((vec![], users::nav_counts(conn, viewer)?));
+    };
+    let unread_messages = listed.iter().filter(|l| !l.item.muted).map(|l| l.item.unread).sum();
+    Ok((listed.into_iter().map(|l| l.item).collect(), NavCounts { pending_requests, unread_messages }))
 }
 
 /// The list rows of some of my chats (the live inbox, after those chats changed): the

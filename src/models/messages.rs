@@ -7,12 +7,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::attachments::{AttachmentView, Kind as FileKind};
 use super::chats::Membership;
-use super::ids::AttachmentId;
 use super::{text_column, violates, ChatId, MessageId, Rev, Seq, UserId};
 use crate::db::schema::{message_mentions, message_reactions, messages, users};
 
@@ -206,189 +204,17 @@ fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult
         .collect())
 }
 
-/// A page of history with everything its messages show, files included.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Page {
-    /// Oldest first, decorated as `decorate` does it.
-    pub messages: Vec<MessageView>,
-    /// The files of `messages`, in each message's order (`attachments::for_messages`).
-    pub files: Vec<AttachmentView>,
-}
-
-/// One row of `page_before`: the message, the original it quotes, and its reactions,
-/// mentions and files as parallel arrays (`array_agg` is NULL where there are none).
-#[derive(QueryableByName)]
-struct PageRow {
-    #[diesel(sql_type = SqlUuid)]
-    message_id: MessageId,
-    #[diesel(sql_type = SqlUuid)]
-    chat_id: ChatId,
-    #[diesel(sql_type = BigInt)]
-    seq: Seq,
-    #[diesel(sql_type = BigInt)]
-    rev: Rev,
-    #[diesel(sql_type = SqlUuid)]
-    sender: UserId,
-    #[diesel(sql_type = Text)]
-    sender_name: String,
-    #[diesel(sql_type = Timestamptz)]
-    sent_time: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    text: String,
-    #[diesel(sql_type = Text)]
-    kind: MessageKind,
-    #[diesel(sql_type = Bool)]
-    edited: bool,
-    #[diesel(sql_type = Bool)]
-    deleted: bool,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    reply_to: Option<Seq>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    quote_id: Option<MessageId>,
-    #[diesel(sql_type = Nullable<Text>)]
-    quote_sender: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    quote_text: Option<String>,
-    #[diesel(sql_type = Nullable<Bool>)]
-    quote_deleted: Option<bool>,
-    #[diesel(sql_type = Nullable<Array<Text>>)]
-    reaction_emoji: Option<Vec<String>>,
-    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
-    reaction_users: Option<Vec<UserId>>,
-    #[diesel(sql_type = Nullable<Array<Text>>)]
-    reaction_names: Option<Vec<String>>,
-    #[diesel(sql_type = Nullable<Array<Text>>)]
-    mentions: Option<Vec<String>>,
-    #[diesel(sql_type = Nullable<Array<SqlUuid>>)]
-    file_ids: Option<Vec<AttachmentId>>,
-    #[diesel(sql_type = Nullable<Array<Text>>)]
-    file_names: Option<Vec<String>>,
-    #[diesel(sql_type = Nullable<Array<BigInt>>)]
-    file_sizes: Option<Vec<i64>>,
-    #[diesel(sql_type = Nullable<Array<Text>>)]
-    file_kinds: Option<Vec<FileKind>>,
-    #[diesel(sql_type = Nullable<Array<Nullable<Integer>>>)]
-    file_widths: Option<Vec<Option<i32>>>,
-    #[diesel(sql_type = Nullable<Array<Nullable<Integer>>>)]
-    file_heights: Option<Vec<Option<i32>>>,
-}
-
-impl PageRow {
-    /// The message as `decorate` makes it, and its files, in order.
-    fn split(self, files: &mut Vec<AttachmentView>) -> MessageView {
-        let quote = match (self.reply_to, self.quote_id) {
-            (Some(seq), Some(message_id)) => Some(Quote {
-                seq,
-                message_id,
-                sender_name: self.quote_sender.unwrap_or_default(),
-                excerpt: self.quote_text.unwrap_or_default().chars().take(QUOTE_CHARS).collect(),
-                deleted: self.quote_deleted.unwrap_or(false),
-            }),
-            _ => None,
-        };
-        let mut reactions: Vec<Reaction> = Vec::new();
-        let people = self.reaction_users.unwrap_or_default().into_iter().zip(self.reaction_names.unwrap_or_default());
-        for (emoji, person) in self.reaction_emoji.unwrap_or_default().into_iter().zip(people) {
-            match reactions.iter_mut().find(|r| r.emoji == emoji) {
-                Some(r) => r.people.push(person),
-                None => reactions.push(Reaction { emoji, people: vec![person] }),
-            }
-        }
-        let file_ids = self.file_ids.unwrap_or_default();
-        files.reserve(file_ids.len());
-        let mut names = self.file_names.unwrap_or_default().into_iter();
-        let mut sizes = self.file_sizes.unwrap_or_default().into_iter();
-        let mut kinds = self.file_kinds.unwrap_or_default().into_iter();
-        let mut widths = self.file_widths.unwrap_or_default().into_iter();
-        let mut heights = self.file_heights.unwrap_or_default().into_iter();
-        for attachment_id in file_ids {
-            let (Some(name), Some(size), Some(kind)) = (names.next(), sizes.next(), kinds.next()) else { break };
-            files.push(AttachmentView {
-                attachment_id,
-                message_id: self.message_id,
-                name,
-                size,
-                kind,
-                thumb_width: widths.next().flatten(),
-                thumb_height: heights.next().flatten(),
-            });
-        }
-        MessageView {
-            message_id: self.message_id,
-            chat_id: self.chat_id,
-            seq: self.seq,
-            rev: self.rev,
-            sender: self.sender,
-            sender_name: self.sender_name,
-            sent_time: self.sent_time,
-            text: self.text,
-            kind: self.kind,
-            edited: self.edited,
-            deleted: self.deleted,
-            reply_to: self.reply_to,
-            quote,
-            reactions,
-            mentions: self.mentions.unwrap_or_default(),
-        }
-    }
-}
-
-/// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first,
-/// with their quotes, reactions, mentions and files: the chat page's history in one
-/// statement (it was five: the page, quotes, reactions, mentions, files; BENCHMARKS.md
-/// "Issue 19, `pages`"). Raw SQL: the builder cannot say a `WITH … MATERIALIZED` read
-/// once by three grouped joins. Each decoration is one grouped scan for the whole page
-/// (a `LATERAL` per message measured 3× slower: an executor cycle per row and kind).
-/// What each holds is `decorate`'s (tests/it/page_reads.rs compares the two):
-/// reactions in the order chosen, mentions by name, none of either on a deleted
-/// message; files in their order.
-pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Page> {
-    let rows: Vec<PageRow> = crate::db::prepared(
-        "WITH page AS MATERIALIZED ( \
-             SELECT pm.message_id, pm.chat_id, pm.seq, pm.rev, pm.sender, pm.sent_time, pm.text, pm.kind, pm.edited_at, \
-                    pm.deleted_at, pm.reply_to \
-               FROM messages pm WHERE pm.chat_id = $1 AND pm.seq < $2 ORDER BY pm.seq DESC LIMIT $3) \
-         SELECT m.message_id, m.chat_id, m.seq, m.rev, m.sender, COALESCE(u.username, 'Deleted account') AS sender_name, \
-                m.sent_time, m.text, m.kind, m.edited_at IS NOT NULL AS edited, m.deleted_at IS NOT NULL AS deleted, m.reply_to, \
-                q.message_id AS quote_id, COALESCE(qu.username, 'Deleted account') AS quote_sender, q.text AS quote_text, \
-                q.deleted_at IS NOT NULL AS quote_deleted, \
-                r.reaction_emoji, r.reaction_users, r.reaction_names, \
-                mt.mentions, \
-                f.file_ids, f.file_names, f.file_sizes, f.file_kinds, f.file_widths, f.file_heights \
-           FROM page m \
-           LEFT JOIN users u ON u.user_id = m.sender \
-           LEFT JOIN messages q ON q.chat_id = m.chat_id AND q.seq = m.reply_to \
-           LEFT JOIN users qu ON qu.user_id = q.sender \
-           LEFT JOIN (SELECT mr.message_id, \
-                             array_agg(mr.emoji ORDER BY mr.reacted_at, mr.emoji, mr.user_id) AS reaction_emoji, \
-                             array_agg(mr.user_id ORDER BY mr.reacted_at, mr.emoji, mr.user_id) AS reaction_users, \
-                             array_agg(ru.username ORDER BY mr.reacted_at, mr.emoji, mr.user_id) AS reaction_names \
-                        FROM message_reactions mr JOIN users ru ON ru.user_id = mr.user_id \
-                       WHERE mr.message_id = ANY (ARRAY(SELECT p.message_id FROM page p WHERE p.deleted_at IS NULL)) \
-                       GROUP BY mr.message_id) r ON r.message_id = m.message_id \
-           LEFT JOIN (SELECT mm.seq, array_agg(mu.username ORDER BY mu.username) AS mentions \
-                        FROM message_mentions mm JOIN users mu ON mu.user_id = mm.user_id \
-                       WHERE mm.chat_id = $1 AND mm.seq = ANY (ARRAY(SELECT p.seq FROM page p WHERE p.deleted_at IS NULL)) \
-                       GROUP BY mm.seq) mt ON mt.seq = m.seq \
-           LEFT JOIN (SELECT a.message_id, \
-                             array_agg(a.attachment_id ORDER BY a.position) AS file_ids, \
-                             array_agg(a.name ORDER BY a.position) AS file_names, \
-                             array_agg(a.size ORDER BY a.position) AS file_sizes, \
-                             array_agg(a.kind ORDER BY a.position) AS file_kinds, \
-                             array_agg(a.thumb_width ORDER BY a.position) AS file_widths, \
-                             array_agg(a.thumb_height ORDER BY a.position) AS file_heights \
-                        FROM attachments a \
-                       WHERE a.chat_id = $1 AND a.message_id = ANY (ARRAY(SELECT p.message_id FROM page p)) \
-                       GROUP BY a.message_id) f ON f.message_id = m.message_id \
-          ORDER BY m.seq",
-    )
-    .bind::<SqlUuid, _>(membership.chat_id())
-    .bind::<BigInt, _>(before)
-    .bind::<BigInt, _>(limit)
-    .load(conn)?;
-    let mut files = Vec::new();
-    let messages = rows.into_iter().map(|row| row.split(&mut files)).collect();
-    Ok(Page { messages, files })
+/// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
+pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
+    let mut page: Vec<Row> = with_senders!()
+        .filter(messages::chat_id.eq(membership.chat_id()))
+        .filter(messages::seq.lt(before))
+        .order(messages::seq.desc())
+        .limit(limit)
+        .select(message_columns!())
+        .load(conn)?;
+    page.reverse();
+    decorate(conn, membership.chat_id(), page)
 }
 
 /// Up to `limit` messages after `after`, oldest first (newer pages of history).

@@ -11,8 +11,7 @@
 //!    every value bound (`$1`…), and is written out whole in the function that runs it:
 //!    never assembled from fragments, constants or `format!`, so reading one function
 //!    shows its whole statement. BENCHMARKS.md names the measured hot paths among them
-//!    (the chat list with the open chat's head and the badges, the chat page's history
-//!    with its decorations, the send).
+//!    (the chat page's head query, the chat list, the badges, message pages, the send).
 //! 3. Reads of a chat's content take the reader's `chats::Membership`, which only a
 //!    lookup through the person makes: a query cannot be called for a chat nobody
 //!    checked the reader is in.

@@ -11,12 +11,12 @@ use crate::live::inbox::list_marker;
 use crate::models::attachments::{self, AttachmentView};
 use crate::models::chats::{self, ChatListRow, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
-use crate::models::messages::{self, MessageView, Page};
+use crate::models::messages::{self, MessageView};
 use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
 use crate::models::users::NavCounts;
 use crate::models::Rev;
-use crate::models::{groups, ChatId, Seq, UserId};
+use crate::models::{groups, inbox, ChatId, Seq, UserId};
 use crate::views::chats::{
     collapse_blocked, flat, timeline, with_files, ChatListItem, ChatPage, Composer, GroupPanel, HistoryLinks, MessagesFragment, MuteState,
     PageForms, Row, Viewer, GROUP_WITHIN,
@@ -95,11 +95,22 @@ struct Loaded {
 async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Position, reply_to: Option<Seq>) -> Result<Loaded, AppError> {
     let me = user.user_id;
     db::run(pool, move |conn| {
-        // The latest page reads the chat: the list and the badges then no longer count it.
-        let read = position == Position::Latest;
-        let (OpenedChat { membership, muted_until, read_moved, blocked }, list, counts) =
-            chats::open_with_list(conn, me, chat_id, read)?.ok_or(AppError::NotFound)?;
-        let Page { messages: history, files } = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
+        let (membership, muted_until, read_moved, blocked) = match position {
+            Position::Latest => {
+                let OpenedChat { membership, muted_until, read_moved, blocked } =
+                    chats::open_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                (membership, muted_until, read_moved, blocked)
+            }
+            Position::Before(_) | Position::Around(_) => {
+                let membership = chats::find_for_participant(conn, me, chat_id)?.ok_or(AppError::NotFound)?;
+                let muted_until = inbox::muted_until(conn, &membership)?;
+                (membership, muted_until, false, crate::models::blocks::ids(conn, me)?)
+            }
+        };
+        // After the read marker moved: the badges no longer count this chat.
+        let (list, counts) = chats::list_for_user(conn, me)?;
+        let history = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
+        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
         let reply_to = match reply_to {
@@ -221,10 +232,7 @@ pub async fn messages_fragment(
         let history = match cursor {
             Cursor::After(after) => messages::after(conn, membership, after, POLL_LIMIT)?,
             Cursor::Changed(since) => messages::changed_after(conn, membership, since, POLL_LIMIT)?,
-            Cursor::Before(before) => {
-                let Page { messages, files } = messages::page_before(conn, membership, before, PAGE_SIZE + 1)?;
-                return Ok::<_, AppError>((messages, files));
-            }
+            Cursor::Before(before) => messages::page_before(conn, membership, before, PAGE_SIZE + 1)?,
         };
         let files = attachments::for_messages(conn, membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         Ok::<_, AppError>((history, files))

@@ -1,6 +1,5 @@
 //! `/chats`: the list (with the new-group form), opening a direct chat, and the chat page.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -17,8 +16,7 @@ use crate::views::chats::{NewGroupForm, PageForms};
 use crate::views::{self, see_other};
 
 pub async fn index(user: CurrentUser, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    let page = chats_page(&user, &pool, NewGroupForm::default()).await?;
-    Ok(views::render_sized(StatusCode::OK, &page, page.capacity())?)
+    Ok(views::ok(&chats_page(&user, &pool, NewGroupForm::default()).await?)?)
 }
 
 #[derive(Deserialize)]
@@ -64,5 +62,5 @@ pub async fn show(
             hub.poke(other);
         }
     }
-    Ok(views::render_sized(StatusCode::OK, &page, page.capacity())?)
+    Ok(views::ok(&page)?)
 }

@@ -1,8 +1,6 @@
 //! The chat list, the chat page and the one message partial (used by the page, the
 //! htmx fragments and the SSE stream alike).
 
-use std::sync::Arc;
-
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -47,13 +45,6 @@ pub struct ChatsPage {
     /// My friends, offered as the members of a new group.
     pub friends: Vec<FriendName>,
     pub new_group: NewGroupForm,
-}
-
-impl ChatsPage {
-    /// About the rendered page's bytes (`views::render_sized`).
-    pub fn capacity(&self) -> usize {
-        12 * 1024 + self.chats.len() * 1024 + self.friends.len() * 200
-    }
 }
 
 /// The "new group" form on /chats, with the input kept after an error.
@@ -166,8 +157,7 @@ pub struct MessageItem {
     pub mine: bool,
     /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
-    /// Shared by every message of a page (one copy of the token and the name).
-    pub viewer: Arc<Viewer>,
+    pub viewer: Viewer,
     /// The message a permalink (`?at=`) points at.
     pub highlighted: bool,
     /// Its files (set by `with_files`).
@@ -178,15 +168,19 @@ pub struct MessageItem {
 
 impl MessageItem {
     pub fn new(m: MessageView, viewer: &Viewer, continued: bool) -> Self {
-        Self::shown_to(m, Arc::new(viewer.clone()), continued)
+        MessageItem {
+            mine: m.sender == viewer.user_id,
+            m,
+            continued,
+            viewer: viewer.clone(),
+            highlighted: false,
+            files: Vec::new(),
+            blocked: false,
+        }
     }
-    fn shown_to(m: MessageView, viewer: Arc<Viewer>, continued: bool) -> Self {
-        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer, highlighted: false, files: Vec::new(), blocked: false }
-    }
-    /// The URL every action of this message starts with (written straight into the
-    /// page: a message names it up to seven times).
-    pub fn base(&self) -> MessageUrl {
-        MessageUrl { chat_id: self.m.chat_id, seq: self.m.seq }
+    /// The URL every action of this message starts with.
+    pub fn base(&self) -> String {
+        format!("/chats/{}/messages/{}", self.m.chat_id, self.m.seq)
     }
     /// The text split around the mentions of members (linked to their profiles).
     pub fn pieces(&self) -> Vec<Piece<'_>> {
@@ -219,13 +213,11 @@ impl MessageItem {
     pub fn quick(&self) -> &'static [&'static str] {
         &QUICK
     }
-    /// `format::iso`, written into the page without a `String` of its own.
-    pub fn time_iso(&self) -> impl std::fmt::Display + '_ {
-        self.m.sent_time.format(format::ISO_SECONDS)
+    pub fn time_iso(&self) -> String {
+        format::iso(&self.m.sent_time)
     }
-    /// `format::clock`, likewise.
-    pub fn time_short(&self) -> impl std::fmt::Display + '_ {
-        self.m.sent_time.format(format::CLOCK)
+    pub fn time_short(&self) -> String {
+        format::clock(&self.m.sent_time)
     }
     /// Seconds since the epoch: what `chat.js` compares to group live messages.
     pub fn sent_at_secs(&self) -> i64 {
@@ -233,19 +225,6 @@ impl MessageItem {
     }
     pub fn is_system(&self) -> bool {
         self.m.kind == MessageKind::System
-    }
-}
-
-/// `/chats/{chat_id}/messages/{seq}`: `MessageItem::base`.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageUrl {
-    chat_id: ChatId,
-    seq: Seq,
-}
-
-impl std::fmt::Display for MessageUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "/chats/{}/messages/{}", self.chat_id, self.seq)
     }
 }
 
@@ -258,8 +237,7 @@ pub enum Row {
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
 pub fn flat(messages: Vec<MessageView>, viewer: &Viewer) -> Vec<Row> {
-    let viewer = Arc::new(viewer.clone());
-    messages.into_iter().map(|m| Row::Message(Box::new(MessageItem::shown_to(m, viewer.clone(), false)))).collect()
+    messages.into_iter().map(|m| Row::Message(Box::new(MessageItem::new(m, viewer, false)))).collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
@@ -269,22 +247,16 @@ pub fn timeline(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&Mes
 }
 
 fn timeline_at(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&MessageView>, now: DateTime<Utc>) -> Vec<Row> {
-    let viewer = Arc::new(viewer.clone());
-    // How each message follows the one above it, worked out before they move into rows.
-    let follows: Vec<(bool, bool)> = std::iter::once(before)
-        .chain(messages.iter().map(Some))
-        .zip(&messages)
-        .map(|(prev, m)| {
-            let new_day = prev.is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
-            (new_day, prev.is_some_and(|p| continues(p, m)))
-        })
-        .collect();
     let mut rows = Vec::with_capacity(messages.len() + 2);
-    for (m, (new_day, continued)) in messages.into_iter().zip(follows) {
+    let mut prev = before.cloned();
+    for m in messages {
+        let new_day = prev.as_ref().is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
         if new_day {
             rows.push(Row::Day(format::day(&m.sent_time, now)));
         }
-        rows.push(Row::Message(Box::new(MessageItem::shown_to(m, viewer.clone(), continued))));
+        let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
+        prev = Some(m.clone());
+        rows.push(Row::Message(Box::new(MessageItem::new(m, viewer, continued))));
     }
     rows
 }
@@ -380,14 +352,6 @@ pub struct ChatPage {
     /// Opening the page moved my read marker (the handler tells my other pages and,
     /// in a direct chat, the other person's).
     pub read_moved: bool,
-}
-
-impl ChatPage {
-    /// About the rendered page's bytes (`views::render_sized`): a message with its
-    /// action menu is ~2.5 KB, a list item ~1 KB, the rest ~12 KB.
-    pub fn capacity(&self) -> usize {
-        12 * 1024 + self.rows.len() * 2600 + self.list.len() * 1024
-    }
 }
 
 /// The chat's mute, as its form shows it.

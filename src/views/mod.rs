@@ -89,15 +89,6 @@ pub fn ok<T: Template>(template: &T) -> askama::Result<HttpResponse> {
     render(StatusCode::OK, template)
 }
 
-/// `render` into a buffer of `capacity` bytes: a page whose size the caller can tell
-/// (the chat page, ~2.5 KB a message) is written without growing its buffer (askama's
-/// own hint is the template's fixed text, a tenth of such a page).
-pub fn render_sized<T: Template>(status: StatusCode, template: &T, capacity: usize) -> askama::Result<HttpResponse> {
-    let mut body = String::with_capacity(capacity);
-    template.render_into(&mut body)?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
-}
-
 /// A form that failed validation is shown again with its errors: 422.
 pub fn invalid<T: Template>(template: &T) -> askama::Result<HttpResponse> {
     render(StatusCode::UNPROCESSABLE_ENTITY, template)

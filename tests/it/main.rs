@@ -39,7 +39,6 @@ mod load;
 mod message_actions;
 mod oidc;
 mod overload;
-mod page_reads;
 mod picture_limits;
 mod pictures;
 mod safety;
