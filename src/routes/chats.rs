@@ -16,7 +16,8 @@ use crate::views::chats::{NewGroupForm, PageForms};
 use crate::views::{self, see_other};
 
 pub async fn index(user: CurrentUser, pool: web::Data<DbPool>) -> Result<HttpResponse, AppError> {
-    Ok(views::ok(&chats_page(&user, &pool, NewGroupForm::default()).await?)?)
+    let page = chats_page(&user, &pool, NewGroupForm::default()).await?;
+    Ok(views::ok_sized(&page, page.capacity())?)
 }
 
 #[derive(Deserialize)]
@@ -62,5 +63,5 @@ pub async fn show(
             hub.poke(other);
         }
     }
-    Ok(views::ok(&page)?)
+    Ok(views::ok_sized(&page, page.capacity())?)
 }

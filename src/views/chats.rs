@@ -1,6 +1,8 @@
 //! The chat list, the chat page and the one message partial (used by the page, the
 //! htmx fragments and the SSE stream alike).
 
+use std::sync::Arc;
+
 use askama::Template;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -46,6 +48,20 @@ pub struct ChatsPage {
     pub friends: Vec<FriendName>,
     pub new_group: NewGroupForm,
 }
+
+impl ChatsPage {
+    /// About the rendered page's bytes (`views::ok_sized`).
+    pub fn capacity(&self) -> usize {
+        PAGE_FRAME_BYTES + self.chats.len() * LIST_ITEM_BYTES + self.friends.len() * 200
+    }
+}
+
+/// What `views::ok_sized` reserves for a page: its frame (head, navigation, forms), a
+/// list item, a message with its menu (measured on the bench's pages, rounded up: too
+/// little costs a copy of the page, too much only unused memory for a moment).
+const PAGE_FRAME_BYTES: usize = 12 * 1024;
+const LIST_ITEM_BYTES: usize = 1024;
+const MESSAGE_BYTES: usize = 2600;
 
 /// The "new group" form on /chats, with the input kept after an error.
 #[derive(Debug, Clone, Default)]
@@ -132,8 +148,8 @@ impl ChatListItem {
             _ => short,
         }
     }
-    pub fn time_iso(&self) -> String {
-        format::iso(&self.row.last_activity_at)
+    pub fn time_iso(&self) -> format::IsoSeconds {
+        format::IsoSeconds(self.row.last_activity_at)
     }
     pub fn time_short(&self) -> String {
         format::short_when(&self.row.last_activity_at, Utc::now())
@@ -157,7 +173,8 @@ pub struct MessageItem {
     pub mine: bool,
     /// Continues the group of the message before it: no avatar and name again.
     pub continued: bool,
-    pub viewer: Viewer,
+    /// Shared by every message of a page: one copy of the name and the token, not 50.
+    pub viewer: Arc<Viewer>,
     /// The message a permalink (`?at=`) points at.
     pub highlighted: bool,
     /// Its files (set by `with_files`).
@@ -168,19 +185,15 @@ pub struct MessageItem {
 
 impl MessageItem {
     pub fn new(m: MessageView, viewer: &Viewer, continued: bool) -> Self {
-        MessageItem {
-            mine: m.sender == viewer.user_id,
-            m,
-            continued,
-            viewer: viewer.clone(),
-            highlighted: false,
-            files: Vec::new(),
-            blocked: false,
-        }
+        Self::shown_to(m, Arc::new(viewer.clone()), continued)
     }
-    /// The URL every action of this message starts with.
-    pub fn base(&self) -> String {
-        format!("/chats/{}/messages/{}", self.m.chat_id, self.m.seq)
+    fn shown_to(m: MessageView, viewer: Arc<Viewer>, continued: bool) -> Self {
+        MessageItem { mine: m.sender == viewer.user_id, m, continued, viewer, highlighted: false, files: Vec::new(), blocked: false }
+    }
+    /// The URL every action of this message starts with, written straight into the page
+    /// (a message names it up to seven times: a `String` each was an allocation each).
+    pub fn base(&self) -> MessageUrl {
+        MessageUrl { chat_id: self.m.chat_id, seq: self.m.seq }
     }
     /// The text split around the mentions of members (linked to their profiles).
     pub fn pieces(&self) -> Vec<Piece<'_>> {
@@ -213,11 +226,13 @@ impl MessageItem {
     pub fn quick(&self) -> &'static [&'static str] {
         &QUICK
     }
-    pub fn time_iso(&self) -> String {
-        format::iso(&self.m.sent_time)
+    /// `format::iso`, written into the page without a `String` of its own.
+    pub fn time_iso(&self) -> format::IsoSeconds {
+        format::IsoSeconds(self.m.sent_time)
     }
-    pub fn time_short(&self) -> String {
-        format::clock(&self.m.sent_time)
+    /// `format::clock`, likewise.
+    pub fn time_short(&self) -> format::Clock {
+        format::Clock(self.m.sent_time)
     }
     /// Seconds since the epoch: what `chat.js` compares to group live messages.
     pub fn sent_at_secs(&self) -> i64 {
@@ -225,6 +240,19 @@ impl MessageItem {
     }
     pub fn is_system(&self) -> bool {
         self.m.kind == MessageKind::System
+    }
+}
+
+/// `/chats/{chat_id}/messages/{seq}`: `MessageItem::base`.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageUrl {
+    chat_id: ChatId,
+    seq: Seq,
+}
+
+impl std::fmt::Display for MessageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "/chats/{}/messages/{}", self.chat_id, self.seq)
     }
 }
 
@@ -237,7 +265,8 @@ pub enum Row {
 /// Messages without day separators or grouping (what polling adds to the end of the
 /// list; `chat.js` groups them as they arrive).
 pub fn flat(messages: Vec<MessageView>, viewer: &Viewer) -> Vec<Row> {
-    messages.into_iter().map(|m| Row::Message(Box::new(MessageItem::new(m, viewer, false)))).collect()
+    let viewer = Arc::new(viewer.clone());
+    messages.into_iter().map(|m| Row::Message(Box::new(MessageItem::shown_to(m, viewer.clone(), false)))).collect()
 }
 
 /// Lays messages out for `viewer`: day separators, and groups (`continues`). `before` is
@@ -247,16 +276,23 @@ pub fn timeline(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&Mes
 }
 
 fn timeline_at(messages: Vec<MessageView>, viewer: &Viewer, before: Option<&MessageView>, now: DateTime<Utc>) -> Vec<Row> {
+    let viewer = Arc::new(viewer.clone());
+    // How each message follows the one above it, worked out before the messages move
+    // into their rows (comparing with a clone of the previous one cost a clone each).
+    let follows: Vec<(bool, bool)> = std::iter::once(before)
+        .chain(messages.iter().map(Some))
+        .zip(&messages)
+        .map(|(prev, m)| {
+            let new_day = prev.is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
+            (new_day, prev.is_some_and(|p| continues(p, m)))
+        })
+        .collect();
     let mut rows = Vec::with_capacity(messages.len() + 2);
-    let mut prev = before.cloned();
-    for m in messages {
-        let new_day = prev.as_ref().is_none_or(|p| p.sent_time.date_naive() != m.sent_time.date_naive());
+    for (m, (new_day, continued)) in messages.into_iter().zip(follows) {
         if new_day {
             rows.push(Row::Day(format::day(&m.sent_time, now)));
         }
-        let continued = prev.as_ref().is_some_and(|p| continues(p, &m));
-        prev = Some(m.clone());
-        rows.push(Row::Message(Box::new(MessageItem::new(m, viewer, continued))));
+        rows.push(Row::Message(Box::new(MessageItem::shown_to(m, viewer.clone(), continued))));
     }
     rows
 }
@@ -352,6 +388,13 @@ pub struct ChatPage {
     /// Opening the page moved my read marker (the handler tells my other pages and,
     /// in a direct chat, the other person's).
     pub read_moved: bool,
+}
+
+impl ChatPage {
+    /// About the rendered page's bytes (`views::ok_sized`).
+    pub fn capacity(&self) -> usize {
+        PAGE_FRAME_BYTES + self.rows.len() * MESSAGE_BYTES + self.list.len() * LIST_ITEM_BYTES
+    }
 }
 
 /// The chat's mute, as its form shows it.

@@ -1,10 +1,35 @@
 //! Small formatting helpers used by the templates.
 
-use chrono::{DateTime, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// Machine-readable timestamp for `<time datetime>`.
 pub fn iso(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `iso`, written where it is displayed: a page shows two times per message, and a
+/// `String` each (or chrono's `format`, which parses its pattern on every write) was
+/// measurable in the chat page's render.
+#[derive(Debug, Clone, Copy)]
+pub struct IsoSeconds(pub DateTime<Utc>);
+
+impl fmt::Display for IsoSeconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second())
+    }
+}
+
+/// `clock`, written where it is displayed (as `IsoSeconds`).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(pub DateTime<Utc>);
+
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0.hour(), self.0.minute())
+    }
 }
 
 /// Human date, e.g. "24 Nov 2026".
@@ -89,7 +114,19 @@ pub fn short_when(t: &DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::device;
+    use super::*;
+
+    #[test]
+    fn the_displayed_times_are_iso_and_clock() {
+        for at in ["2026-12-07T09:05:03.75Z", "1999-01-31T23:59:59Z", "2026-02-28T00:00:00.999999Z"] {
+            let t = DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc);
+            assert_eq!(IsoSeconds(t).to_string(), iso(&t), "{at}");
+            assert_eq!(Clock(t).to_string(), clock(&t), "{at}");
+        }
+        let t = DateTime::parse_from_rfc3339("2026-12-07T09:05:03.75Z").unwrap().with_timezone(&Utc);
+        assert_eq!(IsoSeconds(t).to_string(), "2026-12-07T09:05:03Z");
+        assert_eq!(Clock(t).to_string(), "09:05");
+    }
 
     #[test]
     fn device_names_common_browsers() {
