@@ -56,7 +56,7 @@
       if (summary) summary.focus();
     }
     function save() {
-      fetch(link.getAttribute("data-edit"), {
+      fetch(link.getAttribute("href"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrfToken(), "HX-Request": "true" },
@@ -87,7 +87,7 @@
     });
   }
   document.addEventListener("click", function (e) {
-    var link = e.target.closest && e.target.closest("a[data-edit]");
+    var link = e.target.closest && e.target.closest("li.message a.edit-link");
     if (!link) return;
     e.preventDefault();
     openEditor(link);
@@ -96,7 +96,7 @@
   // "Reply" on the live chat page: the send form answers that message without a page
   // load (without JavaScript the link opens the page with ?reply_to=).
   document.addEventListener("click", function (e) {
-    var link = e.target.closest && e.target.closest("a[data-reply]");
+    var link = e.target.closest && e.target.closest("li.message a.reply-link");
     var banner = document.getElementById("composer-reply");
     var list = document.getElementById("messages");
     if (!link || !banner || !list || !list.dataset.chat) return;
@@ -106,7 +106,7 @@
     e.preventDefault();
     var details = link.closest("details");
     if (details) details.open = false;
-    input.value = link.getAttribute("data-reply");
+    input.value = li.getAttribute("data-seq");
     input.disabled = false;
     var author = li.querySelector(".message-author");
     banner.querySelector("strong").textContent = author ? author.textContent : "";

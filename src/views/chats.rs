@@ -61,7 +61,7 @@ impl ChatsPage {
 /// little costs a copy of the page, too much only unused memory for a moment).
 const PAGE_FRAME_BYTES: usize = 12 * 1024;
 const LIST_ITEM_BYTES: usize = 1024;
-const MESSAGE_BYTES: usize = 2600;
+const MESSAGE_BYTES: usize = 1900;
 
 /// The "new group" form on /chats, with the input kept after an error.
 #[derive(Debug, Clone, Default)]

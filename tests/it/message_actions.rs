@@ -559,6 +559,59 @@ async fn a_blocked_persons_mention_marks_nothing_and_their_message_folds_with_it
     assert!(has(&for_carol, "li.mentions-me") && !has(&for_carol, "details.message-blocked"));
 }
 
+/// The compact menu keeps everything a browser needs, with and without JavaScript: the
+/// form posts the emoji and the session's token to the message's reactions URL; htmx's
+/// target (the message) and swap come once from the page; the quick reactions are named
+/// by their group and emoji; the links go where they went. Reacting through htmx answers
+/// the message alone, which that target swaps in.
+#[actix_web::test]
+async fn a_message_menu_is_one_form_whose_htmx_target_comes_from_the_page() {
+    let app = TestApp::spawn().await;
+    let (alice, bob, chat) = alice_and_bob(&app.address).await;
+    alice.send(chat, "compact").await;
+    let body = page(&bob, &format!("/chats/{chat}")).await;
+    let section = select_attr(&body, "section.chat", "hx-target:inherited");
+    assert_eq!(section.as_deref(), Some("closest li"), "the page names the reaction forms' target");
+    assert_eq!(select_attr(&body, "section.chat", "hx-swap:inherited").as_deref(), Some("outerHTML"));
+    assert_eq!(select_attr(&body, "#messages", "hx-target").as_deref(), Some("this"), "the stream's list keeps its own");
+    assert_eq!(select_attr(&body, "#composer", "hx-target").as_deref(), Some("this"), "so does the composer");
+
+    let shown = message_html(&bob, chat, 1).await;
+    let reactions = path(chat, 1, "reactions");
+    assert_eq!(select_attr(&shown, "form.message-tools", "action").as_deref(), Some(reactions.as_str()));
+    assert_eq!(select_attr(&shown, "form.message-tools", "method").as_deref(), Some("post"));
+    assert_eq!(select_attr(&shown, "form.message-tools", "hx-post").as_deref(), Some(reactions.as_str()));
+    let token = select_attr(&shown, "form.message-tools input[type=hidden][name=csrf_token]", "value");
+    assert_eq!(token, Some(bob.csrf_token().await), "the plain form carries the token");
+    assert_eq!(select_attr(&shown, ".quick-reactions", "aria-label").as_deref(), Some("React with"));
+    let quick = select(&shown, ".quick-reactions button[name=emoji]");
+    assert_eq!(quick.len(), 6, "{shown}");
+    assert!(has(&shown, ".quick-reactions button[name=emoji][value='👍']"), "{shown}");
+    assert!(!has(&shown, ".quick-reactions button[type=button]"), "each submits its emoji: {shown}");
+    let summary = select_attr(&shown, "details.message-actions > summary", "aria-label");
+    assert_eq!(summary.as_deref(), Some("Actions for this message"));
+    assert!(has(&shown, &format!("a[href='{reactions}']")), "other emoji: {shown}");
+    assert!(has(&shown, &format!("a.reply-link[href='/chats/{chat}?reply_to=1#composer-text']")), "{shown}");
+    let mine = message_html(&alice, chat, 1).await;
+    assert!(has(&mine, &format!("a.edit-link[href='{}']", path(chat, 1, "edit"))), "{mine}");
+    assert!(has(&mine, &format!("a.delete-link[href='{}']", path(chat, 1, "delete"))), "{mine}");
+
+    let token = bob.csrf_token().await;
+    let answer = bob
+        .http
+        .post(bob.url(&reactions))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", token)
+        .form(&[("emoji", "👍")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let fragment = answer.text().await.unwrap();
+    assert!(fragment.trim_start().starts_with("<li class=\"message"), "the message alone, for closest li: {fragment}");
+    assert_eq!(select_attr(&fragment, "button.reaction", "aria-label").as_deref(), Some("👍 1: you"));
+}
+
 /// A database that took account safety (000022) and search speed (000023) before
 /// message actions (main's order of landing): 000021 then runs on it, 000025 after it,
 /// and the one send left keeps both the block guard and the rev. (000033 changes the

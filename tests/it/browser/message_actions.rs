@@ -72,7 +72,7 @@ async fn edit_inline_react_reply_and_delete_seen_live() {
 
         // React: bob's quick 👍; alice sees the count move.
         open_actions(bob, "see you at one").await;
-        bob.find(Locator::Css("button[aria-label='React with 👍']")).await.unwrap().click().await.unwrap();
+        bob.find(Locator::Css(".quick-reactions button[value='👍']")).await.unwrap().click().await.unwrap();
         let counted = "return [...document.querySelectorAll('button.reaction')].some(b => b.getAttribute('aria-label') === arguments[0])";
         let js = counted.replace("arguments[0]", "'👍 1: bob'");
         wait_until(alice, &js, LIVE, "reaction-alice", "alice sees bob's 👍").await;
@@ -156,7 +156,7 @@ async fn the_keyboard_alone_reacts_and_edits_with_visible_focus() {
         expect_message(alice, "keyboard please", PAGE, "alice").await;
         tab_to(alice, "Actions for this message", "kbd-summary").await;
         keys(alice, &[Key::Enter]).await;
-        tab_to(alice, "React with 🎉", "kbd-react").await;
+        tab_to(alice, "button 🎉", "kbd-react").await;
         screenshot(alice, "message-actions-keyboard-focus").await;
         keys(alice, &[Key::Enter]).await;
         let js = "return !!document.querySelector('button.reaction[aria-label=\"🎉 1: you\"]')";
@@ -190,7 +190,7 @@ async fn without_javascript_every_action_is_a_plain_form() {
         let url = format!("{}/chats/{chat}", app.address);
         alice.goto(&url).await.unwrap();
         open_actions(alice, "no scripts here").await;
-        alice.find(Locator::Css("button[aria-label='React with 🎉']")).await.unwrap().click().await.unwrap();
+        alice.find(Locator::Css(".quick-reactions button[value='🎉']")).await.unwrap().click().await.unwrap();
         wait_for(alice, Locator::Css("button.reaction[aria-label='🎉 1: you']"), PAGE, "nojs-react", "the reaction, after a 303").await;
 
         open_actions(alice, "no scripts here").await;
