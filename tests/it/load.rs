@@ -33,7 +33,7 @@ async fn a_short_dm_run_loses_no_message() {
 #[actix_web::test]
 async fn a_short_pages_run_has_no_error() {
     let app = TestApp::spawn_with(test_settings()).await;
-    let opts = PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000 };
+    let opts = PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000, accept_encoding: None };
     let report = chaat_load::pages::run(&target(&app), &opts).await.expect("pages set up");
     println!("{}\n{}", report.text, report.json);
     assert_eq!(report.json["errors"], 0, "{}", report.text);
