@@ -3,8 +3,8 @@
 //! Assets are compressed once at build time (`build.rs`, brotli 11 and gzip 9) and picked
 //! by `routes::static_files`; pages (HTML, rendered in one piece) are compressed here, by
 //! [`pages`], in place on the worker like the rendering before it, with gzip whatever
-//! else the browser accepts (BENCHMARKS.md, "Issue 19, `wire`": brotli even at its
-//! cheapest costs the app 4–6 times gzip's CPU per chat page, for 6.0 against 8.3 KB).
+//! else the browser accepts (BENCHMARKS.md, "Issue 19, `wire`": brotli 3 cost the app
+//! five times gzip 1's CPU per page, for 6.0 against 10.5 KB a chat page).
 //! Only responses whose type is `text/html` and whose body is whole are touched: event
 //! streams, attachment downloads, pictures and assets pass as they are (their own
 //! Content-Length and ETag).
@@ -29,13 +29,14 @@ pub enum Coding {
 /// Below this a page is sent as it is: the coding's own bytes and CPU would not pay.
 const MIN_PAGE_BYTES: usize = 1024;
 
-/// gzip at level 2 with flate2's zlib-rs backend, measured on the 125 KB chat page
-/// (BENCHMARKS.md, "Issue 19, `wire`"): 8.3 KB for ~0.1–0.2 ms of CPU. Brotli 3, the
-/// coding before, made 6.0 KB for 4–6 times that: more than the whole per-request budget
-/// of 5,000 pages a second on two cores. Level 1 (deflate's quick strategy, fixed codes)
-/// costs ~40 % less and makes 10.6 KB. Every size here fits a TCP connection's first
-/// flight (ten segments, ~14 KB), so a phone gets the page in the same round trips.
-const PAGE_GZIP_LEVEL: u32 = 2;
+/// gzip at level 1 with flate2's zlib-rs backend (deflate's quick strategy), measured
+/// with the `pages` scenario as a browser asks (BENCHMARKS.md, "Issue 19, `wire`"): a
+/// 125 KB chat page makes 10.5 KB, for ~+115 µs of app CPU per request (chat pages and
+/// chat lists in turn; medians on a busy machine). Brotli 3, the coding before, made 6.0 KB for ~+580 µs, more than the whole
+/// per-request budget of 5,000 pages a second on two cores; gzip 2 makes 8.4 KB for
+/// ~+200 µs. Every size here fits a TCP connection's first flight (ten segments, ~14 KB),
+/// so a phone gets the page in the same round trips.
+const PAGE_GZIP_LEVEL: u32 = 1;
 
 impl Coding {
     /// The best coding the request accepts (`Accept-Encoding`, its q-values honoured; br
