@@ -32,10 +32,11 @@ const MIN_PAGE_BYTES: usize = 1024;
 /// gzip at level 1 with flate2's zlib-rs backend (deflate's quick strategy), measured
 /// with the `pages` scenario as a browser asks (BENCHMARKS.md, "Issue 19, `wire`"): a
 /// 125 KB chat page makes 10.5 KB, for ~+115 µs of app CPU per request (chat pages and
-/// chat lists in turn; medians on a busy machine). Brotli 3, the coding before, made 6.0 KB for ~+600 µs, more than the whole
-/// per-request budget of 5,000 pages a second on two cores; gzip 2 makes 8.4 KB for
-/// ~+200 µs. Every size here fits a TCP connection's first flight (ten segments, ~14 KB),
-/// so a phone gets the page in the same round trips.
+/// chat lists in turn; medians on a busy machine). Brotli 3, the coding before, made
+/// 6.0 KB for ~+600 µs, more than the whole per-request budget of 5,000 pages a second
+/// on two cores; gzip 2 makes 8.4 KB for ~+200 µs. Every size here fits a TCP
+/// connection's first flight (ten segments, ~14 KB), so a phone gets the page in the
+/// same round trips.
 const PAGE_GZIP_LEVEL: u32 = 1;
 
 impl Coding {
