@@ -4,7 +4,10 @@
 # (chaat-load), prints the results and stops everything. App, database and load
 # generator share this machine. Results (JSON lines) go to $BENCH_OUT.
 #
-# Knobs (environment): BENCH_PORT, DM_PAIRS, DM_SECONDS, PAGES_SECONDS, FANOUT_STREAMS,
+# Knobs (environment): BENCH_PORT, DM_PAIRS, DM_SECONDS, PAGES_SECONDS,
+# PAGES_ACCEPT_ENCODING (the `pages` requests' Accept-Encoding; default a browser's,
+# "gzip, deflate, br, zstd", so the app compresses as for a browser; "none" sends none,
+# as before this knob: no compression at all), FANOUT_STREAMS,
 # FANOUT_CHATS, FANOUT_SECONDS, FANOUT_RATE, FILES_PHOTOS, BENCH_SCENARIOS ("start pgbench dm mixed pages fanout files bytes"),
 # BYTES_CPU_REQUESTS, START_RUNS (starts of a new instance timed by `start`),
 # MIXED_PAIRS, MIXED_SECONDS,
@@ -82,7 +85,8 @@ if [[ $scenarios == *" pgbench "* ]]; then
 fi
 [[ $scenarios == *" dm "* ]] && run dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}"
 [[ $scenarios == *" mixed "* ]] && run mixed --pairs "${MIXED_PAIRS:-20}" --seconds "${MIXED_SECONDS:-10}"
-[[ $scenarios == *" pages "* ]] && run pages --concurrency 64 --seconds "${PAGES_SECONDS:-10}"
+[[ $scenarios == *" pages "* ]] && run pages --concurrency 64 --seconds "${PAGES_SECONDS:-10}" \
+    --accept-encoding "${PAGES_ACCEPT_ENCODING:-gzip, deflate, br, zstd}"
 [[ $scenarios == *" fanout "* ]] && run fanout --streams "${FANOUT_STREAMS:-10000}" --chats "${FANOUT_CHATS:-200}" \
     --seconds "${FANOUT_SECONDS:-15}" --rate "${FANOUT_RATE:-20}"
 [[ $scenarios == *" files "* ]] && run files --big-mib 25 --photos "${FILES_PHOTOS:-100}" --concurrency 4

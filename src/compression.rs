@@ -1,11 +1,13 @@
 //! Bytes on the wire: which coding a browser accepts, and pages compressed on the fly.
 //!
-//! Assets are compressed once at build time (`build.rs`) and picked by
-//! `routes::static_files`; pages (HTML, rendered in one piece) are compressed here, by
-//! [`pages`], in place on the worker like the rendering before it (a chat page of 125 KB
-//! takes ~0.1–0.3 ms: BENCHMARKS.md, "Bytes on the wire"). Only responses whose type is
-//! `text/html` and whose body is whole are touched: event streams, attachment
-//! downloads, pictures and assets pass as they are (their own Content-Length and ETag).
+//! Assets are compressed once at build time (`build.rs`, brotli 11 and gzip 9) and picked
+//! by `routes::static_files`; pages (HTML, rendered in one piece) are compressed here, by
+//! [`pages`], in place on the worker like the rendering before it, with gzip whatever
+//! else the browser accepts (BENCHMARKS.md, "Issue 19, `wire`": brotli 3 cost the app
+//! five times gzip 1's CPU per page, for 6.0 against 10.5 KB a chat page).
+//! Only responses whose type is `text/html` and whose body is whole are touched: event
+//! streams, attachment downloads, pictures and assets pass as they are (their own
+//! Content-Length and ETag).
 
 use std::io::Write as _;
 
@@ -27,12 +29,14 @@ pub enum Coding {
 /// Below this a page is sent as it is: the coding's own bytes and CPU would not pay.
 const MIN_PAGE_BYTES: usize = 1024;
 
-/// The cheap end of each coding, measured on a 125 KB chat page (BENCHMARKS.md, "Bytes
-/// on the wire"): brotli 3 with a 64 KiB window makes 6.0 KB in ~0.3 ms where brotli 5
-/// makes 5.2 KB in ~1 ms; gzip 1 makes 10.4 KB in ~0.12 ms where gzip 6 makes 6.9 KB
-/// in ~0.6 ms. A page is rendered for every request: its CPU counts more than 1–4 KB.
-const PAGE_BROTLI_QUALITY: i32 = 3;
-const PAGE_BROTLI_WINDOW: i32 = 16;
+/// gzip at level 1 with flate2's zlib-rs backend (deflate's quick strategy), measured
+/// with the `pages` scenario as a browser asks (BENCHMARKS.md, "Issue 19, `wire`"): a
+/// 125 KB chat page makes 10.5 KB, for ~+115 µs of app CPU per request (chat pages and
+/// chat lists in turn; medians on a busy machine). Brotli 3, the coding before, made
+/// 6.0 KB for ~+600 µs, more than the whole per-request budget of 5,000 pages a second
+/// on two cores; gzip 2 makes 8.4 KB for ~+200 µs. Every size here fits a TCP
+/// connection's first flight (ten segments, ~14 KB), so a phone gets the page in the
+/// same round trips.
 const PAGE_GZIP_LEVEL: u32 = 1;
 
 impl Coding {
@@ -49,6 +53,18 @@ impl Coding {
         }
     }
 
+    /// How a page is sent: gzip when the request accepts it (q > 0), else as it is. A
+    /// browser's br is not used for pages: it costs several times gzip's CPU (see
+    /// [`PAGE_GZIP_LEVEL`]); every browser accepts gzip.
+    pub fn for_page(req: &impl actix_web::HttpMessage) -> Coding {
+        const SUPPORTED: [Encoding; 2] = [Encoding::gzip(), Encoding::identity()];
+        let Some(accept) = req.get_header::<AcceptEncoding>() else { return Coding::Identity };
+        match accept.negotiate(SUPPORTED.iter()) {
+            Some(Encoding::Known(ContentEncoding::Gzip)) => Coding::Gzip,
+            _ => Coding::Identity,
+        }
+    }
+
     /// The `Content-Encoding` value; `None` for identity (no header at all).
     pub fn header_value(self) -> Option<HeaderValue> {
         match self {
@@ -59,34 +75,17 @@ impl Coding {
     }
 }
 
-/// `bytes` in `coding` with the settings for pages.
-pub fn encode_page(coding: Coding, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    match coding {
-        Coding::Br => {
-            let params = brotli::enc::BrotliEncoderParams {
-                quality: PAGE_BROTLI_QUALITY,
-                lgwin: PAGE_BROTLI_WINDOW,
-                size_hint: bytes.len(),
-                mode: brotli::enc::backward_references::BrotliEncoderMode::BROTLI_MODE_TEXT,
-                ..Default::default()
-            };
-            let mut out = Vec::with_capacity(bytes.len() / 4);
-            brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
-            Ok(out)
-        }
-        Coding::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::new(PAGE_GZIP_LEVEL));
-            encoder.write_all(bytes)?;
-            encoder.finish()
-        }
-        Coding::Identity => Ok(bytes.to_vec()),
-    }
+/// A page gzip-compressed with the settings for pages.
+pub fn gzip_page(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::new(PAGE_GZIP_LEVEL));
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
-/// Middleware: compresses HTML answers for browsers that accept br or gzip, with
+/// Middleware: gzip-compresses HTML answers for browsers that accept it, with
 /// `Vary: Accept-Encoding` on every HTML answer (whatever it was sent in).
 pub async fn pages<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B, Bytes>>, actix_web::Error> {
-    let coding = Coding::preferred(&req);
+    let coding = Coding::for_page(&req);
     let res = next.call(req).await?;
     Ok(res.map_body(|head, body| {
         if !is_page(head.status, head.headers()) {
@@ -101,7 +100,7 @@ pub async fn pages<B: MessageBody>(req: ServiceRequest, next: Next<B>) -> Result
             Ok(bytes) => bytes,
             Err(body) => return EitherBody::left(body),
         };
-        match encode_page(coding, &bytes) {
+        match gzip_page(&bytes) {
             Ok(encoded) if encoded.len() < bytes.len() => {
                 head.headers_mut().insert(header::CONTENT_ENCODING, content_encoding);
                 // The body's length is the encoded one; actix writes it from the body.
@@ -155,16 +154,26 @@ mod tests {
     }
 
     #[test]
-    fn a_page_survives_both_codings() {
+    fn pages_are_gzip_for_every_browser_and_as_they_are_otherwise() {
+        let page =
+            |accept: &str| Coding::for_page(&TestRequest::default().insert_header((header::ACCEPT_ENCODING, accept)).to_http_request());
+        assert_eq!(Coding::for_page(&TestRequest::default().to_http_request()), Coding::Identity);
+        assert_eq!(page("gzip, deflate, br, zstd"), Coding::Gzip);
+        assert_eq!(page("gzip, deflate, br"), Coding::Gzip);
+        assert_eq!(page("br;q=1, gzip;q=0.5"), Coding::Gzip);
+        assert_eq!(page("br"), Coding::Identity);
+        assert_eq!(page("gzip;q=0, br"), Coding::Identity);
+        assert_eq!(page("identity"), Coding::Identity);
+        assert_eq!(page(""), Coding::Identity);
+    }
+
+    #[test]
+    fn a_gzip_page_decodes_to_the_page() {
         let page = "<li class=\"message\">hello, the quick brown fox</li>\n".repeat(200);
-        let br = encode_page(Coding::Br, page.as_bytes()).unwrap();
-        let mut back = Vec::new();
-        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back).unwrap();
-        assert_eq!(back, page.as_bytes());
-        let gz = encode_page(Coding::Gzip, page.as_bytes()).unwrap();
+        let gz = gzip_page(page.as_bytes()).unwrap();
         let mut back = Vec::new();
         flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
         assert_eq!(back, page.as_bytes());
-        assert!(br.len() < page.len() / 10 && gz.len() < page.len() / 10);
+        assert!(gz.len() < page.len() / 10);
     }
 }

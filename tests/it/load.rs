@@ -33,12 +33,24 @@ async fn a_short_dm_run_loses_no_message() {
 #[actix_web::test]
 async fn a_short_pages_run_has_no_error() {
     let app = TestApp::spawn_with(test_settings()).await;
-    let opts = PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000 };
-    let report = chaat_load::pages::run(&target(&app), &opts).await.expect("pages set up");
-    println!("{}\n{}", report.text, report.json);
-    assert_eq!(report.json["errors"], 0, "{}", report.text);
-    assert!(report.json["requests"].as_u64().unwrap_or(0) > 0, "{}", report.text);
-    assert!(report.ok);
+    // As browsers ask (the default), then as the scenario did before its knob: the bytes
+    // counted are those on the wire, compressed or not.
+    let browser = Some(chaat_load::pages::BROWSER_ACCEPT_ENCODING.to_string());
+    let mut chat_page_bytes = Vec::new();
+    for accept_encoding in [browser, None] {
+        let opts =
+            PagesOptions { pairs: 2, history: 50, concurrency: 8, duration: Duration::from_secs(3), max_requests: 5_000, accept_encoding };
+        let report = chaat_load::pages::run(&target(&app), &opts).await.expect("pages set up");
+        println!("{}\n{}", report.text, report.json);
+        assert_eq!(report.json["errors"], 0, "{}", report.text);
+        assert!(report.json["requests"].as_u64().unwrap_or(0) > 0, "{}", report.text);
+        assert!(report.ok);
+        let coding = if opts.accept_encoding.is_some() { "gzip" } else { "" };
+        assert_eq!(report.json["chat_page_coding"], coding, "{}", report.text);
+        assert_eq!(report.json["chat_list_coding"], coding, "{}", report.text);
+        chat_page_bytes.push(report.json["chat_page_body_bytes"].as_u64().unwrap_or(0));
+    }
+    assert!(chat_page_bytes[0] > 0 && chat_page_bytes[0] * 5 < chat_page_bytes[1], "{chat_page_bytes:?}");
 }
 
 #[test]

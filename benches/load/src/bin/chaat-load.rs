@@ -5,7 +5,7 @@
 //! ```text
 //! chaat-load --base http://127.0.0.1:8080 dm --pairs 50 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 fanout --streams 10000 --chats 200 --server-pid PID
-//! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10
+//! chaat-load --base http://127.0.0.1:8080 pages --concurrency 64 --seconds 10 --accept-encoding 'gzip, deflate, br, zstd'
 //! chaat-load --base http://127.0.0.1:8080 mixed --pairs 20 --seconds 10
 //! chaat-load --base http://127.0.0.1:8080 files --photos 100 --server-pid PID
 //! chaat-load --base http://127.0.0.1:8080 bytes --accept-encoding 'gzip, deflate, br' --server-pid PID
@@ -128,6 +128,10 @@ enum Scenario {
         seconds: f64,
         #[arg(long, default_value_t = 1_000_000)]
         max_requests: usize,
+        /// The `Accept-Encoding` of every request (a browser's by default); `none` sends
+        /// none, as the scenario did before (the app then compresses nothing).
+        #[arg(long, default_value = chaat_load::pages::BROWSER_ACCEPT_ENCODING)]
+        accept_encoding: String,
     },
 }
 
@@ -204,8 +208,10 @@ async fn run(cli: Cli) -> ExitCode {
             let opts = chaat_load::start::StartOptions { app, port, runs: runs.clamp(1, 50), settle: secs(settle_seconds) };
             load::start::run(&target, &opts).await
         }
-        Scenario::Pages { pairs, history, concurrency, seconds, max_requests } => {
-            load::pages::run(&target, &PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests }).await
+        Scenario::Pages { pairs, history, concurrency, seconds, max_requests, accept_encoding } => {
+            let accept_encoding = (accept_encoding != "none").then_some(accept_encoding);
+            let opts = PagesOptions { pairs, history, concurrency, duration: secs(seconds), max_requests, accept_encoding };
+            load::pages::run(&target, &opts).await
         }
     };
     match result {
