@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Where PostgreSQL's time per `dm` message goes (issue 19): a release `chaat serve` on
-# its own private cluster with `pg_stat_statements` loaded (track = all, so the
-# statements inside `send_messages` are listed too), one `chaat-load dm` run, then
-# every statement's calls, total and mean time per message written, the commits and
-# WAL per message, and the cluster's CPU per message by process kind (from /proc).
+# Where PostgreSQL's time per `dm` message (or `mixed` action) goes (issue 19): a
+# release `chaat serve` on its own private cluster with `pg_stat_statements` loaded
+# (track = all, so the statements inside `send_messages` and the other functions are
+# listed too), one `chaat-load` run, then every statement's calls, total and mean time
+# per unit, the commits and WAL per unit, and the cluster's CPU per unit by process
+# kind (from /proc; it includes the scenario's setup: signups, chats).
 #
 #   .ci/dm-statements.sh                   (after a release build of the workspace)
+#   SCENARIO=mixed .ci/dm-statements.sh    (per action: send, reply, edit, react)
 #
-# Knobs (environment): DM_PAIRS (50), DM_SECONDS (10), BENCH_PORT (18457),
+# Knobs (environment): SCENARIO (dm or mixed), DM_PAIRS (50), DM_SECONDS (10),
+# MIXED_PAIRS (20), MIXED_SECONDS (10), STATEMENTS (30), QUERY_CHARS (110), BEFORE_SQL and
+# AFTER_SQL (psql scripts run on the bench database before the load, e.g. a candidate
+# migration, and at the end, e.g. an EXPLAIN), BENCH_PORT (18457),
 # CARGO_TARGET_DIR. Needs Debian's postgresql package (contrib holds the extension).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 port=${BENCH_PORT:-18457}
 ulimit -n "$(ulimit -Hn)"
+# The unit: a message written for dm (counted in the table), an action for mixed
+# (counted by chaat-load: edits and reactions write no message).
+case ${SCENARIO:=dm} in
+    dm) unit=message load=(dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}") ;;
+    mixed) unit=action load=(mixed --pairs "${MIXED_PAIRS:-20}" --seconds "${MIXED_SECONDS:-10}") ;;
+    *) echo "SCENARIO: dm or mixed" >&2; exit 2 ;;
+esac
 
 . .ci/app.sh
 dir= app_pid=
@@ -31,6 +43,7 @@ wait_healthy "$port" "$app_pid" "$dir/app.log"
 "${psql[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
     -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" >/dev/null
 postmaster=$(head -1 "$dir/pgdata/postmaster.pid")
+[ -z "${BEFORE_SQL:-}" ] || "${psql[@]}" -f "$BEFORE_SQL"
 
 # CPU ticks of every process of the cluster, with what it is (backend type, or the
 # app's listener / notifier by application name).
@@ -47,30 +60,32 @@ cpu_by_kind() {
 "${psql[@]}" -At -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'chaat'" >"$dir/commits.before"
 cpu_by_kind >"$dir/cpu.before"
 "$bin/chaat-load" --base "http://127.0.0.1:$port" --server-pid "$app_pid" --db-pid "$postmaster" \
-    dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}"
+    "${load[@]}" | tee "$dir/load.out"
 cpu_by_kind >"$dir/cpu.after"
 n=$(( $("${psql[@]}" -At -c "SELECT count(*) FROM messages") - $(cat "$dir/messages.before") ))
+[ "$SCENARIO" = dm ] || n=$(tail -1 "$dir/load.out" | jq .actions)
 commits=$(( $("${psql[@]}" -At -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'chaat'") - $(cat "$dir/commits.before") ))
 echo
-echo "== $n messages written; $commits commits in the database (incl. this script's few)"
-echo "== CPU µs per message by process kind (ticks of $(getconf CLK_TCK) Hz)"
+echo "== $n ${unit}s ($SCENARIO); $commits commits in the database (incl. this script's few)"
+echo "== CPU µs per $unit by process kind (ticks of $(getconf CLK_TCK) Hz)"
 awk -v n="$n" -v hz="$(getconf CLK_TCK)" '
     NR == FNR { before[$1] += $2; next } { after[$1] += $2 }
     END { for (k in after) { d = after[k] - before[k]; if (d > 0) printf "  %-28s %8.1f\n", k, d / hz * 1e6 / n } }' \
     "$dir/cpu.before" "$dir/cpu.after" | sort -k2 -nr
 echo
-echo "== WAL per message"
+echo "== WAL per $unit"
 "${psql[@]}" -c "SELECT round(wal_records::numeric / $n, 2) AS records, round(wal_fpi::numeric / $n, 2) AS fpi,
                         round(wal_bytes / $n) AS bytes, round(wal_sync::numeric / $n, 3) AS syncs,
                         round(wal_write::numeric / $n, 3) AS writes FROM pg_stat_wal"
-echo "== statements (toplevel t: sent by the app; f: inside a function), per message written"
+echo "== statements (toplevel t: sent by the app; f: inside a function), per $unit"
 "${psql[@]}" -c "
-  SELECT toplevel AS top, round(calls::numeric / $n, 3) AS calls_per_msg, calls,
+  SELECT toplevel AS top, round(calls::numeric / $n, 3) AS calls_per_unit, calls,
          round(total_exec_time::numeric) AS total_ms, round((mean_exec_time * 1000)::numeric) AS mean_us,
-         round((total_exec_time * 1000 / $n)::numeric, 1) AS us_per_msg,
-         round(rows::numeric / $n, 2) AS rows_per_msg, round(plans::numeric / nullif(calls, 0), 2) AS plans_per_call,
-         round((total_plan_time * 1000 / $n)::numeric, 1) AS plan_us_per_msg,
-         left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+         round((total_exec_time * 1000 / $n)::numeric, 1) AS us_per_unit,
+         round(rows::numeric / $n, 2) AS rows_per_unit, round(plans::numeric / nullif(calls, 0), 2) AS plans_per_call,
+         round((total_plan_time * 1000 / $n)::numeric, 1) AS plan_us_per_unit,
+         left(regexp_replace(query, '\s+', ' ', 'g'), ${QUERY_CHARS:-110}) AS query
     FROM pg_stat_statements
    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'chaat')
    ORDER BY total_exec_time DESC LIMIT ${STATEMENTS:-30}"
+[ -z "${AFTER_SQL:-}" ] || "${psql[@]}" -f "$AFTER_SQL"

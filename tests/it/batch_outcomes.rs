@@ -228,3 +228,43 @@ fn until_waiting_for_another_transaction(url: &str) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Migration 000040: `send_messages` keeps generic plans whatever a batch's size (a
+/// one-send batch made PostgreSQL plan the outcomes read-back anew on every call). On
+/// one connection, past PostgreSQL's five custom plans, one-send batches that alternate
+/// a send and a reply to it (the `mixed` scenario's pattern) are each answered as the
+/// first were: the seq, and the reply's quote.
+#[actix_web::test]
+async fn one_send_batches_on_one_connection_keep_their_answers_with_the_plans_cached() {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        setting: String,
+    }
+    let app = TestApp::spawn_with(test_settings()).await;
+    let url = app.db.url.clone();
+    let (_alice, _bob, x) = pair(&app.address, "alice", "bob").await;
+    let (a, b) = (user(&url, "alice"), user(&url, "bob"));
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let setting: Setting = diesel::sql_query(
+        "SELECT coalesce(array_to_string(proconfig, ','), '') AS setting FROM pg_proc \
+          WHERE proname = 'send_messages' AND pronamespace = 'public'::regnamespace",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(setting.setting, "plan_cache_mode=force_generic_plan");
+
+    for round in 0..8i64 {
+        let seq = 2 * round + 1;
+        let said = format!("question {round}");
+        let asked = message_batch::send_all(&mut conn, &[outgoing(x, a, &said, Uuid::new_v4(), None)]).unwrap();
+        assert_eq!((sent(&asked[0]).seq.get(), sent(&asked[0]).quote.is_none()), (seq, true), "round {round}");
+        let answered = message_batch::send_all(&mut conn, &[outgoing(x, b, "answer", Uuid::new_v4(), Some(seq))]).unwrap();
+        let answer = sent(&answered[0]);
+        let quote = answer.quote.as_ref().expect("a reply carries its quote");
+        assert_eq!(
+            (answer.seq.get(), quote.seq.get(), quote.excerpt.as_str(), quote.sender_name.as_str()),
+            (seq + 1, seq, said.as_str(), "alice")
+        );
+    }
+}
