@@ -82,6 +82,11 @@ async fn every_asset_a_page_loads_is_immutable_named_after_its_bytes_and_sent_co
     assert_eq!(status, StatusCode::OK);
     let urls = assets_of(&page);
     assert_eq!(urls.len(), 8, "app.css, htmx and its two extensions, app.js, inbox.js, chat.js, attachments.js: {urls:?}");
+    // htmx opens the chat's stream from a timer set when it loads; chat.js's handlers for
+    // the stream's answer (a 503 means polling, never a page swapped in) must be in place
+    // by then, so both deferred page scripts come first.
+    let at = |name: &str| urls.iter().position(|u| u.starts_with(&format!("/static/{name}."))).unwrap();
+    assert!(at("chat") < at("htmx") && at("attachments") < at("htmx"), "page scripts before htmx: {urls:?}");
     for url in &urls {
         let file = url.strip_prefix("/static/").unwrap_or_else(|| panic!("{url} is not under /static/"));
         let plain = alice.get(url).await;
