@@ -64,21 +64,23 @@ pub struct ChatFeed {
 pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbox, ticket: Ticket) -> Events {
     let mut signals = chat.as_ref().map(|c| hub.subscribe(c.membership.chat_id()));
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
-    actix_web::rt::spawn(async move {
-        let lifetime = tokio::time::sleep(ticket.lifetime);
+    // Made here and moved in whole: a `Stream` built inside the task from its captured
+    // parts would hold them twice in the task's state (issue 19: ~300 bytes a stream).
+    let mut stream = Stream { pool, chat, tx, ticket };
+    let task = async move {
+        let lifetime = tokio::time::sleep(stream.ticket.lifetime);
         tokio::pin!(lifetime);
-        let ending = ticket.ending.clone();
+        let ending = stream.ticket.ending.clone();
         // The first reading may wait behind a burst of starts (the pool's stream lane):
         // the stream waits for it as long as it lives and its client is there.
         let first = tokio::select! {
             biased;
             _ = ending.wait() => None,
             _ = &mut lifetime => None,
-            _ = tx.closed() => None,
+            _ = stream.tx.closed() => None,
             first = inbox.start() => first,
         };
         let Some(first) = first else { return };
-        let mut stream = Stream { pool, chat, tx, ticket };
         if !stream.send_all(first).await {
             return;
         }
@@ -88,35 +90,24 @@ pub fn open(hub: Arc<Hub>, pool: DbPool, chat: Option<ChatFeed>, mut inbox: Inbo
             return;
         }
         loop {
-            let ending = stream.ticket.ending.clone();
             let keep_going = tokio::select! {
                 // Ends win over anything else that is ready.
                 biased;
                 _ = ending.wait() => false,
                 _ = &mut lifetime => false,
                 _ = stream.tx.closed() => false,
-                signal = recv(&mut signals) => {
-                    // A poke that came before this signal is read first: a block made
-                    // just before a message applies to it (`biased` would otherwise take
-                    // the message first when both are ready).
-                    if inbox.poked() {
-                        let events = inbox.refresh_after_pokes().await;
-                        if !stream.send_inbox(&inbox, events).await {
-                            return;
-                        }
-                    }
-                    stream.on(signal).await
-                }
-                changed = inbox.changed() => {
-                    let events = inbox.refresh();
-                    changed && stream.send_inbox(&inbox, events).await
-                }
+                // The handlers are boxed: their states (an event's send, a render, the
+                // poke's wait) live for an event, not in every idle stream's task, which
+                // stays the size of this `select!` (issue 19: 10,000 streams).
+                signal = recv(&mut signals) => Box::pin(stream.on_signal(&mut inbox, signal)).await,
+                changed = inbox.changed() => changed && Box::pin(stream.on_inbox(&mut inbox)).await,
             };
             if !keep_going {
                 return;
             }
         }
-    });
+    };
+    actix_web::rt::spawn(task);
     rx
 }
 
@@ -144,6 +135,25 @@ impl Stream {
             chat.blocked = blocked;
         }
         self.send_all(events).await
+    }
+
+    /// A signal of the open chat, after any poke that came before it: a block made just
+    /// before a message applies to it (`biased` would otherwise take the message first
+    /// when both are ready). False ends the stream.
+    async fn on_signal(&mut self, inbox: &mut Inbox, signal: Result<Signal, RecvError>) -> bool {
+        if inbox.poked() {
+            let events = inbox.refresh_after_pokes().await;
+            if !self.send_inbox(inbox, events).await {
+                return false;
+            }
+        }
+        self.on(signal).await
+    }
+
+    /// The person's shared inbox has a new reading: sends what it changed.
+    async fn on_inbox(&mut self, inbox: &mut Inbox) -> bool {
+        let events = inbox.refresh();
+        self.send_inbox(inbox, events).await
     }
 
     /// Handles one hub signal; false ends the stream.

@@ -41,6 +41,7 @@ mod oidc;
 mod overload;
 mod picture_limits;
 mod pictures;
+mod routing;
 mod safety;
 mod search;
 mod search_more;
