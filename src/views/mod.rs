@@ -81,8 +81,12 @@ impl Layout {
 /// Renders a template with a status of our choice (askama_web's Responder always says
 /// 200).
 pub fn render<T: Template>(status: StatusCode, template: &T) -> askama::Result<HttpResponse> {
-    let body = template.render()?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+    Ok(html(status, template.render()?))
+}
+
+/// The one place an HTML answer is built.
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
 }
 
 pub fn ok<T: Template>(template: &T) -> askama::Result<HttpResponse> {
@@ -96,7 +100,7 @@ pub fn ok<T: Template>(template: &T) -> askama::Result<HttpResponse> {
 pub fn ok_sized<T: Template>(template: &T, capacity: usize) -> askama::Result<HttpResponse> {
     let mut body = String::with_capacity(capacity);
     template.render_into(&mut body)?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+    Ok(html(StatusCode::OK, body))
 }
 
 /// A form that failed validation is shown again with its errors: 422.
