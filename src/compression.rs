@@ -9,7 +9,7 @@
 //! streams, attachment downloads, pictures and assets pass as they are (their own
 //! Content-Length and ETag).
 
-use std::io::Write as _;
+use std::cell::RefCell;
 
 use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,6 +17,7 @@ use actix_web::http::header::{self, AcceptEncoding, ContentEncoding, Encoding, H
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
+use flate2::{Compress, FlushCompress, Status};
 
 /// A content coding we send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +76,54 @@ impl Coding {
     }
 }
 
-/// A page gzip-compressed with the settings for pages.
+/// deflate's largest window (32 KiB), zlib's default.
+const PAGE_WINDOW_BITS: u8 = 15;
+
+thread_local! {
+    /// Each worker thread's page compressor, reset for every page. A new one per page
+    /// allocated ~330 KB and zeroed ~256 KB of it (window, hash chains, hash heads)
+    /// before compressing a byte: a tenth of the app's CPU per `pages` request went to
+    /// that, to malloc and to the page faults of the fresh memory (BENCHMARKS.md, "Issue
+    /// 19, `pageapp`"). A reset zeroes only the hash heads.
+    static PAGE_GZIP: RefCell<Option<Compress>> = const { RefCell::new(None) };
+}
+
+/// A page gzip-compressed with the settings for pages, with this thread's compressor.
 pub fn gzip_page(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::new(PAGE_GZIP_LEVEL));
-    encoder.write_all(bytes)?;
-    encoder.finish()
+    PAGE_GZIP.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut kept) => {
+            let compress = kept.get_or_insert_with(page_compressor);
+            compress.reset();
+            gzip_with(compress, bytes)
+        }
+        // Never expected (nothing compresses a page inside a page's compression); a
+        // compressor of its own then rather than a panic.
+        Err(_) => gzip_with(&mut page_compressor(), bytes),
+    })
+}
+
+fn page_compressor() -> Compress {
+    Compress::new_gzip(flate2::Compression::new(PAGE_GZIP_LEVEL), PAGE_WINDOW_BITS)
+}
+
+/// `bytes` through `compress` (fresh or reset) to the end of its gzip stream, into one
+/// buffer sized for a page's usual ratio (an eighth, a chat page's is about a tenth).
+fn gzip_with(compress: &mut Compress, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() / 8 + 64);
+    loop {
+        let (read, written) = (compress.total_in(), compress.total_out());
+        let rest = &bytes[usize::try_from(read).unwrap_or(usize::MAX).min(bytes.len())..];
+        match compress.compress_vec(rest, &mut out, FlushCompress::Finish).map_err(std::io::Error::other)? {
+            Status::StreamEnd => return Ok(out),
+            // Neither read nor wrote with room to write: it never will (a stream that
+            // had already ended); an error, not a loop that grows the buffer forever.
+            _ if (compress.total_in(), compress.total_out()) == (read, written) && out.len() < out.capacity() => {
+                return Err(std::io::Error::other("gzip made no progress"));
+            }
+            // The buffer is full: more room, and on.
+            Status::Ok | Status::BufError => out.reserve(out.capacity().max(1024)),
+        }
+    }
 }
 
 /// Middleware: gzip-compresses HTML answers for browsers that accept it, with
@@ -175,5 +219,35 @@ mod tests {
         flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
         assert_eq!(back, page.as_bytes());
         assert!(gz.len() < page.len() / 10);
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(gz).read_to_end(&mut back).unwrap();
+        back
+    }
+
+    #[test]
+    fn pages_compressed_in_turn_by_one_thread_each_decode_to_themselves() {
+        // The thread's compressor is reused: each page is a whole gzip stream of its
+        // own (header, body, trailer), with nothing of the page before it.
+        let first = "<li>first page</li>\n".repeat(300);
+        let second = "<p>the second, other page</p>\n".repeat(500);
+        // Barely compressible: more than the output buffer's first size.
+        let mut x = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..40_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 24) as u8
+            })
+            .collect();
+        for page in [first.as_bytes(), second.as_bytes(), &noise, first.as_bytes()] {
+            let gz = gzip_page(page).unwrap();
+            assert_eq!(&gz[..3], &[0x1f, 0x8b, 8], "a gzip header");
+            assert_eq!(gunzip(&gz), page);
+        }
+        assert!(gzip_page(&noise).unwrap().len() > noise.len() / 8 + 64, "the noise outgrows the first buffer");
     }
 }
