@@ -9,9 +9,12 @@
 -- the table (auto_explain in BENCHMARKS.md, "Issue 19, `dmpg`"). Now:
 --   * a written send's outcome comes from the write's RETURNING: its seq, rev,
 --     sent_time and text as stored, its mentions from the rows the same statement
---     inserts, its quote from one look-up by (chat_id, seq) of the message replied to
---     (which the chat's lock and the reply guard already found: it predates the batch,
---     a reply to a send of the same batch goes to `send_messages_in_turn`);
+--     inserts, its quote from the reply guard's own look-up of the message replied to
+--     (under the chat's lock: it predates the batch, a reply to a send of the same
+--     batch goes to `send_messages_in_turn`);
+--   * that look-up is a LATERAL with LIMIT 1 (an index scan by (chat_id, seq)), no
+--     longer an EXISTS that the generic plan made on a small table hashed: one scan of
+--     all `messages` per batch holding a reply;
 --   * only when fewer sends were written than given (a refusal, a repeat, a copy), the
 --     others get 000034's read-back with a fresh snapshot, as before (a repeat waited
 --     for another transaction, or a retried send whose message id is already stored).
@@ -52,8 +55,15 @@ BEGIN
     WITH b AS (SELECT * FROM unnest(p_chat_ids, p_message_ids, p_senders, p_texts, p_client_ids, p_reply_tos, p_mentions)
                       WITH ORDINALITY AS b(chat_id, message_id, sender, text, client_id, reply_to, mentions, ord)),
          -- The sends that pass every guard of 000029, each against the table.
-         ok AS (SELECT b.*, c.is_group, c.last_seq, c.last_rev
+         -- A reply's original is looked up once, here, by (chat_id, seq), for the guard
+         -- and for the quote; a LATERAL with LIMIT, never a sub-select the planner may
+         -- hash: 000034's EXISTS, planned while `messages` was small, hashed the whole
+         -- table for every batch holding a reply.
+         ok AS (SELECT b.*, c.is_group, c.last_seq, c.last_rev, q.message_id AS q_message_id, q.sender AS q_sender,
+                       q.text AS q_text, q.deleted_at AS q_deleted_at
                   FROM b JOIN chats c ON c.chat_id = b.chat_id
+                  LEFT JOIN LATERAL (SELECT r.message_id, r.sender, r.text, r.deleted_at FROM messages r
+                                      WHERE r.chat_id = b.chat_id AND r.seq = b.reply_to LIMIT 1) q ON true
                  WHERE EXISTS (SELECT 1 FROM chat_participants cp WHERE cp.chat_id = b.chat_id AND cp.user_id = b.sender)
                    AND (c.is_group OR (
                         EXISTS (SELECT 1 FROM direct_chats d
@@ -62,8 +72,7 @@ BEGIN
                         AND NOT EXISTS (SELECT 1 FROM direct_chats d
                                          WHERE d.chat_id = c.chat_id AND blocked_between(d.user_low, d.user_high))))
                    AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender = b.sender AND e.client_id = b.client_id)
-                   AND (b.reply_to IS NULL OR EXISTS (
-                        SELECT 1 FROM messages r WHERE r.chat_id = b.chat_id AND r.seq = b.reply_to))
+                   AND (b.reply_to IS NULL OR q.message_id IS NOT NULL)
                    AND b.text = btrim(b.text) AND char_length(b.text) BETWEEN 1 AND 4000),
          -- Of copies of one client_id that pass, the first is written (the others are
          -- then 'repeated'); each chat's written sends are numbered in the order given.
@@ -101,12 +110,10 @@ BEGIN
                                  false, false, m.reply_to,
                                  ARRAY(SELECT mn.username FROM mn WHERE mn.chat_id = m.chat_id AND mn.seq = m.seq
                                         ORDER BY mn.username),
-                                 q.message_id, coalesce((SELECT qu.username FROM users qu WHERE qu.user_id = q.sender),
-                                                        'Deleted account'),
-                                 q.text, q.deleted_at IS NOT NULL)::send_outcome ORDER BY a.ord)
-              FROM m JOIN a ON a.message_id = m.message_id
-              LEFT JOIN LATERAL (SELECT r.message_id, r.sender, r.text, r.deleted_at FROM messages r
-                                  WHERE r.chat_id = m.chat_id AND r.seq = m.reply_to LIMIT 1) q ON true)
+                                 a.q_message_id, coalesce((SELECT qu.username FROM users qu WHERE qu.user_id = a.q_sender),
+                                                          'Deleted account'),
+                                 a.q_text, a.q_deleted_at IS NOT NULL)::send_outcome ORDER BY a.ord)
+              FROM m JOIN a ON a.message_id = m.message_id)
       INTO v_accepted, v_sent;
     -- Such a skip (rare: one client_id used in two chats at once) moved the seqs of the
     -- sends after it in its chat: nothing is written, and the batcher writes each send
