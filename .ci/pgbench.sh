@@ -7,6 +7,10 @@
 #
 # Runs against whatever server it is given (the bench runner passes the app's own
 # cluster, so durability settings are the app's). The scratch table is dropped after.
+# No CHECKPOINT before it exits: nothing of this run lands in the next scenario's
+# window (BENCHMARKS.md, "Issue 19, `dmpg`": over `dm` right after it, no checkpoint,
+# no autovacuum, the same full-page writes as `dm` alone, walwriter 2-3 us a message;
+# a dropped table's buffers are discarded, not written).
 set -euo pipefail
 host=${1:?socket directory or host}
 db=${2:?database}

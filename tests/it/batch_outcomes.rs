@@ -268,3 +268,66 @@ async fn one_send_batches_on_one_connection_keep_their_answers_with_the_plans_ca
         );
     }
 }
+
+/// Migration 000042: a batch whose sends are all written is answered from the write
+/// itself (no read-back). Each outcome is the message as stored: its seq, rev, sent
+/// time and text, a reply's quote, and the group members it mentions (sorted, the
+/// sender included, a non-member left out), the same mentions `message_mentions` holds.
+#[actix_web::test]
+async fn an_all_written_batch_answers_each_send_as_stored_with_its_quote_and_mentions() {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+        sent_time: chrono::DateTime<chrono::Utc>,
+        #[diesel(sql_type = Text)]
+        mentioned: String,
+    }
+    let app = TestApp::spawn_with(test_settings()).await;
+    let url = app.db.url.clone();
+    let (alice, _bob, x) = pair(&app.address, "alice", "bob").await;
+    let _frank = app.signed_up("frank").await;
+    let group = alice.create_group("crew", &["bob"]).await;
+    let (a, b) = (user(&url, "alice"), user(&url, "bob"));
+    assert_eq!(alice.try_send(x, "before", Uuid::new_v4()).await, Ok(()));
+
+    let batch = [
+        outgoing(x, b, "a reply", Uuid::new_v4(), Some(1)),
+        outgoing(group, a, "@frank, @bob and me, @alice", Uuid::new_v4(), None),
+        outgoing(x, a, "plain", Uuid::new_v4(), None),
+    ];
+    let (outcomes, in_turn) = send_batch(&url, &batch);
+    assert_eq!(in_turn, 0);
+    let answered: Vec<&MessageView> = outcomes.iter().map(sent).collect();
+
+    let reply = answered[0];
+    assert_eq!((reply.seq.get(), reply.rev.get(), reply.text.as_str(), reply.sender_name.as_str()), (2, 2, "a reply", "bob"));
+    assert_eq!(reply.reply_to.map(Seq::get), Some(1));
+    let quote = reply.quote.as_ref().expect("a reply carries its quote");
+    let before = stored(&url).into_iter().find(|r| r.text == "before").unwrap();
+    assert_eq!(
+        (quote.seq.get(), quote.message_id.as_uuid(), quote.excerpt.as_str(), quote.sender_name.as_str(), quote.deleted),
+        (1, before.message_id, "before", "alice", false)
+    );
+    let mentioning = answered[1];
+    assert_eq!((mentioning.chat_id, mentioning.sender_name.as_str()), (ChatId::from(group), "alice"));
+    assert_eq!(mentioning.mentions, ["alice", "bob"], "the members mentioned, sorted; frank is not one");
+    assert!(mentioning.quote.is_none() && reply.mentions.is_empty());
+    assert_eq!((answered[2].seq.get(), answered[2].rev.get(), answered[2].text.as_str()), (3, 3, "plain"));
+
+    let mut conn = PgConnection::establish(&url).unwrap();
+    for (sent, out) in batch.iter().zip(&answered) {
+        assert_eq!(out.message_id, sent.message_id);
+        let row: Row = diesel::sql_query(
+            "SELECT m.seq, m.sent_time, coalesce(string_agg(u.username, ',' ORDER BY u.username), '') AS mentioned
+               FROM messages m LEFT JOIN message_mentions mm ON mm.chat_id = m.chat_id AND mm.seq = m.seq
+               LEFT JOIN users u ON u.user_id = mm.user_id
+              WHERE m.message_id = $1 GROUP BY m.seq, m.sent_time",
+        )
+        .bind::<SqlUuid, _>(sent.message_id.as_uuid())
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!((row.seq, row.sent_time, row.mentioned), (out.seq.get(), out.sent_time, out.mentions.join(",")));
+    }
+}
