@@ -10,8 +10,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use super::attachments::AttachmentView;
 use super::chats::Membership;
-use super::decorations::{self, Decorations};
+use super::decorations::{self, Decorations, Wanted};
 use super::{text_column, violates, ChatId, MessageId, Rev, Seq, UserId};
 use crate::db::schema::{messages, users};
 
@@ -166,23 +167,35 @@ macro_rules! message_columns {
     };
 }
 
+/// Messages with their files, for the reads that show both (the chat page, its
+/// fragments, the live catch-up): the files come in the decorations' statement.
+#[derive(Debug, Default)]
+pub struct WithFiles {
+    pub messages: Vec<MessageView>,
+    /// By message, then in each message's order (as `attachments::for_messages`).
+    pub files: Vec<AttachmentView>,
+}
+
 /// Loads what the rows of one chat show beside themselves: the senders' names, the
-/// quoted originals of replies, reactions and mentions (`decorations`: one statement,
-/// plus one for the quotes when a row is a reply; none for no rows).
-fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Bare>) -> QueryResult<Vec<MessageView>> {
+/// quoted originals of replies, reactions, mentions and, if `files`, the files
+/// (`decorations`: one statement, plus one for the quotes when a row is a reply; none
+/// for no rows).
+fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Bare>, files: bool) -> QueryResult<WithFiles> {
     let mut views: Vec<MessageView> = rows.into_iter().map(bare_view).collect();
     if views.is_empty() {
-        return Ok(views);
+        return Ok(WithFiles::default());
     }
     let replied: Vec<Seq> = views.iter().filter_map(|m| m.reply_to).collect();
     let quotes: HashMap<Seq, Quote> =
         if replied.is_empty() { HashMap::new() } else { quotes(conn, chat_id, &replied)?.into_iter().map(|q| (q.seq, q)).collect() };
-    let ids: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
-    let seqs: Vec<Seq> = views.iter().filter(|m| !m.deleted).map(|m| m.seq).collect();
+    let reacted: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
+    let mentioning: Vec<Seq> = views.iter().filter(|m| !m.deleted).map(|m| m.seq).collect();
     let mut senders: Vec<UserId> = views.iter().map(|m| m.sender).collect();
     senders.sort_unstable();
     senders.dedup();
-    let Decorations { reactions, mentions, names } = decorations::load(conn, chat_id, &ids, &seqs, &senders)?;
+    let files_of: Vec<MessageId> = if files { views.iter().map(|m| m.message_id).collect() } else { vec![] };
+    let wanted = Wanted { reacted: &reacted, mentioning: &mentioning, senders: &senders, files_of: &files_of };
+    let Decorations { reactions, mentions, names, files } = decorations::load(conn, chat_id, wanted)?;
     let mut by_id: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
     for (message_id, emoji, user_id, username) in reactions {
         let list = by_id.entry(message_id).or_default();
@@ -197,7 +210,7 @@ fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Bare>) -> QueryR
         m.reactions = by_id.remove(&m.message_id).unwrap_or_default();
         m.mentions = mentions.iter().filter(|(s, _)| *s == m.seq).map(|(_, n)| n.clone()).collect();
     }
-    Ok(views)
+    Ok(WithFiles { messages: views, files })
 }
 
 /// The originals that replies quote (of this chat only: a reply's key names its own chat).
@@ -228,6 +241,15 @@ fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult
 
 /// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
 pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
+    Ok(page_before_with(conn, membership, before, limit, false)?.messages)
+}
+
+/// `page_before` with the messages' files.
+pub fn page_before_with_files(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<WithFiles> {
+    page_before_with(conn, membership, before, limit, true)
+}
+
+fn page_before_with(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64, files: bool) -> QueryResult<WithFiles> {
     let mut page: Vec<Bare> = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.lt(before))
@@ -236,11 +258,20 @@ pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq
         .select(bare_columns!())
         .load(conn)?;
     page.reverse();
-    decorate(conn, membership.chat_id(), page)
+    decorate(conn, membership.chat_id(), page, files)
 }
 
 /// Up to `limit` messages after `after`, oldest first (newer pages of history).
 pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
+    Ok(after_with(conn, membership, after, limit, false)?.messages)
+}
+
+/// `after` with the messages' files.
+pub fn after_with_files(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<WithFiles> {
+    after_with(conn, membership, after, limit, true)
+}
+
+fn after_with(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64, files: bool) -> QueryResult<WithFiles> {
     let rows = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.gt(after))
@@ -248,12 +279,12 @@ pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit
         .limit(limit)
         .select(bare_columns!())
         .load(conn)?;
-    decorate(conn, membership.chat_id(), rows)
+    decorate(conn, membership.chat_id(), rows, files)
 }
 
 /// Up to `limit` messages whose latest change is after `since`, in rev order, each once
-/// in its current form (resume, polling, live catch-up).
-pub fn changed_after(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<Vec<MessageView>> {
+/// in its current form (resume, polling, live catch-up), with their files.
+pub fn changed_after_with_files(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<WithFiles> {
     let rows = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::rev.gt(since))
@@ -261,7 +292,7 @@ pub fn changed_after(conn: &mut PgConnection, membership: &Membership, since: Re
         .limit(limit)
         .select(bare_columns!())
         .load(conn)?;
-    decorate(conn, membership.chat_id(), rows)
+    decorate(conn, membership.chat_id(), rows, true)
 }
 
 /// The highest seq among the messages a client that has seen everything up to `rev`
@@ -283,7 +314,7 @@ pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> Query
         .select(bare_columns!())
         .first(conn)
         .optional()?;
-    Ok(row.map(|r| decorate(conn, membership.chat_id(), vec![r])).transpose()?.and_then(|mut v| v.pop()))
+    Ok(row.map(|r| decorate(conn, membership.chat_id(), vec![r], false)).transpose()?.and_then(|mut v| v.messages.pop()))
 }
 
 /// Re-reads messages by id after a change, decorated (for the live update).
@@ -293,7 +324,7 @@ pub(super) fn reload(conn: &mut PgConnection, chat_id: ChatId, message_id: Messa
         .filter(messages::message_id.eq(message_id))
         .select(bare_columns!())
         .first(conn)?;
-    decorate(conn, chat_id, vec![row])?.pop().ok_or(diesel::result::Error::NotFound)
+    decorate(conn, chat_id, vec![row], false)?.messages.pop().ok_or(diesel::result::Error::NotFound)
 }
 
 #[derive(Debug, PartialEq, Eq)]

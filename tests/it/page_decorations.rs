@@ -1,6 +1,6 @@
 //! A page of history read as the chat page reads it (`messages::page_before`, then
 //! `find` for one message): the senders' names, a deleted account's messages, the
-//! reactions in the order they were made and the mentions, all from the one
+//! reactions in the order they were made, the mentions and the files, all from the one
 //! decorations statement (`models::decorations`, issue 19 `plans`), which replaced a
 //! join of `users` per message and two statements.
 
@@ -12,6 +12,7 @@ use chaat::models::messages::{self, MessageKind, MessageView, SendOutcome};
 use chaat::models::{account, reactions, ChatId, MessageId, Seq, UserId};
 use diesel::{Connection, PgConnection};
 
+use crate::attachments::send_files;
 use crate::batch::{pair, user};
 use crate::helpers::{test_settings, TestApp};
 
@@ -56,7 +57,7 @@ fn shown(page: &[MessageView]) -> Vec<Shown> {
 async fn a_page_names_its_senders_and_lists_reactions_and_mentions_in_order() {
     let app = TestApp::spawn_with(test_settings()).await;
     let url = app.db.url.clone();
-    pair(&app.address, "alice", "bob").await;
+    let (alice, _bob, _) = pair(&app.address, "alice", "bob").await;
     let (a, b) = (user(&url, "alice"), user(&url, "bob"));
     let mut conn = PgConnection::establish(&url).unwrap();
     // A group: mentions are recorded in groups only.
@@ -94,6 +95,17 @@ async fn a_page_names_its_senders_and_lists_reactions_and_mentions_in_order() {
     let one = messages::find(&mut conn, &as_bob, first).unwrap().unwrap();
     assert_eq!(shown(&[one]), expected[..1]);
 
+    // Files come with the page in the same statement, by message and in their order.
+    let sent = send_files(&alice, chat.as_uuid(), "two files", &[("b.txt", &b"bb"[..]), ("a.txt", &b"a"[..])]).await;
+    assert!(sent.status().is_redirection(), "{}", sent.status());
+    let with_files = messages::page_before_with_files(&mut conn, &as_bob, Seq::END, 51).unwrap();
+    let last = with_files.messages.last().unwrap();
+    assert_eq!(last.text, "two files");
+    assert_eq!(shown(&with_files.messages[..with_files.messages.len() - 1]), expected);
+    let files: Vec<(MessageId, &str)> = with_files.files.iter().map(|f| (f.message_id, f.name.as_str())).collect();
+    assert_eq!(files, [(last.message_id, "b.txt"), (last.message_id, "a.txt")]);
+    assert!(messages::page_before_with_files(&mut conn, &as_bob, last.seq, 51).unwrap().files.is_empty());
+
     // Alice deletes her account: her messages stay, named "Deleted account", and her
     // reactions and the mention of her go with her row.
     account::delete(&mut conn, a, "alice").unwrap();
@@ -104,7 +116,8 @@ async fn a_page_names_its_senders_and_lists_reactions_and_mentions_in_order() {
         vec![
             (gone.clone(), "hi @bob".to_string(), vec![("👍".to_string(), vec!["bob".to_string()])], vec!["bob".to_string()]),
             ("bob".to_string(), "hello @alice and @bob".to_string(), vec![], vec!["bob".to_string()]),
-            (gone, "third".to_string(), vec![], vec![]),
+            (gone.clone(), "third".to_string(), vec![], vec![]),
+            (gone, "two files".to_string(), vec![], vec![]),
         ]
     );
 }
