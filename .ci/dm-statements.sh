@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where PostgreSQL's time per `dm` message (or `mixed` action) goes (issue 19): a
+# Where PostgreSQL's time per `dm` message (`mixed` action, `pages` request) goes (issue 19): a
 # release `chaat serve` on its own private cluster with `pg_stat_statements` loaded
 # (track = all, so the statements inside `send_messages` and the other functions are
 # listed too), one `chaat-load` run, then every statement's calls, total and mean time
@@ -8,9 +8,10 @@
 #
 #   .ci/dm-statements.sh                   (after a release build of the workspace)
 #   SCENARIO=mixed .ci/dm-statements.sh    (per action: send, reply, edit, react)
+#   SCENARIO=pages .ci/dm-statements.sh    (per request: half /chats, half a chat page)
 #
-# Knobs (environment): SCENARIO (dm or mixed), DM_PAIRS (50), DM_SECONDS (10),
-# MIXED_PAIRS (20), MIXED_SECONDS (10), STATEMENTS (30), QUERY_CHARS (110), BEFORE_SQL and
+# Knobs (environment): SCENARIO (dm, mixed or pages), DM_PAIRS (50), DM_SECONDS (10),
+# MIXED_PAIRS (20), MIXED_SECONDS (10), PAGES_SECONDS (10), STATEMENTS (30), QUERY_CHARS (110), BEFORE_SQL and
 # AFTER_SQL (psql scripts run on the bench database before the load, e.g. a candidate
 # migration, and at the end, e.g. an EXPLAIN), BENCH_PORT (18457),
 # CARGO_TARGET_DIR. Needs Debian's postgresql package (contrib holds the extension).
@@ -20,11 +21,13 @@ bin=${CARGO_TARGET_DIR:-$PWD/target}/release
 port=${BENCH_PORT:-18457}
 ulimit -n "$(ulimit -Hn)"
 # The unit: a message written for dm (counted in the table), an action for mixed
-# (counted by chaat-load: edits and reactions write no message).
+# (counted by chaat-load: edits and reactions write no message), a request for pages
+# (bench.sh's: 64 clients, a browser's Accept-Encoding).
 case ${SCENARIO:=dm} in
     dm) unit=message load=(dm --pairs "${DM_PAIRS:-50}" --seconds "${DM_SECONDS:-10}") ;;
     mixed) unit=action load=(mixed --pairs "${MIXED_PAIRS:-20}" --seconds "${MIXED_SECONDS:-10}") ;;
-    *) echo "SCENARIO: dm or mixed" >&2; exit 2 ;;
+    pages) unit=request load=(pages --concurrency 64 --seconds "${PAGES_SECONDS:-10}" --accept-encoding "gzip, deflate, br, zstd") ;;
+    *) echo "SCENARIO: dm, mixed or pages" >&2; exit 2 ;;
 esac
 
 . .ci/app.sh
@@ -63,7 +66,7 @@ cpu_by_kind >"$dir/cpu.before"
     "${load[@]}" | tee "$dir/load.out"
 cpu_by_kind >"$dir/cpu.after"
 n=$(( $("${psql[@]}" -At -c "SELECT count(*) FROM messages") - $(cat "$dir/messages.before") ))
-[ "$SCENARIO" = dm ] || n=$(tail -1 "$dir/load.out" | jq .actions)
+case $SCENARIO in mixed) n=$(tail -1 "$dir/load.out" | jq .actions) ;; pages) n=$(tail -1 "$dir/load.out" | jq .requests) ;; esac
 commits=$(( $("${psql[@]}" -At -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'chaat'") - $(cat "$dir/commits.before") ))
 echo
 echo "== $n ${unit}s ($SCENARIO); $commits commits in the database (incl. this script's few)"

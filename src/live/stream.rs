@@ -19,7 +19,7 @@ use super::inbox::Inbox;
 use super::{Hub, Signal, Ticket};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::models::attachments::{self, AttachmentView};
+use crate::models::attachments::AttachmentView;
 use crate::models::blocks;
 use crate::models::chats::{self, Membership};
 use crate::models::messages::{self, MessageView};
@@ -228,11 +228,11 @@ impl Stream {
                     Some(known) => known,
                     None => messages::last_seq_at(conn, &membership, since)?,
                 };
-                let page = messages::changed_after(conn, &membership, since, CATCH_UP_PAGE)?;
+                let messages::WithFiles { messages: page, files } =
+                    messages::changed_after_with_files(conn, &membership, since, CATCH_UP_PAGE)?;
                 if !chats::still_participates(conn, &membership, &sid)? {
                     return Ok::<_, AppError>(None);
                 }
-                let files = attachments::for_messages(conn, &membership, &page.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
                 // Read after the messages: a block committed before one of them was sent
                 // is in it (also when the poke of that block is still on its way from
                 // another instance).

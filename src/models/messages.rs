@@ -10,9 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
+use super::attachments::AttachmentView;
 use super::chats::Membership;
+use super::decorations::{self, Decorations, Wanted};
 use super::{text_column, violates, ChatId, MessageId, Rev, Seq, UserId};
-use crate::db::schema::{message_mentions, message_reactions, messages, users};
+use crate::db::schema::{messages, users};
 
 text_column!(
     /// What a message is: written by a person, or a line the app writes about a group
@@ -104,6 +106,16 @@ fn view((message_id, chat_id, seq, rev, sender, sender_name, sent_time, text, ki
     }
 }
 
+/// A message's row without its sender's name, which `decorate` adds: joining `users`
+/// per row cost a page of 50 messages ~50 µs of PostgreSQL's CPU (50 index probes for
+/// the chat's few senders; BENCHMARKS.md, "Issue 19, `plans`").
+type Bare =
+    (MessageId, ChatId, Seq, Rev, UserId, DateTime<Utc>, String, MessageKind, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Seq>);
+
+fn bare_view((message_id, chat_id, seq, rev, sender, sent_time, text, kind, edited_at, deleted_at, reply_to): Bare) -> MessageView {
+    view((message_id, chat_id, seq, rev, sender, String::new(), sent_time, text, kind, edited_at, deleted_at, reply_to))
+}
+
 diesel::define_sql_function!(fn coalesce(x: Nullable<Text>, y: Text) -> Text);
 
 /// What a message of a deleted account names as its sender (its user row is gone).
@@ -113,6 +125,25 @@ pub const DELETED_ACCOUNT: &str = "Deleted account";
 macro_rules! with_senders {
     () => {
         messages::table.left_join(users::table.on(users::user_id.eq(messages::sender)))
+    };
+}
+
+/// The columns of a `Bare` row, in its order.
+macro_rules! bare_columns {
+    () => {
+        (
+            messages::message_id,
+            messages::chat_id,
+            messages::seq,
+            messages::rev,
+            messages::sender,
+            messages::sent_time,
+            messages::text,
+            messages::kind,
+            messages::edited_at,
+            messages::deleted_at,
+            messages::reply_to,
+        )
     };
 }
 
@@ -136,34 +167,37 @@ macro_rules! message_columns {
     };
 }
 
-/// Loads what the rows of one chat show beside themselves: the quoted originals of
-/// replies, reactions and mentions (three queries, none for a list that needs none).
-fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Row>) -> QueryResult<Vec<MessageView>> {
-    let mut views: Vec<MessageView> = rows.into_iter().map(view).collect();
+/// Messages with their files, for the reads that show both (the chat page, its
+/// fragments, the live catch-up): the files come in the decorations' statement.
+#[derive(Debug, Default)]
+pub struct WithFiles {
+    pub messages: Vec<MessageView>,
+    /// By message, then in each message's order (as `attachments::for_messages`).
+    pub files: Vec<AttachmentView>,
+}
+
+/// Loads what the rows of one chat show beside themselves: the senders' names, the
+/// quoted originals of replies, reactions, mentions and, if `files`, the files
+/// (`decorations`: one statement, plus one for the quotes when a row is a reply; none
+/// for no rows).
+fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Bare>, files: bool) -> QueryResult<WithFiles> {
+    let mut views: Vec<MessageView> = rows.into_iter().map(bare_view).collect();
     if views.is_empty() {
-        return Ok(views);
+        return Ok(WithFiles::default());
     }
     let replied: Vec<Seq> = views.iter().filter_map(|m| m.reply_to).collect();
     let quotes: HashMap<Seq, Quote> =
         if replied.is_empty() { HashMap::new() } else { quotes(conn, chat_id, &replied)?.into_iter().map(|q| (q.seq, q)).collect() };
-    let ids: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
-    let reacted: Vec<(MessageId, String, UserId, String)> = message_reactions::table
-        .inner_join(users::table)
-        .filter(message_reactions::chat_id.eq(chat_id))
-        .filter(message_reactions::message_id.eq_any(&ids))
-        .order((message_reactions::reacted_at, message_reactions::emoji, message_reactions::user_id))
-        .select((message_reactions::message_id, message_reactions::emoji, users::user_id, users::username))
-        .load(conn)?;
-    let seqs: Vec<Seq> = views.iter().filter(|m| !m.deleted).map(|m| m.seq).collect();
-    let mentioned: Vec<(Seq, String)> = message_mentions::table
-        .inner_join(users::table)
-        .filter(message_mentions::chat_id.eq(chat_id))
-        .filter(message_mentions::seq.eq_any(&seqs))
-        .order(users::username)
-        .select((message_mentions::seq, users::username))
-        .load(conn)?;
+    let reacted: Vec<MessageId> = views.iter().filter(|m| !m.deleted).map(|m| m.message_id).collect();
+    let mentioning: Vec<Seq> = views.iter().filter(|m| !m.deleted).map(|m| m.seq).collect();
+    let mut senders: Vec<UserId> = views.iter().map(|m| m.sender).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let files_of: Vec<MessageId> = if files { views.iter().map(|m| m.message_id).collect() } else { vec![] };
+    let wanted = Wanted { reacted: &reacted, mentioning: &mentioning, senders: &senders, files_of: &files_of };
+    let Decorations { reactions, mentions, names, files } = decorations::load(conn, chat_id, wanted)?;
     let mut by_id: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
-    for (message_id, emoji, user_id, username) in reacted {
+    for (message_id, emoji, user_id, username) in reactions {
         let list = by_id.entry(message_id).or_default();
         match list.iter_mut().find(|r| r.emoji == emoji) {
             Some(r) => r.people.push((user_id, username)),
@@ -171,11 +205,12 @@ fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Row>) -> QueryRe
         }
     }
     for m in &mut views {
+        m.sender_name = names.get(&m.sender).map_or(DELETED_ACCOUNT, String::as_str).to_string();
         m.quote = m.reply_to.and_then(|s| quotes.get(&s).cloned());
         m.reactions = by_id.remove(&m.message_id).unwrap_or_default();
-        m.mentions = mentioned.iter().filter(|(s, _)| *s == m.seq).map(|(_, n)| n.clone()).collect();
+        m.mentions = mentions.iter().filter(|(s, _)| *s == m.seq).map(|(_, n)| n.clone()).collect();
     }
-    Ok(views)
+    Ok(WithFiles { messages: views, files })
 }
 
 /// The originals that replies quote (of this chat only: a reply's key names its own chat).
@@ -206,40 +241,58 @@ fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult
 
 /// The newest `limit` messages before `before` (`Seq::END`: the latest), oldest first.
 pub fn page_before(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let mut page: Vec<Row> = with_senders!()
+    Ok(page_before_with(conn, membership, before, limit, false)?.messages)
+}
+
+/// `page_before` with the messages' files.
+pub fn page_before_with_files(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64) -> QueryResult<WithFiles> {
+    page_before_with(conn, membership, before, limit, true)
+}
+
+fn page_before_with(conn: &mut PgConnection, membership: &Membership, before: Seq, limit: i64, files: bool) -> QueryResult<WithFiles> {
+    let mut page: Vec<Bare> = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.lt(before))
         .order(messages::seq.desc())
         .limit(limit)
-        .select(message_columns!())
+        .select(bare_columns!())
         .load(conn)?;
     page.reverse();
-    decorate(conn, membership.chat_id(), page)
+    decorate(conn, membership.chat_id(), page, files)
 }
 
 /// Up to `limit` messages after `after`, oldest first (newer pages of history).
 pub fn after(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let rows = with_senders!()
+    Ok(after_with(conn, membership, after, limit, false)?.messages)
+}
+
+/// `after` with the messages' files.
+pub fn after_with_files(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64) -> QueryResult<WithFiles> {
+    after_with(conn, membership, after, limit, true)
+}
+
+fn after_with(conn: &mut PgConnection, membership: &Membership, after: Seq, limit: i64, files: bool) -> QueryResult<WithFiles> {
+    let rows = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.gt(after))
         .order(messages::seq)
         .limit(limit)
-        .select(message_columns!())
+        .select(bare_columns!())
         .load(conn)?;
-    decorate(conn, membership.chat_id(), rows)
+    decorate(conn, membership.chat_id(), rows, files)
 }
 
 /// Up to `limit` messages whose latest change is after `since`, in rev order, each once
-/// in its current form (resume, polling, live catch-up).
-pub fn changed_after(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<Vec<MessageView>> {
-    let rows = with_senders!()
+/// in its current form (resume, polling, live catch-up), with their files.
+pub fn changed_after_with_files(conn: &mut PgConnection, membership: &Membership, since: Rev, limit: i64) -> QueryResult<WithFiles> {
+    let rows = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::rev.gt(since))
         .order(messages::rev)
         .limit(limit)
-        .select(message_columns!())
+        .select(bare_columns!())
         .load(conn)?;
-    decorate(conn, membership.chat_id(), rows)
+    decorate(conn, membership.chat_id(), rows, true)
 }
 
 /// The highest seq among the messages a client that has seen everything up to `rev`
@@ -255,23 +308,23 @@ pub fn last_seq_at(conn: &mut PgConnection, membership: &Membership, rev: Rev) -
 
 /// One message of the chat, by its position, decorated.
 pub fn find(conn: &mut PgConnection, membership: &Membership, seq: Seq) -> QueryResult<Option<MessageView>> {
-    let row: Option<Row> = with_senders!()
+    let row: Option<Bare> = messages::table
         .filter(messages::chat_id.eq(membership.chat_id()))
         .filter(messages::seq.eq(seq))
-        .select(message_columns!())
+        .select(bare_columns!())
         .first(conn)
         .optional()?;
-    Ok(row.map(|r| decorate(conn, membership.chat_id(), vec![r])).transpose()?.and_then(|mut v| v.pop()))
+    Ok(row.map(|r| decorate(conn, membership.chat_id(), vec![r], false)).transpose()?.and_then(|mut v| v.messages.pop()))
 }
 
 /// Re-reads messages by id after a change, decorated (for the live update).
 pub(super) fn reload(conn: &mut PgConnection, chat_id: ChatId, message_id: MessageId) -> QueryResult<MessageView> {
-    let row: Row = with_senders!()
+    let row: Bare = messages::table
         .filter(messages::chat_id.eq(chat_id))
         .filter(messages::message_id.eq(message_id))
-        .select(message_columns!())
+        .select(bare_columns!())
         .first(conn)?;
-    decorate(conn, chat_id, vec![row])?.pop().ok_or(diesel::result::Error::NotFound)
+    decorate(conn, chat_id, vec![row], false)?.messages.pop().ok_or(diesel::result::Error::NotFound)
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 //! 2. Raw SQL only where the builder cannot say it (a join on `CASE`, `ON CONFLICT` on an
 //!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function (and
 //!    `send_messages`, the batch of 000029 and 000034), text
-//!    search: `@@`, `to_tsquery`, `search_fold`, the `tsvector` column). Raw SQL
+//!    search: `@@`, `to_tsquery`, `search_fold`, the `tsvector` column, the `UNION ALL`
+//!    of differently shaped rows in `decorations`). Raw SQL
 //!    always goes through `db::prepared` (parsed and planned once per connection), with
 //!    every value bound (`$1`…), and is written out whole in the function that runs it:
 //!    never assembled from fragments, constants or `format!`, so reading one function
@@ -29,6 +30,7 @@ pub mod attachments;
 pub mod auth_throttle;
 pub mod blocks;
 pub mod chats;
+pub mod decorations;
 pub mod display_pictures;
 pub mod export;
 pub mod friend_requests;

@@ -8,10 +8,10 @@ use crate::auth::CurrentUser;
 use crate::db::{self, DbPool, Standby};
 use crate::error::AppError;
 use crate::live::inbox::list_marker;
-use crate::models::attachments::{self, AttachmentView};
+use crate::models::attachments::AttachmentView;
 use crate::models::chats::{self, ChatListRow, Membership, OpenedChat};
 use crate::models::friends::{self, FriendName};
-use crate::models::messages::{self, MessageView};
+use crate::models::messages::{self, MessageView, WithFiles};
 use crate::models::participants::Role;
 use crate::models::participants::{self, Member};
 use crate::models::users::NavCounts;
@@ -109,8 +109,8 @@ async fn load(pool: &DbPool, user: &CurrentUser, chat_id: ChatId, position: Posi
         };
         // After the read marker moved: the badges no longer count this chat.
         let (list, counts) = chats::list_for_user(conn, me)?;
-        let history = messages::page_before(conn, &membership, position.before(), position.size() + 1)?;
-        let files = attachments::for_messages(conn, &membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
+        let WithFiles { messages: history, files } =
+            messages::page_before_with_files(conn, &membership, position.before(), position.size() + 1)?;
         let group =
             if membership.chat().is_group { Some((participants::members(conn, &membership)?, friends::list_of(conn, me)?)) } else { None };
         let reply_to = match reply_to {
@@ -229,12 +229,11 @@ pub async fn messages_fragment(
         Ok::<_, AppError>(((membership, crate::models::blocks::ids(conn, me)?), need))
     };
     let read = move |conn: &mut diesel::PgConnection, (membership, _): &(Membership, Vec<UserId>)| {
-        let history = match cursor {
-            Cursor::After(after) => messages::after(conn, membership, after, POLL_LIMIT)?,
-            Cursor::Changed(since) => messages::changed_after(conn, membership, since, POLL_LIMIT)?,
-            Cursor::Before(before) => messages::page_before(conn, membership, before, PAGE_SIZE + 1)?,
+        let WithFiles { messages: history, files } = match cursor {
+            Cursor::After(after) => messages::after_with_files(conn, membership, after, POLL_LIMIT)?,
+            Cursor::Changed(since) => messages::changed_after_with_files(conn, membership, since, POLL_LIMIT)?,
+            Cursor::Before(before) => messages::page_before_with_files(conn, membership, before, PAGE_SIZE + 1)?,
         };
-        let files = attachments::for_messages(conn, membership, &history.iter().map(|m| m.message_id).collect::<Vec<_>>())?;
         Ok::<_, AppError>((history, files))
     };
     let ((membership, blocked), (history, files)) = match cursor {

@@ -39,6 +39,7 @@ mod load;
 mod message_actions;
 mod oidc;
 mod overload;
+mod page_decorations;
 mod picture_limits;
 mod pictures;
 mod routing;
