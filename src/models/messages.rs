@@ -214,27 +214,34 @@ fn decorate(conn: &mut PgConnection, chat_id: ChatId, rows: Vec<Bare>, files: bo
 }
 
 /// The originals that replies quote (of this chat only: a reply's key names its own chat).
+/// Through `reply_quotes()` (000043), whose plan is made once per connection: as a
+/// statement of its own it was planned on every call (an array parameter).
 fn quotes(conn: &mut PgConnection, chat_id: ChatId, seqs: &[Seq]) -> QueryResult<Vec<Quote>> {
-    type Original = (Seq, MessageId, String, String, Option<DateTime<Utc>>);
-    let found: Vec<Original> = with_senders!()
-        .filter(messages::chat_id.eq(chat_id))
-        .filter(messages::seq.eq_any(seqs))
-        .select((
-            messages::seq,
-            messages::message_id,
-            coalesce(users::username.nullable(), DELETED_ACCOUNT),
-            messages::text,
-            messages::deleted_at,
-        ))
+    #[derive(QueryableByName)]
+    struct Original {
+        #[diesel(sql_type = BigInt)]
+        seq: Seq,
+        #[diesel(sql_type = SqlUuid)]
+        message_id: MessageId,
+        #[diesel(sql_type = Nullable<Text>)]
+        sender_name: Option<String>,
+        #[diesel(sql_type = Text)]
+        text: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        deleted: bool,
+    }
+    let found: Vec<Original> = crate::db::prepared("SELECT seq, message_id, sender_name, text, deleted FROM reply_quotes($1, $2)")
+        .bind::<SqlUuid, _>(chat_id)
+        .bind::<Array<BigInt>, _>(seqs)
         .load(conn)?;
     Ok(found
         .into_iter()
-        .map(|(seq, message_id, sender_name, text, deleted_at)| Quote {
-            seq,
-            message_id,
-            sender_name,
-            excerpt: text.chars().take(QUOTE_CHARS).collect(),
-            deleted: deleted_at.is_some(),
+        .map(|o| Quote {
+            seq: o.seq,
+            message_id: o.message_id,
+            sender_name: o.sender_name.unwrap_or_else(|| DELETED_ACCOUNT.to_string()),
+            excerpt: o.text.chars().take(QUOTE_CHARS).collect(),
+            deleted: o.deleted,
         })
         .collect())
 }

@@ -10,13 +10,17 @@ use chaat::models::groups::{self, Created};
 use chaat::models::message_batch::{self, Outgoing};
 use chaat::models::messages::{self, MessageKind, MessageView, SendOutcome};
 use chaat::models::{account, reactions, ChatId, MessageId, Seq, UserId};
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::attachments::send_files;
 use crate::batch::{pair, user};
 use crate::helpers::{test_settings, TestApp};
 
 fn send(conn: &mut PgConnection, chat: ChatId, sender: UserId, text: &str) -> Seq {
+    send_reply(conn, chat, sender, text, None)
+}
+
+fn send_reply(conn: &mut PgConnection, chat: ChatId, sender: UserId, text: &str, reply_to: Option<Seq>) -> Seq {
     let out = message_batch::send_all(
         conn,
         &[Outgoing {
@@ -25,7 +29,7 @@ fn send(conn: &mut PgConnection, chat: ChatId, sender: UserId, text: &str) -> Se
             sender,
             text: MessageText::parse(text).unwrap(),
             client_id: None,
-            reply_to: None,
+            reply_to,
         }],
     )
     .unwrap();
@@ -120,4 +124,51 @@ async fn a_page_names_its_senders_and_lists_reactions_and_mentions_in_order() {
             (gone, "two files".to_string(), vec![], vec![]),
         ]
     );
+}
+
+/// Migration 000043: the quotes of replies are read through `reply_quotes()`, whose plan
+/// is generic and kept for the connection (as a statement of the app it was planned on
+/// every call). More reads than PostgreSQL's five custom plans, each with its quote;
+/// then the quoted person deletes her account and the quote names "Deleted account".
+#[actix_web::test]
+async fn replies_on_a_page_quote_their_originals_read_with_a_kept_plan() {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        setting: String,
+    }
+    let app = TestApp::spawn_with(test_settings()).await;
+    let url = app.db.url.clone();
+    let (_alice, _bob, chat) = pair(&app.address, "alice", "bob").await;
+    let chat = ChatId::from(chat);
+    let (a, b) = (user(&url, "alice"), user(&url, "bob"));
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let setting: Setting = diesel::sql_query(
+        "SELECT coalesce(array_to_string(proconfig, ','), '') AS setting FROM pg_proc \
+          WHERE proname = 'reply_quotes' AND pronamespace = 'public'::regnamespace",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(setting.setting, "plan_cache_mode=force_generic_plan");
+
+    let as_bob = chats::find_for_participant(&mut conn, b, chat).unwrap().unwrap();
+    let long = "x".repeat(messages::QUOTE_CHARS + 40);
+    for round in 0..7 {
+        let said = if round == 3 { long.clone() } else { format!("question {round}") };
+        let asked = send(&mut conn, chat, a, &said);
+        let answer = send_reply(&mut conn, chat, b, "answer", Some(asked));
+        let page = messages::page_before(&mut conn, &as_bob, Seq::END, 51).unwrap();
+        let last = page.last().unwrap();
+        assert_eq!(last.seq, answer);
+        let quote = last.quote.as_ref().expect("a reply shows its quote");
+        let excerpt: String = said.chars().take(messages::QUOTE_CHARS).collect();
+        assert_eq!(
+            (quote.seq, quote.sender_name.as_str(), quote.excerpt.as_str(), quote.deleted),
+            (asked, "alice", excerpt.as_str(), false)
+        );
+    }
+    account::delete(&mut conn, a, "alice").unwrap();
+    let page = messages::page_before(&mut conn, &as_bob, Seq::END, 51).unwrap();
+    let quote = page.last().unwrap().quote.as_ref().unwrap();
+    assert_eq!((quote.sender_name.as_str(), quote.excerpt.as_str()), (messages::DELETED_ACCOUNT, "question 6"));
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION reply_quotes(uuid, bigint[]);
