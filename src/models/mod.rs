@@ -5,7 +5,7 @@
 //! 1. Diesel's query builder by default: it checks columns and types at compile time.
 //! 2. Raw SQL only where the builder cannot say it (a join on `CASE`, `ON CONFLICT` on an
 //!    expression index, `LEAST`/`GREATEST`, calling the `send_message` function (and
-//!    `send_messages`, the batch of 000029 and 000034), text
+//!    `send_messages`, the batch of 000029 and 000034, and `reply_quotes` of 000043), text
 //!    search: `@@`, `to_tsquery`, `search_fold`, the `tsvector` column, the `UNION ALL`
 //!    of differently shaped rows in `decorations`). Raw SQL
 //!    always goes through `db::prepared` (parsed and planned once per connection), with
@@ -18,7 +18,7 @@
 //!    checked the reader is in.
 //!
 //! Outside this folder, SQL exists only in `migrations/` (the schema, the
-//! `send_message` and `send_messages` functions and the search functions of 000008, the
+//! `send_message`, `send_messages` and `reply_quotes` functions and the search functions of 000008, the
 //! trigger of 000028 that notifies every session change), `db/` (session setup,
 //! migrations' lock, the private cluster's `CREATE DATABASE`) and `live/` (`LISTEN`,
 //! `pg_notify`, the session cache's barrier), which are plumbing, not queries of the
