@@ -229,6 +229,24 @@ fn until_waiting_for_another_transaction(url: &str) {
     }
 }
 
+/// The settings a SQL function of the app runs with (`SET …` in its definition), as
+/// `name=value` joined by commas; empty without any.
+pub(crate) fn function_settings(conn: &mut PgConnection, function: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Settings {
+        #[diesel(sql_type = Text)]
+        settings: String,
+    }
+    diesel::sql_query(
+        "SELECT coalesce(array_to_string(proconfig, ','), '') AS settings FROM pg_proc \
+          WHERE proname = $1 AND pronamespace = 'public'::regnamespace",
+    )
+    .bind::<Text, _>(function)
+    .get_result::<Settings>(conn)
+    .unwrap()
+    .settings
+}
+
 /// Migration 000040: `send_messages` keeps generic plans whatever a batch's size (a
 /// one-send batch made PostgreSQL plan the outcomes read-back anew on every call). On
 /// one connection, past PostgreSQL's five custom plans, one-send batches that alternate
@@ -236,23 +254,12 @@ fn until_waiting_for_another_transaction(url: &str) {
 /// first were: the seq, and the reply's quote.
 #[actix_web::test]
 async fn one_send_batches_on_one_connection_keep_their_answers_with_the_plans_cached() {
-    #[derive(diesel::QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = Text)]
-        setting: String,
-    }
     let app = TestApp::spawn_with(test_settings()).await;
     let url = app.db.url.clone();
     let (_alice, _bob, x) = pair(&app.address, "alice", "bob").await;
     let (a, b) = (user(&url, "alice"), user(&url, "bob"));
     let mut conn = PgConnection::establish(&url).unwrap();
-    let setting: Setting = diesel::sql_query(
-        "SELECT coalesce(array_to_string(proconfig, ','), '') AS setting FROM pg_proc \
-          WHERE proname = 'send_messages' AND pronamespace = 'public'::regnamespace",
-    )
-    .get_result(&mut conn)
-    .unwrap();
-    assert_eq!(setting.setting, "plan_cache_mode=force_generic_plan");
+    assert_eq!(function_settings(&mut conn, "send_messages"), "plan_cache_mode=force_generic_plan");
 
     for round in 0..8i64 {
         let seq = 2 * round + 1;

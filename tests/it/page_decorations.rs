@@ -10,10 +10,11 @@ use chaat::models::groups::{self, Created};
 use chaat::models::message_batch::{self, Outgoing};
 use chaat::models::messages::{self, MessageKind, MessageView, SendOutcome};
 use chaat::models::{account, reactions, ChatId, MessageId, Seq, UserId};
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, PgConnection};
 
 use crate::attachments::send_files;
 use crate::batch::{pair, user};
+use crate::batch_outcomes::function_settings;
 use crate::helpers::{test_settings, TestApp};
 
 fn send(conn: &mut PgConnection, chat: ChatId, sender: UserId, text: &str) -> Seq {
@@ -132,24 +133,13 @@ async fn a_page_names_its_senders_and_lists_reactions_and_mentions_in_order() {
 /// then the quoted person deletes her account and the quote names "Deleted account".
 #[actix_web::test]
 async fn replies_on_a_page_quote_their_originals_read_with_a_kept_plan() {
-    #[derive(diesel::QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        setting: String,
-    }
     let app = TestApp::spawn_with(test_settings()).await;
     let url = app.db.url.clone();
     let (_alice, _bob, chat) = pair(&app.address, "alice", "bob").await;
     let chat = ChatId::from(chat);
     let (a, b) = (user(&url, "alice"), user(&url, "bob"));
     let mut conn = PgConnection::establish(&url).unwrap();
-    let setting: Setting = diesel::sql_query(
-        "SELECT coalesce(array_to_string(proconfig, ','), '') AS setting FROM pg_proc \
-          WHERE proname = 'reply_quotes' AND pronamespace = 'public'::regnamespace",
-    )
-    .get_result(&mut conn)
-    .unwrap();
-    assert_eq!(setting.setting, "plan_cache_mode=force_generic_plan");
+    assert_eq!(function_settings(&mut conn, "reply_quotes"), "plan_cache_mode=force_generic_plan");
 
     let as_bob = chats::find_for_participant(&mut conn, b, chat).unwrap().unwrap();
     let long = "x".repeat(messages::QUOTE_CHARS + 40);
