@@ -71,29 +71,21 @@ pub struct MessageView {
 }
 
 /// A message's row, as the queries below select it.
-type Row = (
-    MessageId,
-    ChatId,
-    Seq,
-    Rev,
-    UserId,
-    String,
-    DateTime<Utc>,
-    String,
-    MessageKind,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<Seq>,
-);
+/// A message's row without its sender's name, which `decorate` adds: joining `users`
+/// per row cost a page of 50 messages ~50 µs of PostgreSQL's CPU (50 index probes for
+/// the chat's few senders; BENCHMARKS.md, "Issue 19, `plans`").
+type Bare =
+    (MessageId, ChatId, Seq, Rev, UserId, DateTime<Utc>, String, MessageKind, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Seq>);
 
-fn view((message_id, chat_id, seq, rev, sender, sender_name, sent_time, text, kind, edited_at, deleted_at, reply_to): Row) -> MessageView {
+fn bare_view((message_id, chat_id, seq, rev, sender, sent_time, text, kind, edited_at, deleted_at, reply_to): Bare) -> MessageView {
     MessageView {
         message_id,
         chat_id,
         seq,
         rev,
         sender,
-        sender_name,
+        // Named by `decorate` (or `repeated`) from the senders' rows.
+        sender_name: String::new(),
         sent_time,
         text,
         kind,
@@ -106,27 +98,8 @@ fn view((message_id, chat_id, seq, rev, sender, sender_name, sent_time, text, ki
     }
 }
 
-/// A message's row without its sender's name, which `decorate` adds: joining `users`
-/// per row cost a page of 50 messages ~50 µs of PostgreSQL's CPU (50 index probes for
-/// the chat's few senders; BENCHMARKS.md, "Issue 19, `plans`").
-type Bare =
-    (MessageId, ChatId, Seq, Rev, UserId, DateTime<Utc>, String, MessageKind, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<Seq>);
-
-fn bare_view((message_id, chat_id, seq, rev, sender, sent_time, text, kind, edited_at, deleted_at, reply_to): Bare) -> MessageView {
-    view((message_id, chat_id, seq, rev, sender, String::new(), sent_time, text, kind, edited_at, deleted_at, reply_to))
-}
-
-diesel::define_sql_function!(fn coalesce(x: Nullable<Text>, y: Text) -> Text);
-
 /// What a message of a deleted account names as its sender (its user row is gone).
 pub const DELETED_ACCOUNT: &str = "Deleted account";
-
-/// Messages joined with their senders: a deleted account's messages stay, without one.
-macro_rules! with_senders {
-    () => {
-        messages::table.left_join(users::table.on(users::user_id.eq(messages::sender)))
-    };
-}
 
 /// The columns of a `Bare` row, in its order.
 macro_rules! bare_columns {
@@ -137,26 +110,6 @@ macro_rules! bare_columns {
             messages::seq,
             messages::rev,
             messages::sender,
-            messages::sent_time,
-            messages::text,
-            messages::kind,
-            messages::edited_at,
-            messages::deleted_at,
-            messages::reply_to,
-        )
-    };
-}
-
-/// The columns of a `Row`, in its order.
-macro_rules! message_columns {
-    () => {
-        (
-            messages::message_id,
-            messages::chat_id,
-            messages::seq,
-            messages::rev,
-            messages::sender,
-            coalesce(users::username.nullable(), DELETED_ACCOUNT),
             messages::sent_time,
             messages::text,
             messages::kind,
@@ -484,12 +437,16 @@ impl NewMessage<'_> {
     /// sender; only asked once the sender is known to be in the chat).
     pub fn repeated(&self, conn: &mut PgConnection) -> QueryResult<Option<MessageView>> {
         let Some(client_id) = self.client_id else { return Ok(None) };
-        let row: Option<Row> = with_senders!()
+        let row: Option<Bare> = messages::table
             .filter(messages::sender.eq(self.sender))
             .filter(messages::client_id.eq(client_id))
-            .select(message_columns!())
+            .select(bare_columns!())
             .first(conn)
             .optional()?;
-        Ok(row.map(view))
+        let Some(row) = row else { return Ok(None) };
+        // The sender is sending, so has a row; a repeat is a retry, rare enough for a
+        // second look-up (the reads of pages name their senders in `decorate`).
+        let sender_name: String = users::table.find(self.sender).select(users::username).first(conn)?;
+        Ok(Some(MessageView { sender_name, ..bare_view(row) }))
     }
 }

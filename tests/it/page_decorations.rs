@@ -162,3 +162,36 @@ async fn replies_on_a_page_quote_their_originals_read_with_a_kept_plan() {
     let quote = page.last().unwrap().quote.as_ref().unwrap();
     assert_eq!((quote.sender_name.as_str(), quote.excerpt.as_str()), (messages::DELETED_ACCOUNT, "question 6"));
 }
+
+/// A send repeated with its `client_id` is answered with the first copy, named after its
+/// sender (`NewMessage::repeated` reads the row without a join and looks the name up).
+#[actix_web::test]
+async fn a_repeated_send_answers_the_first_copy_with_its_sender_s_name() {
+    let app = TestApp::spawn_with(test_settings()).await;
+    let url = app.db.url.clone();
+    let (_alice, _bob, chat) = pair(&app.address, "alice", "bob").await;
+    let a = user(&url, "alice");
+    let mut conn = PgConnection::establish(&url).unwrap();
+    let client_id = uuid::Uuid::new_v4();
+    let message = messages::NewMessage {
+        chat_id: ChatId::from(chat),
+        sender: a,
+        text: "only once",
+        client_id: Some(client_id),
+        kind: MessageKind::Text,
+        reply_to: None,
+    };
+    let first = match message.send(&mut conn).unwrap() {
+        SendOutcome::Sent(m) => m,
+        other => panic!("expected sent, got {other:?}"),
+    };
+    let again = match message.send(&mut conn).unwrap() {
+        SendOutcome::Repeated(m) => m,
+        other => panic!("expected repeated, got {other:?}"),
+    };
+    assert_eq!(
+        (again.message_id, again.seq, again.text.as_str(), again.sender_name.as_str()),
+        (first.message_id, first.seq, "only once", "alice")
+    );
+    assert!(messages::NewMessage { client_id: Some(uuid::Uuid::new_v4()), ..message }.repeated(&mut conn).unwrap().is_none());
+}
